@@ -1,0 +1,136 @@
+"""``create_app(settings)``: the controller's ASGI application.
+
+One endpoint for every service, routed by the shape of the request (DESIGN.md): a request with an
+``Action`` parameter is a Query-protocol call; anything else is S3 REST.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from controller import ids
+from controller.auth.request import HttpRequest
+from controller.config import Settings
+from controller.ec2 import errors as ec2_errors
+from controller.logs import request_id_var
+from controller.protocol.xml_serializer import serialize_ec2_error
+from controller.runtime import Runtime, build_runtime
+
+HEALTH_PATH = "/_ironbark/health"
+FORM = "application/x-www-form-urlencoded"
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _headers(request: Request) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for raw_name, raw_value in request.scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        merged[name] = f"{merged[name]},{value}" if name in merged else value
+    return merged
+
+
+class Frontend:
+    """Turns ASGI requests into :class:`HttpRequest` and hands them to the right API."""
+
+    def __init__(self, settings: Settings, state: dict[str, Runtime]) -> None:
+        self._state = state
+        self.limit = settings.max_query_body_bytes
+
+    @property
+    def runtime(self) -> Runtime:
+        return self._state["runtime"]
+
+    async def __call__(self, request: Request) -> Response:
+        request_id = ids.new_request_id()
+        request_id_var.set(request_id)
+        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+        raw_path = raw_path.partition("?")[0]
+        query = parse_qsl(request.url.query, keep_blank_values=True)
+        headers = _headers(request)
+        is_form = headers.get("content-type", "").split(";")[0].strip().lower() == FORM
+        try:
+            body = await _read_body(request, self.limit)
+        except BodyTooLarge:
+            return self._too_large(request_id)
+        form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) if is_form else None
+        http = HttpRequest(
+            method=request.method,
+            raw_path=raw_path,
+            query=query,
+            headers=headers,
+            body=body,
+            form=form,
+        )
+        params = query + (form or [])
+        if any(name == "Action" for name, _ in params):
+            reply = await run_in_threadpool(self.runtime.ec2.handle, http, params, request_id)
+            return Response(reply.body, reply.status, media_type=reply.content_type,
+                            headers={"x-amzn-requestid": request_id})
+        s3_request = HttpRequest(
+            method=http.method, raw_path=http.raw_path, query=query, headers=headers,
+            body=body, form=None,
+        )
+        status, payload = await run_in_threadpool(self.runtime.s3.handle, s3_request, request_id)
+        return Response(payload, status, media_type="application/xml",
+                        headers={"x-amz-request-id": request_id})
+
+    def _too_large(self, request_id: str) -> Response:
+        error = ec2_errors.RequestEntityTooLarge(
+            f"Request body must not exceed {self.limit} bytes."
+        )
+        body = serialize_ec2_error(error.code, error.message, request_id)
+        return Response(body, error.http_status, media_type="text/xml;charset=UTF-8",
+                        headers={"connection": "close"})
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """Build the application; the runtime (database, migrations, keys) starts with the app."""
+    state: dict[str, Runtime] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state["runtime"] = runtime or await run_in_threadpool(build_runtime, settings)
+        yield
+        state["runtime"].close()
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    frontend = Frontend(settings, state)
+
+    @app.get(HEALTH_PATH)
+    async def health() -> JSONResponse:
+        def ping() -> None:
+            with state["runtime"].engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        await run_in_threadpool(ping)
+        return JSONResponse({"status": "ok"})
+
+    app.add_route("/{path:path}", frontend.__call__, methods=ALL_METHODS, include_in_schema=False)
+    return app

@@ -1,0 +1,172 @@
+"""``ironbark admin ...``: accounts, users, access keys and credentials, straight on the database."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from controller.cli.credentials import render
+from controller.config import Settings
+from controller.db.engine import make_engine, make_session_factory, transaction
+from controller.db.migrate import upgrade
+from controller.identity import service
+from controller.identity.errors import IdentityError
+from controller.identity.secretbox import SecretBox
+from controller.provisioning import bootstrap_admin, provision_account
+from controller.runtime import secret_box
+
+
+class AdminError(Exception):
+    pass
+
+
+SettingsOf = Callable[[argparse.Namespace], Settings]
+Common = Callable[[argparse.ArgumentParser], None]
+
+
+@contextmanager
+def _db(settings: Settings) -> Iterator[tuple[Session, SecretBox]]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        upgrade(engine)
+        box = secret_box(settings)
+        with transaction(make_session_factory(engine)) as session:
+            bootstrap_admin(session, box, settings.data_dir)
+            yield session, box
+    except IdentityError as exc:
+        raise AdminError(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+def _endpoint(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.port}/"
+
+
+def _credentials(args: argparse.Namespace, settings: Settings) -> int:
+    with _db(settings) as (session, box):
+        account = (
+            service.get_account(session, args.account)
+            if args.account
+            else service.admin_account(session)
+        )
+        assert account is not None
+        keys = [c for c in service.list_credentials(session, box, account.id) if c.status == "Active"]
+    if not keys:
+        raise AdminError(f"account {account.name} has no active access key")
+    print(render(keys[0], args.format, _endpoint(settings), settings.region))
+    return 0
+
+
+def _account_create(args: argparse.Namespace, settings: Settings) -> int:
+    with _db(settings) as (session, box):
+        creds = provision_account(session, box, args.name)
+    print(render(creds, args.format, _endpoint(settings), settings.region))
+    return 0
+
+
+def _account_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _db(settings) as (session, _box):
+        for account in service.list_accounts(session):
+            role = "admin" if account.is_admin else "-"
+            print(f"{account.id}\t{account.name}\t{role}")
+    return 0
+
+
+def _user_create(args: argparse.Namespace, settings: Settings) -> int:
+    with _db(settings) as (session, box):
+        account = service.get_account(session, args.account)
+        service.create_user(session, account.id, args.name)
+        creds = service.create_access_key(session, box, account.id, args.name)
+    print(render(creds, args.format, _endpoint(settings), settings.region))
+    return 0
+
+
+def _user_delete(args: argparse.Namespace, settings: Settings) -> int:
+    with _db(settings) as (session, _box):
+        account = service.get_account(session, args.account)
+        service.delete_user(session, account.id, args.name)
+    return 0
+
+
+def _user_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _db(settings) as (session, box):
+        account = service.get_account(session, args.account)
+        for creds in service.list_credentials(session, box, account.id):
+            print(f"{creds.user_name}\t{creds.access_key_id}\t{creds.status}")
+    return 0
+
+
+def _key_create(args: argparse.Namespace, settings: Settings) -> int:
+    with _db(settings) as (session, box):
+        account = service.get_account(session, args.account)
+        creds = service.create_access_key(session, box, account.id, args.user)
+    print(render(creds, args.format, _endpoint(settings), settings.region))
+    return 0
+
+
+def _key_status(status: str) -> Callable[[argparse.Namespace, Settings], int]:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        with _db(settings) as (session, _box):
+            account = service.get_account(session, args.account)
+            service.set_access_key_status(session, account.id, args.key_id, status)
+        return 0
+
+    return run
+
+
+def _key_delete(args: argparse.Namespace, settings: Settings) -> int:
+    with _db(settings) as (session, _box):
+        account = service.get_account(session, args.account)
+        service.delete_access_key(session, account.id, args.key_id)
+    return 0
+
+
+def _leaf(
+    sub: Any, name: str, func: Callable[[argparse.Namespace, Settings], int], common: Common,
+    *positionals: str, fmt: bool = False,
+) -> None:
+    cmd = sub.add_parser(name)
+    common(cmd)
+    for positional in positionals:
+        cmd.add_argument(positional)
+    if fmt:
+        cmd.add_argument("--format", choices=["env", "aws", "boto"], default="env")
+    cmd.set_defaults(admin_func=func)
+
+
+def add_parser(sub: Any, common: Common) -> None:
+    admin = sub.add_parser("admin", help="manage accounts, users and access keys")
+    admin.set_defaults(func=_run)
+    groups = admin.add_subparsers(dest="admin_command", required=True)
+    creds = groups.add_parser("credentials", help="print an account's credentials")
+    common(creds)
+    creds.add_argument("--format", choices=["env", "aws", "boto"], default="env")
+    creds.add_argument("--account", help="account name or id (default: the admin account)")
+    creds.add_argument("--host", default=None)
+    creds.add_argument("--port", type=int, default=None)
+    creds.set_defaults(admin_func=_credentials)
+
+    account = groups.add_parser("account").add_subparsers(dest="op", required=True)
+    _leaf(account, "create", _account_create, common, "name", fmt=True)
+    _leaf(account, "list", _account_list, common)
+    user = groups.add_parser("user").add_subparsers(dest="op", required=True)
+    _leaf(user, "create", _user_create, common, "account", "name", fmt=True)
+    _leaf(user, "delete", _user_delete, common, "account", "name")
+    _leaf(user, "list", _user_list, common, "account")
+    key = groups.add_parser("key").add_subparsers(dest="op", required=True)
+    _leaf(key, "create", _key_create, common, "account", "user", fmt=True)
+    _leaf(key, "activate", _key_status("Active"), common, "account", "key_id")
+    _leaf(key, "deactivate", _key_status("Inactive"), common, "account", "key_id")
+    _leaf(key, "delete", _key_delete, common, "account", "key_id")
+
+
+def _run(args: argparse.Namespace, settings_of: SettingsOf) -> int:
+    result: int = args.admin_func(args, settings_of(args))
+    return result

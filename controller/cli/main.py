@@ -1,0 +1,73 @@
+"""The ``ironbark`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from controller.cli import admin
+from controller.config import Settings, load_settings
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML configuration file")
+    parser.add_argument("--data-dir", type=Path, help="data directory")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        getattr(args, "config", None),
+        data_dir=getattr(args, "data_dir", None),
+        database_url=getattr(args, "database_url", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+    )
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from controller.server import serve
+
+    settings = _settings(args)
+    serve(settings, banner="all-in-one")
+    return 0
+
+
+def _cmd_controller(args: argparse.Namespace) -> int:
+    from controller.server import serve
+
+    serve(_settings(args))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ironbark", description="Ironbark private cloud")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, text in (
+        ("up", _cmd_up, "run the all-in-one cloud in the foreground"),
+        ("controller", _cmd_controller, "run the cloud controller"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        _common(cmd)
+        cmd.add_argument("--host", help="listen address (default 127.0.0.1)")
+        cmd.add_argument("--port", type=int, help="listen port (default 8773)")
+        cmd.set_defaults(func=func)
+    admin.add_parser(sub, _common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args, _settings) if args.command == "admin" else args.func(args)
+    except admin.AdminError as exc:
+        print(f"ironbark: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

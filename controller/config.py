@@ -1,0 +1,97 @@
+"""Controller configuration: environment (``IRONBARK_*``), an optional TOML file, CLI overrides.
+
+Built once at start-up by :func:`load_settings` and passed in; nothing reads the environment later.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_PORT = 8773
+
+
+def default_data_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/ironbark")
+    return Path.home() / ".local" / "share" / "ironbark"
+
+
+class Settings(BaseSettings):
+    """Everything the controller can be told. Field names map to ``IRONBARK_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="IRONBARK_", extra="forbid")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    region: str = "us-east-1"
+    availability_zones: list[str] = Field(default_factory=list)
+    dns_domain: str | None = None
+    secret_key: str | None = None
+    development: bool = False
+    log_level: str = "INFO"
+    log_json: bool = False
+    max_query_body_bytes: int = 1024 * 1024
+    clock_skew_seconds: int = 15 * 60
+
+    @field_validator("region")
+    @classmethod
+    def _region_shape(cls, value: str) -> str:
+        if not value or len(value) > 32 or not all(c.isalnum() or c == "-" for c in value):
+            raise ValueError("region must be letters, digits and dashes")
+        return value
+
+    @property
+    def zones(self) -> list[str]:
+        return self.availability_zones or [f"{self.region}a"]
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'ironbark.db'}"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _CONFIG_FILE.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+_CONFIG_FILE: dict[str, Path | None] = {"path": None}
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings: CLI overrides beat the environment, which beats the TOML file."""
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"configuration file not found: {config_file}")
+    _CONFIG_FILE["path"] = config_file
+    try:
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**clean)
+    finally:
+        _CONFIG_FILE["path"] = None

@@ -1,0 +1,133 @@
+"""SQLAlchemy 2.0 typed models. Every schema change needs an Alembic revision in migrations/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    canonical_user_id: Mapped[str] = mapped_column(String(64), unique=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AccessKey(Base):
+    __tablename__ = "access_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="Active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KeyPair(Base):
+    __tablename__ = "key_pairs"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    key_type: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    public_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SecurityGroup(Base):
+    __tablename__ = "security_groups"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    rules: Mapped[list[SecurityGroupRule]] = relationship(
+        back_populates="group",
+        cascade="all, delete-orphan",
+        foreign_keys="SecurityGroupRule.group_id",
+        order_by="SecurityGroupRule.position",
+    )
+
+
+class SecurityGroupRule(Base):
+    """One permission: a protocol/port range and exactly one source or destination."""
+
+    __tablename__ = "security_group_rules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("security_groups.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    is_egress: Mapped[bool] = mapped_column()
+    protocol: Mapped[str] = mapped_column(String(8))
+    from_port: Mapped[int | None] = mapped_column(Integer)
+    to_port: Mapped[int | None] = mapped_column(Integer)
+    cidr_ipv4: Mapped[str | None] = mapped_column(String(64))
+    cidr_ipv6: Mapped[str | None] = mapped_column(String(64))
+    prefix_list_id: Mapped[str | None] = mapped_column(String(64))
+    peer_group_id: Mapped[str | None] = mapped_column(
+        ForeignKey("security_groups.id", ondelete="CASCADE"), index=True
+    )
+    peer_account_id: Mapped[str | None] = mapped_column(String(12))
+    description: Mapped[str | None] = mapped_column(String(255))
+
+    group: Mapped[SecurityGroup] = relationship(back_populates="rules", foreign_keys=[group_id])
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (Index("ix_tags_account_key", "account_id", "key"),)
+
+    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(256), default="")

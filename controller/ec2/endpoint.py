@@ -1,0 +1,124 @@
+"""The EC2 Query endpoint: authenticate, parse, dispatch, serialize, and answer errors as EC2 does."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controller.auth.errors import AuthError
+from controller.auth.request import HttpRequest
+from controller.config import Settings
+from controller.db.engine import transaction
+from controller.ec2 import errors
+from controller.ec2.context import RequestContext
+from controller.ec2.registry import actions
+from controller.ec2.translate import from_auth_error, from_protocol_error
+from controller.identity.authenticate import Authenticator, Principal
+from controller.logs import event
+from controller.protocol.errors import ParameterError
+from controller.protocol.model import operation_model
+from controller.protocol.query_parser import parse_ec2_query, split_envelope
+from controller.protocol.xml_serializer import serialize_ec2_error, serialize_ec2_response
+
+log = logging.getLogger("ironbark.ec2")
+
+LATEST_VERSION = "2016-11-15"
+OLDEST_VERSION = "2006-06-26"
+_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+XML = "text/xml;charset=UTF-8"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = XML
+
+
+def _version(value: str | None) -> str:
+    if value is None:
+        return LATEST_VERSION
+    if not _VERSION.fullmatch(value) or not OLDEST_VERSION <= value <= LATEST_VERSION:
+        raise errors.NoSuchVersion(
+            f"The requested version ({value[:32]}) of service AmazonEC2 does not exist"
+        )
+    return value
+
+
+class Ec2Endpoint:
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], authenticator: Authenticator
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._auth = authenticator
+        self._actions = actions()
+
+    def handle(self, request: HttpRequest, params: Sequence[tuple[str, str]], request_id: str) -> Reply:
+        """Serve one Query request; every failure becomes an EC2 error envelope, never a raw 500."""
+        envelope, rest = split_envelope(params)
+        name = envelope.get("Action", "")
+        try:
+            principal = self._authenticate(request)
+            version = _version(envelope.get("Version"))
+            host = request.headers.get("host", self._settings.host).rsplit(":", 1)[0]
+            return self._dispatch(name, rest, principal, version, request_id, host)
+        except errors.Ec2Error as exc:
+            return self._error(exc, name, request_id)
+        except Exception:
+            event(log, logging.ERROR, "ec2.unhandled", action=name, exc_info=True)
+            return self._error(errors.InternalError(), name, request_id)
+
+    def _authenticate(self, request: HttpRequest) -> Principal:
+        try:
+            principal = self._auth.authenticate(request)
+        except AuthError as exc:
+            raise from_auth_error(exc) from None
+        if principal is None:
+            raise errors.MissingAuthenticationToken()
+        return principal
+
+    def _dispatch(
+        self,
+        name: str,
+        params: Sequence[tuple[str, str]],
+        principal: Principal,
+        version: str,
+        request_id: str,
+        host: str,
+    ) -> Reply:
+        if not name:
+            raise errors.MissingAction()
+        spec = self._actions.get(name)
+        op = operation_model(name) if spec is not None else None
+        if spec is None or op is None:
+            raise errors.InvalidAction(f"The action {name[:64]} is not valid for this web service.")
+        try:
+            parsed = parse_ec2_query(op, params)
+        except ParameterError as exc:
+            raise from_protocol_error(exc) from None
+        if parsed.pop("DryRun", False):
+            raise errors.DryRunOperation()
+        with transaction(self._sessions) as session:
+            ctx = RequestContext(
+                session=session,
+                settings=self._settings,
+                account_id=principal.account_id,
+                user_id=principal.user_id,
+                request_id=request_id,
+                api_version=version,
+                host=host,
+            )
+            result = spec.handler(ctx, parsed)
+        body = serialize_ec2_response(op, result, request_id=request_id, api_version=version)
+        event(log, logging.DEBUG, "ec2.ok", action=name, account=principal.account_id)
+        return Reply(200, body)
+
+    def _error(self, exc: errors.Ec2Error, name: str, request_id: str) -> Reply:
+        level = logging.INFO if exc.sender_fault else logging.ERROR
+        event(log, level, "ec2.error", action=name[:64], code=exc.code, status=exc.http_status)
+        return Reply(exc.http_status, serialize_ec2_error(exc.code, exc.message, request_id))

@@ -1,0 +1,51 @@
+"""Who is calling: signature parsing (controller.auth) + the access key from the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controller.auth.authenticator import parse_signature
+from controller.auth.errors import InactiveAccessKey, UnknownAccessKey
+from controller.auth.request import HttpRequest
+from controller.identity.secretbox import SecretBox
+from controller.identity.service import lookup_access_key
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: str
+    user_id: str
+    access_key_id: str
+    region: str | None
+    service: str | None
+
+
+class Authenticator:
+    def __init__(self, session_factory: sessionmaker[Session], box: SecretBox) -> None:
+        self._sessions = session_factory
+        self._box = box
+
+    def authenticate(self, request: HttpRequest, now: datetime | None = None) -> Principal | None:
+        """The verified caller, or None for an anonymous request. Raises ``auth.errors``."""
+        parsed = parse_signature(request, now or datetime.now(UTC))
+        if parsed is None:
+            return None
+        with self._sessions() as session:
+            record = lookup_access_key(session, self._box, parsed.access_key_id)
+        if record is None:
+            raise UnknownAccessKey(
+                "The AWS Access Key Id you provided does not exist in our records."
+            )
+        if record.status != "Active":
+            raise InactiveAccessKey("The AWS Access Key Id you provided is not active.")
+        parsed.verify(record.secret_access_key)
+        return Principal(
+            account_id=record.account_id,
+            user_id=record.user_id,
+            access_key_id=record.access_key_id,
+            region=parsed.region,
+            service=parsed.service,
+        )

@@ -1,0 +1,36 @@
+"""Encryption at rest for secret access keys (Fernet: AES-128-CBC + HMAC-SHA256)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+
+class SecretBoxError(Exception):
+    """The key cannot decrypt a stored secret (wrong or rotated key file)."""
+
+
+class SecretBox:
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def from_file(cls, path: Path) -> SecretBox:
+        """Load the key, creating it (mode 0600) on first start."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Fernet.generate_key())
+        return cls(path.read_bytes().strip())
+
+    def seal(self, plaintext: str) -> bytes:
+        return self._fernet.encrypt(plaintext.encode())
+
+    def open(self, token: bytes) -> str:
+        try:
+            return self._fernet.decrypt(token).decode()
+        except InvalidToken as exc:
+            raise SecretBoxError("stored secret cannot be decrypted with this key") from exc

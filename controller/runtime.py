@@ -1,0 +1,63 @@
+"""The controller's long-lived parts, built once from settings: database, keys, endpoints."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from controller.config import Settings
+from controller.db.engine import make_engine, make_session_factory, transaction
+from controller.db.migrate import upgrade
+from controller.ec2.endpoint import Ec2Endpoint
+from controller.identity.authenticate import Authenticator
+from controller.identity.secretbox import SecretBox
+from controller.logs import event
+from controller.provisioning import bootstrap_admin
+from controller.s3.endpoint import S3Endpoint
+
+log = logging.getLogger("ironbark.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    box: SecretBox
+    ec2: Ec2Endpoint
+    s3: S3Endpoint
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    if settings.secret_key:
+        return SecretBox(settings.secret_key.encode())
+    return SecretBox.from_file(settings.secret_key_file)
+
+
+def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
+    """Create the data directory, apply migrations, bootstrap the admin account."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.effective_database_url)
+    if migrate:
+        upgrade(engine)
+    sessions = make_session_factory(engine)
+    box = secret_box(settings)
+    with transaction(sessions) as session:
+        created = bootstrap_admin(session, box, settings.data_dir)
+    if created:
+        event(log, logging.INFO, "admin.bootstrapped", account=created.account_id)
+    authenticator = Authenticator(sessions, box)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        box=box,
+        ec2=Ec2Endpoint(settings, sessions, authenticator),
+        s3=S3Endpoint(authenticator),
+    )
