@@ -6,6 +6,7 @@ One endpoint for every service, routed by the shape of the request (DESIGN.md): 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
@@ -20,10 +21,11 @@ from controller import ids
 from controller.auth.request import HttpRequest
 from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
-from controller.logs import request_id_var
+from controller.logs import event, request_id_var
 from controller.protocol.xml_serializer import serialize_ec2_error
 from controller.runtime import Runtime, build_runtime
 
+log = logging.getLogger("ironbark.frontend")
 HEALTH_PATH = "/_ironbark/health"
 FORM = "application/x-www-form-urlencoded"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
@@ -70,6 +72,15 @@ class Frontend:
     async def __call__(self, request: Request) -> Response:
         request_id = ids.new_request_id()
         request_id_var.set(request_id)
+        try:
+            return await self._serve(request, request_id)
+        except Exception:
+            event(log, logging.ERROR, "frontend.unhandled", exc_info=True)
+            error = ec2_errors.InternalError()
+            body = serialize_ec2_error(error.code, error.message, request_id)
+            return Response(body, 500, media_type="text/xml;charset=UTF-8")
+
+    async def _serve(self, request: Request, request_id: str) -> Response:
         raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
         raw_path = raw_path.partition("?")[0]
         query = parse_qsl(request.url.query, keep_blank_values=True)

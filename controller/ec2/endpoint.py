@@ -114,7 +114,8 @@ class Ec2Endpoint:
                 host=host,
             )
             result = spec.handler(ctx, parsed)
-        body = serialize_ec2_response(op, result, request_id=request_id, api_version=version)
+            # Serialise before committing: a response we cannot render must not change state.
+            body = serialize_ec2_response(op, result, request_id=request_id, api_version=version)
         event(log, logging.DEBUG, "ec2.ok", action=name, account=principal.account_id)
         return Reply(200, body)
 

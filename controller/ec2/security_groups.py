@@ -228,7 +228,7 @@ def _revoke(ctx: RequestContext, params: Params, egress: bool) -> Result:
             )
         removed = store.remove_rules_by_id(ctx.session, group, egress, rule_ids)
         return {"Return": True, "RevokedSecurityGroupRules": [_revoked(r, group) for r in removed]}
-    specs, _owners = _specs(ctx, params)
+    specs, owners = _specs(ctx, params)
     removed, unknown = store.remove_rules(ctx.session, group, egress, specs)
     if not removed:
         raise errors.InvalidPermissionNotFound(
@@ -237,7 +237,8 @@ def _revoke(ctx: RequestContext, params: Params, egress: bool) -> Result:
     result: dict[str, Any] = {"Return": True,
                               "RevokedSecurityGroupRules": [_revoked(r, group) for r in removed]}
     if unknown:
-        result["UnknownIpPermissions"] = group_permissions(unknown, {})
+        result["UnknownIpPermissions"] = group_permissions(
+            unknown, {gid: (owner, "") for gid, owner in owners.items()})
     return result
 
 
@@ -245,7 +246,7 @@ def _revoked(rule: SecurityGroupRule, group: SecurityGroup) -> dict[str, Any]:
     return {"SecurityGroupRuleId": rule.id, "GroupId": group.id, "IsEgress": rule.is_egress,
             "IpProtocol": rule.protocol, "FromPort": rule.from_port, "ToPort": rule.to_port,
             "CidrIpv4": rule.cidr_ipv4, "CidrIpv6": rule.cidr_ipv6,
-            "PrefixListId": rule.prefix_list_id, "ReferencedSecurityGroupId": rule.peer_group_id,
+            "PrefixListId": rule.prefix_list_id, "ReferencedGroupId": rule.peer_group_id,
             "Description": rule.description}
 
 

@@ -97,7 +97,9 @@ def add_rules(session: Session, group: SecurityGroup, is_egress: bool, specs: Se
     existing = {_identity(r): r for r in group.rules if r.is_egress == is_egress}
     seen: set[tuple[object, ...]] = set()
     for spec in specs:
-        if spec.identity in existing or spec.identity in seen:
+        if spec.identity in seen:
+            raise errors.InvalidParameterValue("The same permission must not appear multiple times")
+        if spec.identity in existing:
             raise errors.InvalidPermissionDuplicate(
                 f'the specified rule "{spec.describe()}" already exists'
             )

@@ -15,7 +15,7 @@ from typing import Any
 from controller.ec2 import errors
 
 _PROTOCOL_NAMES = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp",
-                   "1": "icmp", "-1": "-1", "all": "-1", "icmpv6": "58", "58": "58"}
+                   "1": "icmp", "-1": "-1", "all": "-1", "icmpv6": "icmpv6", "58": "icmpv6"}
 PORTED = ("tcp", "udp")
 
 
@@ -71,7 +71,7 @@ def normalise_ports(protocol: str, from_port: int | None, to_port: int | None) -
                 f"Invalid value 'Invalid TCP/UDP port range {from_port}-{to_port}.' for portRange."
             )
         return from_port, to_port
-    if protocol in ("icmp", "58"):
+    if protocol in ("icmp", "icmpv6"):
         icmp_type = -1 if from_port is None else from_port
         code = -1 if to_port is None else to_port
         if not (-1 <= icmp_type <= 255 and -1 <= code <= 255):
@@ -192,7 +192,9 @@ def _add_peer(perm: dict[str, Any], rule: Any, peer_info: Mapping[str, tuple[str
     elif rule.prefix_list_id:
         perm["PrefixListIds"].append({"PrefixListId": rule.prefix_list_id, **desc})
     elif rule.peer_group_id:
-        owner, name = peer_info.get(rule.peer_group_id, (rule.peer_account_id or "", ""))
+        # ``rule`` is a stored row, or a RuleSpec (UnknownIpPermissions) that has no owner field.
+        stored_owner = getattr(rule, "peer_account_id", None) or ""
+        owner, name = peer_info.get(rule.peer_group_id, (stored_owner, ""))
         pair = {"GroupId": rule.peer_group_id, "UserId": owner, **desc}
         if name:
             pair["GroupName"] = name

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,50 +58,64 @@ def serialize_ec2_error(code: str, message: str, request_id: str) -> bytes:
     return _DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False)
 
 
+_ToText = Callable[[Any], str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Structure:
+    names: frozenset[str]
+    members: tuple[tuple[str, str, Shape, _ToText | None], ...]  # name, tag, shape, to_text
+
+
 @functools.lru_cache(maxsize=8192)
-def _plan(shape: Shape, ns: str) -> tuple[tuple[str, str, Shape], ...]:
-    """``(member name, qualified tag, member shape)`` for each member of a structure."""
-    plan = []
+def _structure(shape: Shape, ns: str) -> _Structure:
+    members = []
     for name, member in shape.members.items():
         xml_name: str = member.serialization.get("name", name)
-        plan.append((name, f"{{{ns}}}{xml_name}", member))
-    return tuple(plan)
+        members.append((name, f"{{{ns}}}{xml_name}", member, _converter(member)))
+    return _Structure(frozenset(shape.members), tuple(members))
 
 
 @functools.lru_cache(maxsize=8192)
-def _item_tag(shape: Shape, ns: str) -> str:
-    xml_name: str = shape.member.serialization.get("name", "item")
-    return f"{{{ns}}}{xml_name}"
+def _list_item(shape: Shape, ns: str) -> tuple[str, Shape, _ToText | None]:
+    member: Shape = shape.member
+    xml_name: str = member.serialization.get("name", "item")
+    return f"{{{ns}}}{xml_name}", member, _converter(member)
+
+
+def _converter(shape: Shape) -> _ToText | None:
+    """How to render a scalar shape as text; ``None`` for structures and lists."""
+    kind: str = shape.type_name
+    if kind in ("structure", "list"):
+        return None
+    to_text = _TEXT.get(kind)
+    if to_text is None:  # maps: the EC2 model has none; a test keeps it that way
+        raise TypeError(f"unsupported output shape type {kind!r} ({shape.name})")
+    return to_text
 
 
 def _write_members(parent: etree._Element, shape: Shape, data: Mapping[str, Any], ns: str) -> None:
-    used = 0
-    for name, tag, member in _plan(shape, ns):
-        if name in data:
-            used += 1
-            value = data[name]
-            if value is not None:
-                _write(etree.SubElement(parent, tag), member, value, ns)
-    if used != len(data):
-        known = {name for name, _, _ in _plan(shape, ns)}
-        unknown = sorted(str(key) for key in data if key not in known)
+    table = _structure(shape, ns)
+    if not data.keys() <= table.names:
+        unknown = sorted(str(key) for key in data.keys() - table.names)
         raise ValueError(f"{shape.name} has no members {unknown}")
+    for name, tag, member, to_text in table.members:
+        value = data.get(name)
+        if value is not None:
+            _write(etree.SubElement(parent, tag), member, to_text, value, ns)
 
 
-def _write(element: etree._Element, shape: Shape, value: Any, ns: str) -> None:
-    kind: str = shape.type_name
-    if kind == "structure":
-        _write_members(element, shape, value, ns)
-    elif kind == "list":
-        tag = _item_tag(shape, ns)
-        member: Shape = shape.member
-        for item in value:
-            _write(etree.SubElement(element, tag), member, item, ns)
-    else:
-        to_text = _TEXT.get(kind)
-        if to_text is None:  # maps: the EC2 model has none; a test keeps it that way
-            raise TypeError(f"unsupported output shape type {kind!r} ({shape.name})")
+def _write(
+    element: etree._Element, shape: Shape, to_text: _ToText | None, value: Any, ns: str
+) -> None:
+    if to_text is not None:
         _set_text(element, to_text(value))
+    elif shape.type_name == "structure":
+        _write_members(element, shape, value, ns)
+    else:
+        tag, member, item_to_text = _list_item(shape, ns)
+        for item in value:
+            _write(etree.SubElement(element, tag), member, item_to_text, item, ns)
 
 
 def _set_text(element: etree._Element, text: str) -> None:
