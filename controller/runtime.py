@@ -52,12 +52,12 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         created = bootstrap_admin(session, box, settings.data_dir)
     if created:
         event(log, logging.INFO, "admin.bootstrapped", account=created.account_id)
-    authenticator = Authenticator(sessions, box)
+    authenticator = Authenticator(box)
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
         box=box,
         ec2=Ec2Endpoint(settings, sessions, authenticator),
-        s3=S3Endpoint(authenticator),
+        s3=S3Endpoint(sessions, authenticator),
     )

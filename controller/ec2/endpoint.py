@@ -33,6 +33,16 @@ XML = "text/xml;charset=UTF-8"
 
 
 @dataclass(frozen=True)
+class _Call:
+    action: str
+    params: Sequence[tuple[str, str]]
+    principal: Principal
+    version: str
+    request_id: str
+    host: str
+
+
+@dataclass(frozen=True)
 class Reply:
     status: int
     body: bytes
@@ -59,64 +69,63 @@ class Ec2Endpoint:
         self._actions = actions()
 
     def handle(self, request: HttpRequest, params: Sequence[tuple[str, str]], request_id: str) -> Reply:
-        """Serve one Query request; every failure becomes an EC2 error envelope, never a raw 500."""
+        """Serve one Query request; every failure becomes an EC2 error envelope, never a raw 500.
+
+        One transaction per request covers authentication, the handler and serialisation: it
+        commits only when a response has been rendered."""
         envelope, rest = split_envelope(params)
         name = envelope.get("Action", "")
         try:
-            principal = self._authenticate(request)
-            version = _version(envelope.get("Version"))
-            host = request.headers.get("host", self._settings.host).rsplit(":", 1)[0]
-            return self._dispatch(name, rest, principal, version, request_id, host)
+            with transaction(self._sessions) as session:
+                principal = self._authenticate(session, request)
+                version = _version(envelope.get("Version"))
+                host = request.headers.get("host", self._settings.host).rsplit(":", 1)[0]
+                call = _Call(name, rest, principal, version, request_id, host)
+                return self._dispatch(session, call)
         except errors.Ec2Error as exc:
             return self._error(exc, name, request_id)
         except Exception:
-            event(log, logging.ERROR, "ec2.unhandled", action=name, exc_info=True)
+            event(log, logging.ERROR, "ec2.unhandled", action=name[:64], exc_info=True)
             return self._error(errors.InternalError(), name, request_id)
 
-    def _authenticate(self, request: HttpRequest) -> Principal:
+    def _authenticate(self, session: Session, request: HttpRequest) -> Principal:
         try:
-            principal = self._auth.authenticate(request)
+            principal = self._auth.authenticate(session, request)
         except AuthError as exc:
             raise from_auth_error(exc) from None
         if principal is None:
             raise errors.MissingAuthenticationToken()
         return principal
 
-    def _dispatch(
-        self,
-        name: str,
-        params: Sequence[tuple[str, str]],
-        principal: Principal,
-        version: str,
-        request_id: str,
-        host: str,
-    ) -> Reply:
-        if not name:
+    def _dispatch(self, session: Session, call: _Call) -> Reply:
+        if not call.action:
             raise errors.MissingAction()
-        spec = self._actions.get(name)
-        op = operation_model(name) if spec is not None else None
+        spec = self._actions.get(call.action)
+        op = operation_model(call.action) if spec is not None else None
         if spec is None or op is None:
-            raise errors.InvalidAction(f"The action {name[:64]} is not valid for this web service.")
+            raise errors.InvalidAction(
+                f"The action {call.action[:64]} is not valid for this web service."
+            )
         try:
-            parsed = parse_ec2_query(op, params)
+            parsed = parse_ec2_query(op, call.params)
         except ParameterError as exc:
             raise from_protocol_error(exc) from None
         if parsed.pop("DryRun", False):
             raise errors.DryRunOperation()
-        with transaction(self._sessions) as session:
-            ctx = RequestContext(
-                session=session,
-                settings=self._settings,
-                account_id=principal.account_id,
-                user_id=principal.user_id,
-                request_id=request_id,
-                api_version=version,
-                host=host,
-            )
-            result = spec.handler(ctx, parsed)
-            # Serialise before committing: a response we cannot render must not change state.
-            body = serialize_ec2_response(op, result, request_id=request_id, api_version=version)
-        event(log, logging.DEBUG, "ec2.ok", action=name, account=principal.account_id)
+        ctx = RequestContext(
+            session=session,
+            settings=self._settings,
+            account_id=call.principal.account_id,
+            user_id=call.principal.user_id,
+            request_id=call.request_id,
+            api_version=call.version,
+            host=call.host,
+        )
+        result = spec.handler(ctx, parsed)
+        body = serialize_ec2_response(
+            op, result, request_id=call.request_id, api_version=call.version
+        )
+        session.flush()
         return Reply(200, body)
 
     def _error(self, exc: errors.Ec2Error, name: str, request_id: str) -> Reply:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from controller import ids
 from controller.db.models import KeyPair
+from controller.db.queries import owned
 from controller.ec2 import errors
 from controller.ec2.context import RequestContext
 from controller.ec2.filters import apply_filters
@@ -93,12 +94,7 @@ def describe_key_pairs(ctx: RequestContext, params: Params) -> Result:
     for pid in pair_ids:
         if not ids.is_resource_id(pid, "key"):
             raise errors.InvalidKeyPairNotFound(f"The key pair '{pid}' does not exist")
-    query = select(KeyPair).where(KeyPair.account_id == ctx.account_id).order_by(KeyPair.name)
-    if names:
-        query = query.where(KeyPair.name.in_(names))
-    if pair_ids:
-        query = query.where(KeyPair.id.in_(pair_ids))
-    pairs = list(ctx.session.scalars(query))
+    pairs = owned(ctx.session, KeyPair, ctx.account_id, {"name": names, "id": pair_ids}, "name")
     found_names = {p.name for p in pairs}
     found_ids = {p.id for p in pairs}
     for missing in [n for n in names if n not in found_names] + [i for i in pair_ids if i not in found_ids]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from controller.db.models import Tag
@@ -40,16 +41,21 @@ def validate_tags(tags: Sequence[Mapping[str, Any]], *, deleting: bool = False) 
     return result
 
 
+@cache
+def _tags_query() -> Select[tuple[str, str, str]]:
+    tags = Tag.__table__.c  # Core, not ORM: this runs on every Describe*
+    return select(tags.resource_id, tags.key, tags.value).where(
+        tags.account_id == bindparam("account_id"),
+        tags.resource_id.in_(bindparam("ids", expanding=True)),
+    )
+
+
 def tags_by_resource(session: Session, account_id: str, resource_ids: Iterable[str]) -> dict[str, dict[str, str]]:
     ids = list(resource_ids)
     out: dict[str, dict[str, str]] = {rid: {} for rid in ids}
     if not ids:
         return out
-    rows = session.execute(
-        select(Tag.resource_id, Tag.key, Tag.value).where(
-            Tag.account_id == account_id, Tag.resource_id.in_(ids)
-        )
-    )
+    rows = session.execute(_tags_query(), {"account_id": account_id, "ids": ids})
     for rid, key, value in rows:
         out[rid][key] = value
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from controller.auth.authenticator import parse_signature
 from controller.auth.errors import InactiveAccessKey, UnknownAccessKey
@@ -24,17 +24,19 @@ class Principal:
 
 
 class Authenticator:
-    def __init__(self, session_factory: sessionmaker[Session], box: SecretBox) -> None:
-        self._sessions = session_factory
+    def __init__(self, box: SecretBox) -> None:
         self._box = box
 
-    def authenticate(self, request: HttpRequest, now: datetime | None = None) -> Principal | None:
-        """The verified caller, or None for an anonymous request. Raises ``auth.errors``."""
+    def authenticate(
+        self, session: Session, request: HttpRequest, now: datetime | None = None
+    ) -> Principal | None:
+        """The verified caller, or None for an anonymous request. Raises ``auth.errors``.
+
+        Runs in the request's own session, so a request costs one connection checkout."""
         parsed = parse_signature(request, now or datetime.now(UTC))
         if parsed is None:
             return None
-        with self._sessions() as session:
-            record = lookup_access_key(session, self._box, parsed.access_key_id)
+        record = lookup_access_key(session, self._box, parsed.access_key_id)
         if record is None:
             raise UnknownAccessKey(
                 "The AWS Access Key Id you provided does not exist in our records."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from botocore.loaders import create_loader
+from botocore.loaders import Loader
 from botocore.model import OperationModel, ServiceModel, Shape
 
 __all__ = [
@@ -25,8 +25,14 @@ __all__ = [
 
 @functools.cache
 def ec2_service_model() -> ServiceModel:
-    """The pinned botocore ``ec2`` service model, loaded once on first call."""
-    loader = create_loader()
+    """The pinned botocore ``ec2`` service model, loaded once on first call.
+
+    Only botocore's own data directory is searched: a model dropped into ``~/.aws/models``
+    or ``AWS_DATA_PATH`` must not change what the server accepts.
+    """
+    loader = Loader(
+        extra_search_paths=[Loader.BUILTIN_DATA_PATH], include_default_search_paths=False
+    )
     return ServiceModel(loader.load_service_model("ec2", "service-2"), service_name="ec2")
 
 

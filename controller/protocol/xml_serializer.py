@@ -20,7 +20,7 @@ import base64
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from botocore.model import OperationModel, Shape
@@ -35,7 +35,12 @@ _DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 def serialize_ec2_response(
     op: OperationModel, data: Mapping[str, Any], *, request_id: str, api_version: str
 ) -> bytes:
-    """The XML body answering ``op`` with ``data`` (keyed by botocore member names)."""
+    """The XML body answering ``op`` with ``data`` (keyed by botocore member names).
+
+    ``api_version`` (``YYYY-MM-DD``, normally the request's ``Version``) names the namespace.
+    """
+    if len(api_version) != 10 or not _is_date(api_version):
+        raise ValueError(f"not an API version: {api_version!r}")
     ns = f"http://ec2.amazonaws.com/doc/{api_version}/"
     # lxml-stubs types nsmap keys as str, but None (the default namespace) is what lxml wants.
     root = etree.Element(f"{{{ns}}}{op.name}Response", nsmap={None: ns})  # type: ignore[dict-item]
@@ -56,6 +61,14 @@ def serialize_ec2_error(code: str, message: str, request_id: str) -> bytes:
     _set_text(etree.SubElement(error, "Message"), message)
     _set_text(etree.SubElement(root, "RequestID"), request_id)
     return _DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 _ToText = Callable[[Any], str]

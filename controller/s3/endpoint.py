@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from controller.auth import errors as auth
 from controller.auth.request import HttpRequest
 from controller.identity.authenticate import Authenticator
@@ -34,13 +36,15 @@ def from_auth_error(error: auth.AuthError) -> errors.S3Error:
 
 
 class S3Endpoint:
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, sessions: sessionmaker[Session], authenticator: Authenticator) -> None:
+        self._sessions = sessions
         self._auth = authenticator
 
     def handle(self, request: HttpRequest, request_id: str) -> tuple[int, bytes]:
         try:
             try:
-                self._auth.authenticate(request)
+                with self._sessions() as session:
+                    self._auth.authenticate(session, request)
             except auth.AuthError as exc:
                 raise from_auth_error(exc) from None
             raise errors.NotImplementedError_(
