@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from controller.config import load_settings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("IRONBARK_PORT", "IRONBARK_REGION", "IRONBARK_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.port == 8773
+    assert settings.zones == ["us-east-1a"]
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'ironbark.db'}"
+
+
+def test_toml_then_env_then_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "ironbark.toml"
+    config.write_text('port = 9001\nregion = "eu-west-9"\navailability_zones = ["a1", "b1"]\n'
+                      'database_url = "postgresql://db/x"\n')
+    monkeypatch.delenv("IRONBARK_DATABASE_URL", raising=False)
+    monkeypatch.setenv("IRONBARK_PORT", "9002")
+    settings = load_settings(config, data_dir=tmp_path)
+    assert settings.port == 9002  # environment beats the file
+    assert settings.region == "eu-west-9" and settings.zones == ["a1", "b1"]
+    assert settings.effective_database_url == "postgresql://db/x"
+    assert load_settings(config, data_dir=tmp_path, port=9003).port == 9003
+
+
+def test_bad_values_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        load_settings(data_dir=tmp_path, port=70000)
+    with pytest.raises(ValidationError):
+        load_settings(data_dir=tmp_path, region="no spaces please")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("unknown_setting = 1\n")
+    with pytest.raises(ValidationError):
+        load_settings(bad, data_dir=tmp_path)
+    with pytest.raises(FileNotFoundError):
+        load_settings(tmp_path / "missing.toml")
