@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -27,7 +26,6 @@ from controller.runtime import Runtime, build_runtime
 
 log = logging.getLogger("ironbark.frontend")
 HEALTH_PATH = "/_ironbark/health"
-FORM = "application/x-www-form-urlencoded"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
 
 
@@ -49,15 +47,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _headers(request: Request) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for raw_name, raw_value in request.scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        merged[name] = f"{merged[name]},{value}" if name in merged else value
-    return merged
-
-
 class Frontend:
     """Turns ASGI requests into :class:`HttpRequest` and hands them to the right API."""
 
@@ -74,40 +63,24 @@ class Frontend:
         request_id_var.set(request_id)
         try:
             return await self._serve(request, request_id)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the last resort: answer InternalError, log the traceback
             event(log, logging.ERROR, "frontend.unhandled", exc_info=True)
             error = ec2_errors.InternalError()
             body = serialize_ec2_error(error.code, error.message, request_id)
             return Response(body, 500, media_type="text/xml;charset=UTF-8")
 
     async def _serve(self, request: Request, request_id: str) -> Response:
-        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-        raw_path = raw_path.partition("?")[0]
-        query = parse_qsl(request.url.query, keep_blank_values=True)
-        headers = _headers(request)
-        is_form = headers.get("content-type", "").split(";")[0].strip().lower() == FORM
         try:
             body = await _read_body(request, self.limit)
         except BodyTooLarge:
             return self._too_large(request_id)
-        form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) if is_form else None
-        http = HttpRequest(
-            method=request.method,
-            raw_path=raw_path,
-            query=query,
-            headers=headers,
-            body=body,
-            form=form,
-        )
-        params = query + (form or [])
+        http = HttpRequest.from_asgi(request.scope, body)
+        params = http.query + (http.form or [])
         if any(name == "Action" for name, _ in params):
             reply = await run_in_threadpool(self.runtime.ec2.handle, http, params, request_id)
             return Response(reply.body, reply.status, media_type=reply.content_type,
                             headers={"x-amzn-requestid": request_id})
-        s3_request = HttpRequest(
-            method=http.method, raw_path=http.raw_path, query=query, headers=headers,
-            body=body, form=None,
-        )
+        s3_request = HttpRequest.from_asgi(request.scope, body, parse_form_body=False)
         status, payload = await run_in_threadpool(self.runtime.s3.handle, s3_request, request_id)
         return Response(payload, status, media_type="application/xml",
                         headers={"x-amz-request-id": request_id})
@@ -127,7 +100,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        state["runtime"] = runtime or await run_in_threadpool(build_runtime, settings)
+        state["runtime"] = runtime if runtime is not None else await run_in_threadpool(
+            build_runtime, settings
+        )
         yield
         state["runtime"].close()
 

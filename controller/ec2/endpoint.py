@@ -84,7 +84,7 @@ class Ec2Endpoint:
                 return self._dispatch(session, call)
         except errors.Ec2Error as exc:
             return self._error(exc, name, request_id)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the last resort: answer InternalError, log the traceback
             event(log, logging.ERROR, "ec2.unhandled", action=name[:64], exc_info=True)
             return self._error(errors.InternalError(), name, request_id)
 

@@ -15,7 +15,13 @@ from controller.ec2.context import RequestContext
 from controller.ec2.filters import apply_filters
 from controller.ec2.keymaterial import KeyFormatError, generate, parse_public_key
 from controller.ec2.registry import Params, Result, action
-from controller.ec2.tagging import as_tag_list, delete_all_for, set_tags, tags_by_resource, tags_from_specifications
+from controller.ec2.tagging import (
+    as_tag_list,
+    delete_all_for,
+    set_tags,
+    tags_by_resource,
+    tags_from_specifications,
+)
 
 MAX_NAME = 255
 

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 
 from controller.db.models import SecurityGroup, SecurityGroupRule
 from controller.ec2 import errors
@@ -16,7 +16,13 @@ from controller.ec2.filters import apply_filters
 from controller.ec2.pagination import paginate
 from controller.ec2.registry import Params, Result, action
 from controller.ec2.sg_rules import RuleSpec, expand, group_permissions, permissions_from_params
-from controller.ec2.tagging import as_tag_list, delete_all_for, set_tags, tags_by_resource, tags_from_specifications
+from controller.ec2.tagging import (
+    as_tag_list,
+    delete_all_for,
+    set_tags,
+    tags_by_resource,
+    tags_from_specifications,
+)
 
 _TEXT = re.compile(r"[A-Za-z0-9. _\-:/()#,@\[\]+=&;{}!$*]*")
 MAX_TEXT = 255
@@ -92,9 +98,20 @@ def _ip_filter(egress: bool, part: str) -> Any:
                 values.append(rule.peer_account_id or group.account_id if rule.peer_group_id else None)
             elif part == "prefix-list-id":
                 values.append(rule.prefix_list_id)
+            elif part == "group-name":
+                values.append(_peer_name(group, rule))
         return values
 
     return extract
+
+
+def _peer_name(group: SecurityGroup, rule: SecurityGroupRule) -> str | None:
+    """The name of the group a rule references, when it is one of the caller's own groups."""
+    session = object_session(group)
+    if not rule.peer_group_id or session is None:
+        return None
+    peer = session.get(SecurityGroup, rule.peer_group_id)
+    return peer.name if peer is not None and peer.account_id == group.account_id else None
 
 
 _FILTERS: dict[str, Any] = {
@@ -105,8 +122,8 @@ _FILTERS: dict[str, Any] = {
     "vpc-id": lambda g: None,
 }
 for _prefix, _egress in (("ip-permission", False), ("egress.ip-permission", True)):
-    for _part in ("protocol", "from-port", "to-port", "cidr", "ipv6-cidr", "group-id", "user-id",
-                  "prefix-list-id"):
+    for _part in ("protocol", "from-port", "to-port", "cidr", "ipv6-cidr", "group-id", "group-name",
+                  "user-id", "prefix-list-id"):
         _FILTERS[f"{_prefix}.{_part}"] = _ip_filter(_egress, _part)
 
 

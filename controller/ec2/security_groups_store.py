@@ -43,7 +43,7 @@ def create_default_group(session: Session, account_id: str) -> SecurityGroup:
     return group
 
 
-def _by_name(account_id: str, name: str) -> Select[tuple[SecurityGroup]]:
+def _by_name(account_id: str, name: str) -> Select[SecurityGroup]:
     return select(SecurityGroup).where(SecurityGroup.account_id == account_id,
                                        SecurityGroup.name == name)
 

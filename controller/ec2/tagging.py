@@ -42,7 +42,7 @@ def validate_tags(tags: Sequence[Mapping[str, Any]], *, deleting: bool = False) 
 
 
 @cache
-def _tags_query() -> Select[tuple[str, str, str]]:
+def _tags_query() -> Select[str, str, str]:
     tags = Tag.__table__.c  # Core, not ORM: this runs on every Describe*
     return select(tags.resource_id, tags.key, tags.value).where(
         tags.account_id == bindparam("account_id"),

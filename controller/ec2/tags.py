@@ -59,7 +59,7 @@ _FILTERS: dict[str, Any] = {
 @action("DescribeTags", mutating=False)
 def describe_tags(ctx: RequestContext, params: Params) -> Result:
     rows = list(ctx.session.scalars(select(Tag).where(Tag.account_id == ctx.account_id)))
-    tags_of = {}
+    tags_of: dict[str, dict[str, str]] = {}
     for row in rows:
         tags_of.setdefault(row.resource_id, {})[row.key] = row.value
     rows = apply_filters(rows, params.get("Filters"), _FILTERS, lambda t: tags_of[t.resource_id])

@@ -35,15 +35,15 @@ _PROTOCOL: dict[type[proto.ParameterError], type[ec2.Ec2Error]] = {
 
 def from_auth_error(error: auth.AuthError) -> ec2.Ec2Error:
     for kind in type(error).__mro__:
-        target = _AUTH.get(kind)  # type: ignore[call-overload]
+        target = _AUTH.get(kind)
         if target is not None:
-            return target(_AUTH_MESSAGES.get(kind, error.message))  # type: ignore[call-overload]
+            return target(_AUTH_MESSAGES.get(kind, error.message))
     return ec2.AuthFailure()
 
 
 def from_protocol_error(error: proto.ParameterError) -> ec2.Ec2Error:
     for kind in type(error).__mro__:
-        target = _PROTOCOL.get(kind)  # type: ignore[call-overload]
+        target = _PROTOCOL.get(kind)
         if target is not None:
-            return target(str(error))  # type: ignore[no-any-return]
+            return target(str(error))
     return ec2.InvalidParameterValue(str(error))

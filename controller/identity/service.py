@@ -176,7 +176,7 @@ def list_credentials(session: Session, box: SecretBox, account_id: str) -> list[
 
 
 @cache
-def _key_lookup() -> Select[tuple[str, str, str, bytes]]:
+def _key_lookup() -> Select[str, str, str, bytes]:
     # Built once, on the table rather than the ORM entity: constructing a statement, or taking the
     # ORM execution path, costs more than running it on SQLite.
     keys = AccessKey.__table__.c

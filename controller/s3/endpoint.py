@@ -53,6 +53,6 @@ class S3Endpoint:
         except errors.S3Error as exc:
             event(log, logging.INFO, "s3.error", code=exc.code, status=exc.http_status)
             return exc.http_status, render_error(exc, request.raw_path, request_id)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the last resort: answer InternalError, log the traceback
             event(log, logging.ERROR, "s3.unhandled", exc_info=True)
             return 500, render_error(errors.S3Error(), request.raw_path, request_id)
