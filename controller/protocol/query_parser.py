@@ -7,7 +7,7 @@ This is the exact inverse of ``botocore.serialize.EC2Serializer``:
 * lists are always flattened as ``Name.N`` (1-based; indices may arrive sparse and in any
   order and are sorted numerically), structures as ``Name.Member``;
 * values are typed by shape: integers, booleans (``true``/``false``, any case), ISO 8601
-  timestamps (aware ``datetime``), base64 blobs (``bytes``), floats, strings (enums checked).
+  timestamps (aware ``datetime``), base64 blobs (``bytes``), floats, strings (enums are left to handlers).
 
 The result is keyed by botocore member names, ready to compare with what a botocore client
 was given. Parsing is one pass that splits keys on ``.`` into a tree, then one walk of the
@@ -229,21 +229,10 @@ def _shown(shape: Shape, value: str) -> str | None:
     return None if shape.metadata.get("sensitive") else value
 
 
-@functools.lru_cache(maxsize=8192)
-def _enum(shape: Shape) -> frozenset[str] | None:
-    values = shape.metadata.get("enum")
-    return frozenset(values) if values else None
-
-
 def _string(shape: Shape, value: str, path: str) -> str:
-    allowed = _enum(shape)
-    if allowed is not None and value not in allowed:
-        if len(allowed) <= 20:
-            choices = ", ".join(f"'{choice}'" for choice in sorted(allowed))
-            reason = f"Expected one of: {choices}."
-        else:
-            reason = "It is not one of the supported values."
-        raise InvalidParameterValue(path, _shown(shape, value), reason)
+    # Enums are not enforced here: botocore's lists lag what EC2 accepts (DescribeAccountAttributes
+    # takes max-instances, which the model's enum lacks) and instance types are operator-defined.
+    # Handlers validate the values they act on.
     return value
 
 

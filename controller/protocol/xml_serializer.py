@@ -1,7 +1,8 @@
 """Render EC2 responses and error envelopes exactly as real EC2 sends them.
 
 Handlers return plain data keyed by botocore member names, shaped like the operation's
-output shape; this module walks that shape and builds the document with lxml:
+output shape; this module walks that shape with a plan built once per shape and writes escaped text
+(the error envelope is built with lxml):
 
 * every element is named by the member's ``locationName`` (the member name if absent) and
   lives in the ``http://ec2.amazonaws.com/doc/{version}/`` namespace;
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -41,16 +43,19 @@ def serialize_ec2_response(
     """
     if len(api_version) != 10 or not _is_date(api_version):
         raise ValueError(f"not an API version: {api_version!r}")
-    ns = f"http://ec2.amazonaws.com/doc/{api_version}/"
-    # lxml-stubs types nsmap keys as str, but None (the default namespace) is what lxml wants.
-    root = etree.Element(f"{{{ns}}}{op.name}Response", nsmap={None: ns})  # type: ignore[dict-item]
-    _set_text(etree.SubElement(root, f"{{{ns}}}requestId"), request_id)
+    root = f"{op.name}Response"
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n<', root,
+        ' xmlns="http://ec2.amazonaws.com/doc/', api_version, '/"><requestId>',
+        _escape(request_id), "</requestId>",
+    ]
     shape: Shape | None = op.output_shape
     if shape is not None:
-        _write_members(root, shape, data, ns)
+        _write_members(out, shape, data)
     elif data:
         raise ValueError(f"{op.name} has no output, yet got {sorted(data)}")
-    return _DECLARATION + etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    out += ["</", root, ">"]
+    return "".join(out).encode("utf-8")
 
 
 def serialize_ec2_error(code: str, message: str, request_id: str) -> bytes:
@@ -73,27 +78,57 @@ def _is_date(text: str) -> bool:
 
 _ToText = Callable[[Any], str]
 
+# Characters XML 1.0 cannot carry; they are replaced with U+FFFD (messages may echo user input).
+_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+_SPECIAL = re.compile(f"[&<>\r]|{_INVALID.pattern}")
+
+
+def _escape(text: str) -> str:
+    if _SPECIAL.search(text) is None:  # the common case: one C-level scan, no copy
+        return text
+    return _INVALID.sub("\ufffd", text).translate(_ESCAPES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    name: str
+    open: str
+    close: str
+    shape: Shape
+    to_text: _ToText | None
+
 
 @dataclass(frozen=True, slots=True)
 class _Structure:
     names: frozenset[str]
-    members: tuple[tuple[str, str, Shape, _ToText | None], ...]  # name, tag, shape, to_text
+    members: tuple[_Member, ...]
+
+
+def _member(name: str, xml_name: str, shape: Shape) -> _Member:
+    return _Member(name, f"<{xml_name}>", f"</{xml_name}>", shape, _converter(shape))
 
 
 @functools.lru_cache(maxsize=8192)
-def _structure(shape: Shape, ns: str) -> _Structure:
-    members = []
-    for name, member in shape.members.items():
-        xml_name: str = member.serialization.get("name", name)
-        members.append((name, f"{{{ns}}}{xml_name}", member, _converter(member)))
+def _structure(shape: Shape) -> _Structure:
+    """The write plan of a structure: scalar members first, then lists and structures.
+
+    boto 2's SAX handlers end an object at the first nested ``</item>`` they do not know, so
+    scalars written after a nested list (say a key pair's ``tagSet``) would be lost to it."""
+    members = [
+        _member(name, member.serialization.get("name", name), member)
+        for name, member in shape.members.items()
+    ]
+    members.sort(key=lambda m: m.to_text is None)
     return _Structure(frozenset(shape.members), tuple(members))
 
 
 @functools.lru_cache(maxsize=8192)
-def _list_item(shape: Shape, ns: str) -> tuple[str, Shape, _ToText | None]:
+def _list_item(shape: Shape) -> _Member:
     member: Shape = shape.member
-    xml_name: str = member.serialization.get("name", "item")
-    return f"{{{ns}}}{xml_name}", member, _converter(member)
+    return _member("", member.serialization.get("name", "item"), member)
 
 
 def _converter(shape: Shape) -> _ToText | None:
@@ -107,43 +142,37 @@ def _converter(shape: Shape) -> _ToText | None:
     return to_text
 
 
-def _write_members(parent: etree._Element, shape: Shape, data: Mapping[str, Any], ns: str) -> None:
-    table = _structure(shape, ns)
+def _write_members(out: list[str], shape: Shape, data: Mapping[str, Any]) -> None:
+    table = _structure(shape)
     if not data.keys() <= table.names:
         unknown = sorted(str(key) for key in data.keys() - table.names)
         raise ValueError(f"{shape.name} has no members {unknown}")
-    for name, tag, member, to_text in table.members:
-        value = data.get(name)
+    for member in table.members:
+        value = data.get(member.name)
         if value is not None:
-            _write(etree.SubElement(parent, tag), member, to_text, value, ns)
+            _write(out, member, value)
 
 
-def _write(
-    element: etree._Element, shape: Shape, to_text: _ToText | None, value: Any, ns: str
-) -> None:
-    if to_text is not None:
-        _set_text(element, to_text(value))
-    elif shape.type_name == "structure":
-        _write_members(element, shape, value, ns)
+def _write(out: list[str], member: _Member, value: Any) -> None:
+    if member.to_text is not None:
+        out += [member.open, _escape(member.to_text(value)), member.close]
+    elif member.shape.type_name == "structure":
+        out.append(member.open)
+        _write_members(out, member.shape, value)
+        out.append(member.close)
+    elif not value:
+        out.append(member.open[:-1] + "/>")  # an empty list is an empty wrapper: <keySet/>
     else:
-        tag, member, item_to_text = _list_item(shape, ns)
-        for item in value:
-            _write(etree.SubElement(element, tag), member, item_to_text, item, ns)
+        item = _list_item(member.shape)
+        out.append(member.open)
+        for entry in value:
+            _write(out, item, entry)
+        out.append(member.close)
 
 
 def _set_text(element: etree._Element, text: str) -> None:
-    """Set ``text``, replacing characters XML 1.0 cannot carry with U+FFFD."""
-    try:
-        element.text = text
-    except ValueError:
-        element.text = "".join(ch if _xml_char(ch) else "\ufffd" for ch in text)
-
-
-def _xml_char(ch: str) -> bool:
-    code = ord(ch)
-    if code < 0x20:
-        return ch in "\t\n\r"
-    return code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
+    """Set ``text`` on an lxml element, replacing characters XML 1.0 cannot carry."""
+    element.text = _INVALID.sub("\ufffd", text)
 
 
 def _integer_text(value: Any) -> str:

@@ -80,8 +80,8 @@ def test_describe_key_pairs_golden() -> None:
     assert respond("DescribeKeyPairs", data) == DECLARATION + (
         b'<DescribeKeyPairsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
         b"<requestId>req-1</requestId>"
-        b"<keySet><item><keyPairId>key-1</keyPairId><tagSet/><keyName>k</keyName>"
-        b"<keyFingerprint>aa</keyFingerprint></item></keySet>"
+        b"<keySet><item><keyPairId>key-1</keyPairId><keyName>k</keyName>"
+        b"<keyFingerprint>aa</keyFingerprint><tagSet/></item></keySet>"
         b"</DescribeKeyPairsResponse>"
     )
     parsed = botocore_parse(
@@ -203,15 +203,22 @@ def boto2_parse(boto2: dict[str, ModuleType], body: bytes, item_class: type) -> 
 
 def test_boto2_reads_key_pairs(boto2: dict[str, ModuleType]) -> None:
     # boto 2's KeyPair is not a tagged object: a non-empty <tagSet> inside a key pair's
-    # <item> ends that item early. EC2 answers boto 2 (Version=2014-10-01) without key pair
-    # tags, which came later; an empty <tagSet/> is harmless.
-    untagged = [{**pair, "Tags": []} for pair in KEY_PAIRS]
-    body = respond("DescribeKeyPairs", {"KeyPairs": untagged})
+    # <item> ends that item early. Scalars are written before nested lists, so every field
+    # boto 2 knows is already set when that happens, tagged or not.
+    body = respond("DescribeKeyPairs", {"KeyPairs": KEY_PAIRS})
     pairs = boto2_parse(boto2, body, boto2["keypair"].KeyPair)
     assert [(p.name, p.fingerprint) for p in pairs] == [
         (k["KeyName"], k["KeyFingerprint"]) for k in KEY_PAIRS
     ]
     assert pairs.requestId == "req-1"
+
+
+def test_special_characters_are_escaped_and_invalid_ones_replaced() -> None:
+    data = {"KeyPairs": [{"KeyName": "a<b>&c\r\x01\U0001F600", "KeyFingerprint": "f"}]}
+    body = respond("DescribeKeyPairs", data)
+    assert b"a&lt;b&gt;&amp;c&#13;\xef\xbf\xbd\xf0\x9f\x98\x80" in body
+    parsed = botocore_parse("DescribeKeyPairs", body)
+    assert parsed["KeyPairs"][0]["KeyName"] == "a<b>&c\r\ufffd\U0001F600"
 
 
 def test_boto2_reads_security_groups(boto2: dict[str, ModuleType]) -> None:
@@ -259,3 +266,12 @@ def test_boto2_reads_the_error_envelope(boto2: dict[str, ModuleType]) -> None:
 
 def test_unknown_operation_is_none() -> None:
     assert operation_model("NoSuchThing") is None
+
+
+def test_namespace_follows_the_api_version() -> None:
+    op = op_("DescribeRegions")
+    body = serialize_ec2_response(op, {}, request_id="r", api_version="2014-10-01")
+    assert b'<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2014-10-01/">' in body
+    for bad in ("", "2014", 'x"/><a', "2014-13-01"):
+        with pytest.raises(ValueError):
+            serialize_ec2_response(op, {}, request_id="r", api_version=bad)
