@@ -41,15 +41,15 @@ class Api:
 
     def signed(self, creds: Credentials, params: dict[str, str], *, region: str = "us-east-1",
                service: str = "ec2", headers: dict[str, str] | None = None,
-               secret: str | None = None, when: datetime | None = None) -> Any:
+               secret: str | None = None, when: datetime | None = None, path: str = "/") -> Any:
         """POST a Query request signed with Signature V4 by botocore (at ``when``, default now)."""
         body = urlencode(params)
-        request = AWSRequest(method="POST", url=ENDPOINT, data=body, headers={
+        request = AWSRequest(method="POST", url=ENDPOINT.rstrip("/") + path, data=body, headers={
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8", **(headers or {})})
         key = BotoCredentials(creds.access_key_id, secret or creds.secret_access_key)
         with mock.patch("botocore.auth.get_current_datetime", lambda: when or datetime.now(UTC)):
             SigV4Auth(key, service, region).add_auth(request)
-        return self.client.post("/", content=body, headers=dict(request.headers.items()))
+        return self.client.post(path, content=body, headers=dict(request.headers.items()))
 
 
 def _settings(data_dir: Path, url: str) -> Settings:

@@ -133,3 +133,9 @@ def test_inactive_key_is_refused(api: Api, creds: Credentials) -> None:
         set_access_key_status(session, creds.account_id, creds.access_key_id, "Inactive")
     reply = api.signed(creds, {"Action": "DescribeRegions"})
     assert (reply.status_code, error_code(reply)) == (401, "AuthFailure")
+
+
+def test_eucalyptus_era_paths_reach_the_query_api(api: Api, creds: Credentials) -> None:
+    for path in ("/services/compute", "/services/Eucalyptus/", "/"):
+        reply = api.signed(creds, {"Action": "DescribeAvailabilityZones"}, path=path)
+        assert reply.status_code == 200, (path, reply.content)
