@@ -219,3 +219,19 @@ class NoSuchVersion(ClientError):
 
 class DependencyViolation(ClientError):
     code = "DependencyViolation"
+
+
+class InvalidSecurityGroupRuleIdNotFound(ClientError):
+    code = "InvalidSecurityGroupRuleId.NotFound"
+
+
+class InvalidVpcIdNotFound(ClientError):
+    code = "InvalidVpcID.NotFound"
+
+
+class InvalidPrefixListIdNotFound(ClientError):
+    code = "InvalidPrefixListId.NotFound"
+
+
+class InvalidPrefixListIdMalformed(ClientError):
+    code = "InvalidPrefixListId.Malformed"

@@ -48,9 +48,8 @@ def create_security_group(ctx: RequestContext, params: Params) -> Result:
     if name.lower().startswith("sg-"):
         raise errors.InvalidParameterValue("Group names may not be in the format sg-*.")
     if params.get("VpcId"):
-        raise errors.InvalidParameterValue(
-            f"The vpc ID '{params['VpcId']}' does not exist"
-        )
+        # EC2-Classic-like: there are no VPCs to create a group in.
+        raise errors.InvalidVpcIdNotFound(f"The vpc ID '{params['VpcId']}' does not exist")
     tags = tags_from_specifications(params.get("TagSpecifications"), "security-group")
     group = store.create_group(ctx.session, ctx.account_id, name, description)
     if tags:
@@ -69,6 +68,7 @@ def delete_security_group(ctx: RequestContext, params: Params) -> Result:
         raise errors.CannotDelete(
             f'the specified group: "{group.id}" name: "default" cannot be deleted by a user'
         )
+    store.lock_for_rule_change(ctx.session, group)
     users = store.referencing_groups(ctx.session, group.id)
     if users:
         raise errors.DependencyViolation(f"resource {group.id} has a dependent object")
@@ -231,12 +231,14 @@ def _rule_output(ctx: RequestContext, group: SecurityGroup, rule: SecurityGroupR
 def _authorize(ctx: RequestContext, params: Params, egress: bool) -> Result:
     group = store.find_group(ctx.session, ctx.account_id, params.get("GroupId"), params.get("GroupName"))
     specs, owners = _specs(ctx, params)
+    store.lock_for_rule_change(ctx.session, group, owners)
     rules = store.add_rules(ctx.session, group, egress, specs, peer_accounts=owners)
     return {"Return": True, "SecurityGroupRules": [_rule_output(ctx, group, r) for r in rules]}
 
 
 def _revoke(ctx: RequestContext, params: Params, egress: bool) -> Result:
     group = store.find_group(ctx.session, ctx.account_id, params.get("GroupId"), params.get("GroupName"))
+    store.lock_for_rule_change(ctx.session, group)
     rule_ids = params.get("SecurityGroupRuleIds") or []
     if rule_ids:
         if params.get("IpPermissions"):

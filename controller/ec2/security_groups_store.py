@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,6 +70,24 @@ def find_group(session: Session, account_id: str, group_id: str | None,
             )
         return found
     raise errors.MissingParameter("The request must contain the parameter groupName or groupId")
+
+
+def lock_for_rule_change(session: Session, group: SecurityGroup, peers: Iterable[str] = ()) -> None:
+    """Serialise changes to ``group`` and to the groups its new rules name, until commit.
+
+    A no-op UPDATE takes the row locks on PostgreSQL (in id order, so two requests never wait
+    on each other crosswise) and the write lock on SQLite: racing requests cannot both find a
+    rule missing, both pass the rule limit, or add a rule naming a group being deleted.
+    """
+    wanted = sorted({group.id, *peers})
+    for group_id in wanted:
+        locked = session.execute(
+            update(SecurityGroup).where(SecurityGroup.id == group_id)
+            .values(name=SecurityGroup.name).execution_options(synchronize_session=False)
+        )
+        if locked.rowcount == 0:  # type: ignore[attr-defined]
+            raise errors.InvalidGroupNotFound(f"The security group '{group_id}' does not exist")
+    session.expire(group, ["rules"])  # read them afresh, under the lock
 
 
 def resolve_peer(session: Session, account_id: str, peer: Peer) -> tuple[str, str]:
@@ -154,8 +172,8 @@ def remove_rules_by_id(session: Session, group: SecurityGroup, is_egress: bool,
     by_id = {r.id: r for r in group.rules if r.is_egress == is_egress}
     for rule_id in rule_ids:
         if rule_id not in by_id:
-            raise errors.InvalidPermissionNotFound(
-                f"The specified security group rule '{rule_id}' does not exist in this group."
+            raise errors.InvalidSecurityGroupRuleIdNotFound(
+                f"The security group rule ID '{rule_id}' does not exist"
             )
     removed = [by_id[rule_id] for rule_id in dict.fromkeys(rule_ids)]
     for rule in removed:

@@ -8,15 +8,19 @@ that compare equal exactly when EC2 treats two rules as the same; rules group ba
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from controller import ids
 from controller.ec2 import errors
 
 _PROTOCOL_NAMES = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp",
                    "1": "icmp", "-1": "-1", "all": "-1", "icmpv6": "icmpv6", "58": "icmpv6"}
 PORTED = ("tcp", "udp")
+MAX_DESCRIPTION = 255
+_DESCRIPTION = re.compile(r"[A-Za-z0-9. _\-:/()#,@\[\]+=&;{}!$*]*")
 
 
 @dataclass(frozen=True)
@@ -140,19 +144,40 @@ def expand(permission: Mapping[str, Any]) -> tuple[list[RuleSpec], list[tuple[Ru
     base = RuleSpec(protocol, from_port, to_port)
     literal: list[RuleSpec] = []
     for r4 in permission.get("IpRanges") or ():
-        literal.append(_with(base, cidr_ipv4=cidr(_need(r4, "CidrIp"), 4), description=r4.get("Description")))
+        literal.append(_with(base, cidr_ipv4=cidr(_need(r4, "CidrIp"), 4), description=_description(r4)))
     for r6 in permission.get("Ipv6Ranges") or ():
-        literal.append(_with(base, cidr_ipv6=cidr(_need(r6, "CidrIpv6"), 6), description=r6.get("Description")))
+        literal.append(_with(base, cidr_ipv6=cidr(_need(r6, "CidrIpv6"), 6), description=_description(r6)))
     for pl in permission.get("PrefixListIds") or ():
-        literal.append(_with(base, prefix_list_id=_need(pl, "PrefixListId"), description=pl.get("Description")))
+        _no_prefix_list(_need(pl, "PrefixListId"))
     groups = [
-        (_with(base, description=p.get("Description")),
+        (_with(base, description=_description(p)),
          Peer(p.get("GroupId"), p.get("GroupName"), p.get("UserId")))
         for p in permission.get("UserIdGroupPairs") or ()
     ]
     if not literal and not groups:
         raise errors.InvalidParameterValue("Invalid value: must specify a source or destination")
     return literal, groups
+
+
+def _description(item: Mapping[str, Any]) -> str | None:
+    value: str | None = item.get("Description")
+    if value is not None and (len(value) > MAX_DESCRIPTION or not _DESCRIPTION.fullmatch(value)):
+        raise errors.InvalidParameterValue(
+            "Invalid rule description. Valid descriptions are strings less than 256 characters "
+            "from the following set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
+        )
+    return value
+
+
+def _no_prefix_list(prefix_list_id: str) -> None:
+    """This cloud has no managed prefix lists, so every id names one that does not exist."""
+    if not ids.is_resource_id(prefix_list_id, "pl"):
+        raise errors.InvalidPrefixListIdMalformed(
+            f'Invalid id: "{prefix_list_id[:64]}" (expecting "pl-...")'
+        )
+    raise errors.InvalidPrefixListIdNotFound(
+        f"The prefix list ID '{prefix_list_id}' does not exist"
+    )
 
 
 def _need(item: Mapping[str, Any], key: str) -> str:
