@@ -7,7 +7,7 @@ One endpoint for every service, routed by the shape of the request (DESIGN.md): 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -94,7 +94,11 @@ class Frontend:
                         headers={"connection": "close"})
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    on_started: Callable[[Runtime], None] | None = None,
+) -> FastAPI:
     """Build the application; the runtime (database, migrations, keys) starts with the app."""
     state: dict[str, Runtime] = {}
 
@@ -103,6 +107,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         state["runtime"] = runtime if runtime is not None else await run_in_threadpool(
             build_runtime, settings
         )
+        if on_started is not None:
+            on_started(state["runtime"])
         yield
         state["runtime"].close()
 

@@ -1,9 +1,8 @@
 """Test harness: real server processes on SQLite and PostgreSQL, and the clients that drive them.
 
 ``server`` is parametrized by ``db_backend`` (ids ``sqlite``, ``pg``), so one run covers both
-databases; ``IRONBARK_TEST_BACKENDS=sqlite`` narrows it. Each PostgreSQL user gets
-a fresh database. PostgreSQL unreachable fails the tests, or skips them with
-``IRONBARK_TEST_ALLOW_SKIP_PG=1``.
+databases; ``IRONBARK_TEST_BACKENDS=sqlite`` narrows it. Each server gets a fresh PostgreSQL
+database; PostgreSQL unreachable fails, or skips with ``IRONBARK_TEST_ALLOW_SKIP_PG=1``.
 """
 
 from __future__ import annotations
@@ -17,8 +16,9 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,11 +26,17 @@ from unittest import mock
 
 import boto3
 import httpx
+import psycopg
 import pytest
-from boto.ec2.connection import EC2Connection
-from boto.ec2.regioninfo import RegionInfo
 from botocore.config import Config
 
+with warnings.catch_warnings():  # boto 2 vendors an old six that warns on import
+    warnings.simplefilter("ignore", ImportWarning)
+    from boto.ec2.connection import EC2Connection
+    from boto.ec2.regioninfo import RegionInfo
+
+from controller.config import Settings, load_settings
+from controller.db.engine import make_engine, make_session_factory, transaction
 from controller.identity.service import Credentials
 
 REGION = "us-east-1"
@@ -38,32 +44,32 @@ BACKEND_IDS = {"sqlite": "sqlite", "postgresql": "pg"}
 PG_ADMIN_URL = os.environ.get("IRONBARK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-AWS_CLI = Path(sys.executable).parent / "aws"
-_ERROR_CODE = re.compile(r"An error occurred \(([^)]+)\)")
+AwsCli = Callable[..., Any]  # aws("ec2", "describe-regions", ...) -> parsed JSON or None
 
 
 def _backend_params() -> list[Any]:
     wanted = os.environ.get("IRONBARK_TEST_BACKENDS", "sqlite,postgresql")
     names = [name.strip() for name in wanted.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(BACKEND_IDS))
-    if unknown or not names:
-        raise pytest.UsageError(f"IRONBARK_TEST_BACKENDS: unknown {unknown}; use sqlite,postgresql")
+    if not names or set(names) - set(BACKEND_IDS):
+        raise pytest.UsageError(f"IRONBARK_TEST_BACKENDS={wanted!r}: want sqlite and/or postgresql")
     marks = {"sqlite": [], "postgresql": [pytest.mark.postgres]}
     return [pytest.param(name, id=BACKEND_IDS[name], marks=marks[name]) for name in names]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # boto 2's vendored six hooks imports; every later optional import that fails then warns.
+    config.addinivalue_line("filterwarnings", r"ignore:_SixMetaPathImporter\.find_spec:ImportWarning")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    e2e_dir = Path(__file__).parent / "e2e"
-    for item in items:
-        if e2e_dir in item.path.parents:
-            item.add_marker(pytest.mark.e2e)
+    e2e = Path(__file__).parent / "e2e"
+    for item in (item for item in items if e2e in item.path.parents):
+        item.add_marker(pytest.mark.e2e)
 
 
 @contextmanager
 def fresh_pg_database() -> Iterator[str]:
     """A new, empty PostgreSQL database; dropped afterwards, even with sessions still open."""
-    import psycopg
-
     name = f"ironbark_t_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
@@ -71,24 +77,13 @@ def fresh_pg_database() -> Iterator[str]:
         message = f"PostgreSQL unreachable at {PG_ADMIN_URL}: {str(exc).strip()}"
         if os.environ.get("IRONBARK_TEST_ALLOW_SKIP_PG") == "1":
             pytest.skip(message)
-        pytest.fail(f"{message}\n(IRONBARK_TEST_ALLOW_SKIP_PG=1 skips, "
-                    "IRONBARK_TEST_BACKENDS=sqlite leaves PostgreSQL out)", pytrace=False)
+        pytest.fail(f"{message}\n(IRONBARK_TEST_ALLOW_SKIP_PG=1 skips these tests)", pytrace=False)
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
             yield f"postgresql+psycopg://{PG_ADMIN_URL.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def _database(db_backend: str, directory: Path) -> Iterator[str]:
-    """SQLite: a file in ``directory`` (the server's default). PostgreSQL: a fresh database."""
-    if db_backend == "sqlite":
-        yield f"sqlite:///{directory / 'ironbark.db'}"
-    else:
-        with fresh_pg_database() as url:
-            yield url
 
 
 @pytest.fixture(scope="module", params=_backend_params())
@@ -98,8 +93,6 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 
 def _hermetic_env() -> dict[str, str]:
     """The environment minus every ``IRONBARK_<setting>``: the harness configures its servers."""
-    from controller.config import Settings
-
     drop = {f"IRONBARK_{name.upper()}" for name in Settings.model_fields}
     return {k: v for k, v in os.environ.items() if k.upper() not in drop}
 
@@ -114,9 +107,7 @@ class Server:
     database_url: str
     log_path: Path
     admin: Credentials = field(init=False)
-    _engine: Any = None
-    _sessions: Any = None
-    _box: Any = None
+    _db: Any = None  # (engine, session factory, secret box), made by the first new_account()
 
     @property
     def endpoint(self) -> str:
@@ -131,31 +122,31 @@ class Server:
 
     def new_account(self, name: str | None = None) -> Credentials:
         """Provision an account straight in the server's database, as ``ironbark admin`` does."""
-        from controller.config import load_settings
-        from controller.db.engine import make_engine, make_session_factory, transaction
         from controller.provisioning import provision_account
         from controller.runtime import secret_box
 
-        if self._sessions is None:
+        if self._db is None:
             with mock.patch.dict(os.environ, _hermetic_env(), clear=True):
                 settings = load_settings(data_dir=self.data_dir, database_url=self.database_url)
-            self._engine = make_engine(self.database_url)
-            self._sessions = make_session_factory(self._engine)
-            self._box = secret_box(settings)
-        with transaction(self._sessions) as session:
-            return provision_account(session, self._box, name or f"t-{uuid.uuid4().hex[:12]}")
-
-    def close_db(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+            engine = make_engine(self.database_url)
+            self._db = (engine, make_session_factory(engine), secret_box(settings))
+        with transaction(self._db[1]) as session:
+            return provision_account(session, self._db[2], name or f"t-{uuid.uuid4().hex[:12]}")
 
 
-def _healthy(endpoint: str) -> bool:
-    try:
-        reply = httpx.get(endpoint + "_ironbark/health", timeout=2, trust_env=False)
-        return reply.status_code == 200 and reply.json() == {"status": "ok"}
-    except (httpx.HTTPError, ValueError):
-        return False
+def _wait_healthy(server: Server) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT
+    while server.process.poll() is None:
+        try:
+            reply = httpx.get(server.endpoint + "_ironbark/health", timeout=2, trust_env=False)
+            if reply.status_code == 200 and reply.json() == {"status": "ok"}:
+                return True
+        except (httpx.HTTPError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            server.fail(f"not healthy after {START_TIMEOUT:.0f} s")
+        time.sleep(0.1)
+    return False
 
 
 def _start(data_dir: Path, database_url: str, pg: bool) -> Server:
@@ -172,22 +163,20 @@ def _start(data_dir: Path, database_url: str, pg: bool) -> Server:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
                                        stderr=subprocess.STDOUT, env=env)
         server = Server(process, port, data_dir, database_url, log_path)
-        deadline = time.monotonic() + START_TIMEOUT
-        while process.poll() is None and time.monotonic() < deadline:
-            if _healthy(server.endpoint):
+        try:
+            if _wait_healthy(server):
                 return server
-            time.sleep(0.1)
-        if process.poll() is None:
+        except BaseException:
             process.kill()
             process.wait()
-            server.fail(f"not healthy after {START_TIMEOUT:.0f} s")
+            raise
         if "address already in use" not in server.log_text().lower():
             server.fail(f"exited with status {process.returncode} while starting")
     pytest.fail("no free port for the server after 3 attempts", pytrace=False)
 
 
 def _stop(server: Server) -> None:
-    """SIGTERM, then insist on a graceful exit within STOP_TIMEOUT (killing it if none comes)."""
+    """SIGTERM; insist on a graceful exit (status 0) within STOP_TIMEOUT."""
     server.process.send_signal(signal.SIGTERM)
     try:
         status = server.process.wait(STOP_TIMEOUT)
@@ -195,8 +184,7 @@ def _stop(server: Server) -> None:
         server.process.kill()
         server.process.wait()
         server.fail(f"ignored SIGTERM for {STOP_TIMEOUT:.0f} s")
-    # 0, or death by the SIGTERM that uvicorn re-raises once its graceful shutdown is done.
-    if status not in (0, -signal.SIGTERM):
+    if status != 0:
         server.fail(f"exited with status {status} on SIGTERM")
 
 
@@ -204,7 +192,8 @@ def _stop(server: Server) -> None:
 def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real ``ironbark up`` process for the test module, on the current database backend."""
     data_dir = tmp_path_factory.mktemp(f"server-{BACKEND_IDS[db_backend]}")
-    with _database(db_backend, data_dir) as url:
+    sqlite = f"sqlite:///{data_dir / 'ironbark.db'}"  # the server's default database
+    with nullcontext(sqlite) if db_backend == "sqlite" else fresh_pg_database() as url:
         srv = _start(data_dir, url, pg=db_backend == "postgresql")
         try:
             creds = json.loads((data_dir / "admin-credentials.json").read_text())
@@ -212,7 +201,8 @@ def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                                     creds["access_key_id"], creds["secret_access_key"])
             yield srv
         finally:
-            srv.close_db()
+            if srv._db is not None:
+                srv._db[0].dispose()
             _stop(srv)
 
 
@@ -222,43 +212,55 @@ class AwsCliError(Exception):
     def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
         super().__init__(f"aws {' '.join(args)} exited {returncode}: {stderr.strip()}")
         self.returncode, self.stderr = returncode, stderr
-        self.code = match.group(1) if (match := _ERROR_CODE.search(stderr)) else None
+        match = re.search(r"An error occurred \(([^)]+)\)", stderr)
+        self.code = match.group(1) if match else None
 
 
-AwsCli = Callable[..., Any]
+class Clients:
+    """Builds clients of any account for one test, and closes their connections after it."""
+
+    def __init__(self, server: Server, stack: ExitStack) -> None:
+        self.server, self.stack = server, stack
+
+    def ec2(self, creds: Credentials) -> Any:
+        client = boto3.session.Session().client(
+            "ec2", region_name=REGION, endpoint_url=self.server.endpoint,
+            config=Config(retries={"max_attempts": 1}), aws_access_key_id=creds.access_key_id,
+            aws_secret_access_key=creds.secret_access_key)
+        self.stack.callback(client.close)
+        return client
+
+    def aws(self, creds: Credentials) -> AwsCli:
+        env = {k: v for k, v in _hermetic_env().items() if not k.startswith("AWS_")}
+        env |= {"AWS_ACCESS_KEY_ID": creds.access_key_id, "AWS_MAX_ATTEMPTS": "1",
+                "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
+                "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+        head = [str(Path(sys.executable).parent / "aws"), "--endpoint-url", self.server.endpoint,
+                "--region", REGION, "--output", "json"]
+
+        def aws(*args: str, timeout: float = 60) -> Any:
+            done = subprocess.run([*head, *args], env=env, capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+            if done.returncode != 0:
+                raise AwsCliError(list(args), done.returncode, done.stderr)
+            return json.loads(done.stdout) if done.stdout.strip() else None
+
+        return aws
+
+    def boto2(self, creds: Credentials) -> EC2Connection:
+        conn = EC2Connection(creds.access_key_id, creds.secret_access_key, is_secure=False, path="/",
+                             port=self.server.port, region=RegionInfo(name=REGION, endpoint="127.0.0.1"))
+        conn.num_retries = 0  # one attempt, as for boto3 and the AWS CLI: errors show at once
+        pools = conn._pool.host_to_pool  # boto 2's close() leaves its pooled sockets open
+        self.stack.callback(lambda: [c.close() for p in pools.values() for c, _ in p.queue])
+        return conn
 
 
-def _aws_cli(endpoint: str, creds: Credentials) -> AwsCli:
-    env = {k: v for k, v in _hermetic_env().items() if not k.startswith("AWS_")} | {
-        "AWS_ACCESS_KEY_ID": creds.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_MAX_ATTEMPTS": "1",
-    }
-
-    def aws(*args: str, timeout: float = 60) -> Any:
-        command = [str(AWS_CLI), "--endpoint-url", endpoint, "--region", REGION,
-                   "--output", "json", *args]
-        done = subprocess.run(command, env=env, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=timeout, check=False)
-        if done.returncode != 0:
-            raise AwsCliError(list(args), done.returncode, done.stderr)
-        return json.loads(done.stdout) if done.stdout.strip() else None
-
-    return aws
-
-
-def _ec2_client(endpoint: str, creds: Credentials) -> Any:
-    return boto3.session.Session().client(
-        "ec2", region_name=REGION, endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}),
-        aws_access_key_id=creds.access_key_id, aws_secret_access_key=creds.secret_access_key)
-
-
-def _boto2_connection(port: int, creds: Credentials) -> EC2Connection:
-    region = RegionInfo(name=REGION, endpoint="127.0.0.1")
-    return EC2Connection(creds.access_key_id, creds.secret_access_key, region=region,
-                         port=port, is_secure=False, path="/")
+@pytest.fixture
+def clients(server: Server) -> Iterator[Clients]:
+    """``clients.ec2(creds)``, ``clients.aws(creds)``, ``clients.boto2(creds)`` for any account."""
+    with ExitStack() as stack:
+        yield Clients(server, stack)
 
 
 @pytest.fixture
@@ -268,34 +270,30 @@ def account(server: Server) -> Credentials:
 
 
 @pytest.fixture
-def make_ec2(server: Server) -> Callable[[Credentials], Any]:
-    """Clients of other accounts: ``make_ec2(server.new_account())``; likewise the two below."""
-    return lambda creds: _ec2_client(server.endpoint, creds)
+def make_ec2(clients: Clients) -> Callable[[Credentials], Any]:
+    """boto3 EC2 clients of other accounts: ``make_ec2(server.new_account())``."""
+    return clients.ec2
 
 
 @pytest.fixture
-def make_aws(server: Server) -> Callable[[Credentials], AwsCli]:
-    return lambda creds: _aws_cli(server.endpoint, creds)
+def make_boto2(clients: Clients) -> Callable[[Credentials], EC2Connection]:
+    """boto 2 connections of other accounts: ``make_boto2(server.new_account())``."""
+    return clients.boto2
 
 
 @pytest.fixture
-def make_boto2(server: Server) -> Callable[[Credentials], EC2Connection]:
-    return lambda creds: _boto2_connection(server.port, creds)
-
-
-@pytest.fixture
-def ec2(server: Server, account: Credentials) -> Any:
+def ec2(clients: Clients, account: Credentials) -> Any:
     """A boto3 EC2 client of the test's own account, retries off."""
-    return _ec2_client(server.endpoint, account)
+    return clients.ec2(account)
 
 
 @pytest.fixture
-def aws(server: Server, account: Credentials) -> AwsCli:
+def aws(clients: Clients, account: Credentials) -> AwsCli:
     """``aws("ec2", "describe-key-pairs")`` as the test's account: parsed JSON, or None."""
-    return _aws_cli(server.endpoint, account)
+    return clients.aws(account)
 
 
 @pytest.fixture
-def boto2(server: Server, account: Credentials) -> EC2Connection:
-    """A boto 2 ``EC2Connection`` of the test's own account."""
-    return _boto2_connection(server.port, account)
+def boto2(clients: Clients, account: Credentials) -> EC2Connection:
+    """A boto 2 ``EC2Connection`` of the test's own account, retries off."""
+    return clients.boto2(account)

@@ -16,6 +16,7 @@ from controller.db.migrate import upgrade
 from controller.identity import service
 from controller.identity.errors import IdentityError
 from controller.identity.secretbox import SecretBox
+from controller.identity.service import Credentials
 from controller.provisioning import bootstrap_admin, provision_account
 from controller.runtime import secret_box
 
@@ -44,30 +45,33 @@ def _db(settings: Settings) -> Iterator[tuple[Session, SecretBox]]:
         engine.dispose()
 
 
-def _endpoint(settings: Settings) -> str:
+def active_credentials(session: Session, box: SecretBox, account_ref: str | None) -> Credentials:
+    """The first active key of an account (by name or id; default: the admin account)."""
+    account = service.get_account(session, account_ref) if account_ref else service.admin_account(session)
+    if account is None:
+        raise AdminError("there is no admin account yet")
+    keys = [c for c in service.list_credentials(session, box, account.id) if c.status == "Active"]
+    if not keys:
+        raise AdminError(f"account {account.name} has no active access key")
+    return keys[0]
+
+
+def endpoint_of(settings: Settings) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     return f"http://{host}:{settings.port}/"
 
 
 def _credentials(args: argparse.Namespace, settings: Settings) -> int:
     with _db(settings) as (session, box):
-        account = (
-            service.get_account(session, args.account)
-            if args.account
-            else service.admin_account(session)
-        )
-        assert account is not None
-        keys = [c for c in service.list_credentials(session, box, account.id) if c.status == "Active"]
-    if not keys:
-        raise AdminError(f"account {account.name} has no active access key")
-    print(render(keys[0], args.format, _endpoint(settings), settings.region))
+        creds = active_credentials(session, box, args.account)
+    print(render(creds, args.format, endpoint_of(settings), settings.region))
     return 0
 
 
 def _account_create(args: argparse.Namespace, settings: Settings) -> int:
     with _db(settings) as (session, box):
         creds = provision_account(session, box, args.name)
-    print(render(creds, args.format, _endpoint(settings), settings.region))
+    print(render(creds, args.format, endpoint_of(settings), settings.region))
     return 0
 
 
@@ -84,7 +88,7 @@ def _user_create(args: argparse.Namespace, settings: Settings) -> int:
         account = service.get_account(session, args.account)
         service.create_user(session, account.id, args.name)
         creds = service.create_access_key(session, box, account.id, args.name)
-    print(render(creds, args.format, _endpoint(settings), settings.region))
+    print(render(creds, args.format, endpoint_of(settings), settings.region))
     return 0
 
 
@@ -107,7 +111,7 @@ def _key_create(args: argparse.Namespace, settings: Settings) -> int:
     with _db(settings) as (session, box):
         account = service.get_account(session, args.account)
         creds = service.create_access_key(session, box, account.id, args.user)
-    print(render(creds, args.format, _endpoint(settings), settings.region))
+    print(render(creds, args.format, endpoint_of(settings), settings.region))
     return 0
 
 

@@ -29,19 +29,16 @@ def render(creds: Credentials, fmt: str, endpoint: str, region: str, profile: st
             ]
         )
     if fmt == "boto":
-        host, _, port = endpoint.split("://", 1)[1].rstrip("/").partition(":")
+        # boto 2 reads no port from its config: connect with boto.connect_ec2_endpoint(URL).
         return "\n".join(
             [
+                f"# ~/.boto for boto 2; connect with: boto.connect_ec2_endpoint('{endpoint}')",
                 "[Credentials]",
                 f"aws_access_key_id = {creds.access_key_id}",
                 f"aws_secret_access_key = {creds.secret_access_key}",
                 "",
                 "[Boto]",
-                "is_secure = False",
                 f"ec2_region_name = {region}",
-                f"ec2_region_endpoint = {host}",
-                f"ec2_port = {port or 80}",
-                "ec2_path = /",
             ]
         )
     raise ValueError(f"unknown format {fmt!r}")

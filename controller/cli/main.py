@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from controller.cli import admin
+from controller.cli.credentials import render
 from controller.config import Settings, load_settings
+from controller.runtime import Runtime
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -31,8 +33,21 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from controller.server import serve
 
     settings = _settings(args)
-    serve(settings, banner="all-in-one")
+    serve(settings, on_started=lambda runtime: _banner(settings, runtime))
     return 0
+
+
+def _banner(settings: Settings, runtime: Runtime) -> None:
+    """What a person starting the all-in-one cloud needs: where it is and how to sign in."""
+    with runtime.sessions() as session:
+        creds = admin.active_credentials(session, runtime.box, None)
+    endpoint = admin.endpoint_of(settings)
+    print(
+        f"Ironbark is up at {endpoint} (region {settings.region}, data in {settings.data_dir}).\n"
+        "Admin credentials (also: ironbark admin credentials --format env|aws|boto):\n\n"
+        f"{render(creds, 'env', endpoint, settings.region)}\n",
+        flush=True,
+    )
 
 
 def _cmd_controller(args: argparse.Namespace) -> int:
@@ -66,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except admin.AdminError as exc:
         print(f"ironbark: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `ironbark admin credentials | head -1`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
     return code
 
 
