@@ -83,17 +83,24 @@ def _load_public(material: bytes) -> object:
             return _load_rfc4716(text)
         if text.startswith(b"-----BEGIN"):
             return serialization.load_pem_public_key(text)
-        return serialization.load_der_public_key(base64.b64decode(text, validate=True))
+        # base64 tools wrap lines (``base64`` at 76 columns): whitespace is not part of the data
+        return serialization.load_der_public_key(base64.b64decode(b"".join(text.split()),
+                                                                  validate=True))
     except (ValueError, UnsupportedAlgorithm, binascii.Error, IndexError) as exc:
         raise KeyFormatError(str(exc)) from None
 
 
 def _load_rfc4716(text: bytes) -> object:
-    body = [
-        line.strip()
-        for line in text.splitlines()[1:]
-        if line.strip() and b":" not in line and not line.startswith(b"----")
-    ]
+    """Headers (``Tag: value``, continued onto the next line by a trailing ``\\``), then base64."""
+    body: list[bytes] = []
+    continued = False
+    for line in (raw.strip() for raw in text.splitlines()[1:]):
+        if line.startswith(b"----"):
+            break
+        if continued or (not body and b":" in line):
+            continued = line.endswith(b"\\")
+        elif line:
+            body.append(line)
     blob = base64.b64decode(b"".join(body), validate=True)
     kind = blob[4 : 4 + int.from_bytes(blob[:4], "big")]
     return serialization.load_ssh_public_key(kind + b" " + base64.b64encode(blob))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -229,10 +230,17 @@ def _shown(shape: Shape, value: str) -> str | None:
     return None if shape.metadata.get("sensitive") else value
 
 
+# Characters XML 1.0 cannot carry (NUL and most C0 controls, lone surrogates, U+FFFE/U+FFFF): no
+# response could echo them and PostgreSQL refuses NUL in text, so they are refused at the edge.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _string(shape: Shape, value: str, path: str) -> str:
     # Enums are not enforced here: botocore's lists lag what EC2 accepts (DescribeAccountAttributes
     # takes max-instances, which the model's enum lacks) and instance types are operator-defined.
     # Handlers validate the values they act on.
+    if _NOT_XML.search(value) is not None:
+        raise InvalidParameterValue(path, None, "It contains characters that are not allowed.")
     return value
 
 

@@ -473,3 +473,16 @@ def test_enums_are_left_to_handlers() -> None:
     # EC2 accepts values botocore's enums lack (DescribeAccountAttributes: max-instances).
     parsed = parse_ec2_query(op_("DescribeAccountAttributes"), {"AttributeName.1": "max-instances"})
     assert parsed == {"AttributeNames": ["max-instances"]}
+
+
+@pytest.mark.parametrize("bad", ["a\x00", "\x01", "x\ud800", "\ufffe"])
+def test_characters_xml_cannot_carry_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidParameterValue) as caught:
+        parse_ec2_query(op_("DescribeKeyPairs"), {"KeyName.1": bad})
+    assert caught.value.wire_name == "KeyName.1"
+    assert bad not in caught.value.message
+
+
+def test_tabs_newlines_and_astral_characters_are_fine() -> None:
+    value = "t\tn\nr\r ünï 😀"
+    assert parse_ec2_query(op_("DescribeKeyPairs"), {"KeyName.1": value}) == {"KeyNames": [value]}
