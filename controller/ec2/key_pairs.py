@@ -26,12 +26,8 @@ from controller.ec2.tagging import (
 MAX_NAME = 255
 
 
-def _valid_name(name: str) -> bool:
-    return 0 < len(name) <= MAX_NAME and name.isascii() and name.isprintable()
-
-
 def _check_name(name: str) -> None:
-    if not _valid_name(name):
+    if not name or len(name) > MAX_NAME or not name.isascii() or not name.isprintable():
         raise errors.InvalidParameterValue(
             f"Value ({name[:300]}) for parameter keyName is invalid. Expected: "
             f"ASCII characters, 1-{MAX_NAME} long."
@@ -104,9 +100,7 @@ def describe_key_pairs(ctx: RequestContext, params: Params) -> Result:
     for pid in pair_ids:
         if not ids.is_resource_id(pid, "key"):
             raise errors.InvalidKeyPairNotFound(f"The key pair '{pid}' does not exist")
-    # A name no key pair can have (one with NUL, say) is not looked up: it is simply not found.
-    wanted = {"name": [n for n in names if _valid_name(n)], "id": pair_ids}
-    pairs = owned(ctx.session, KeyPair, ctx.account_id, wanted, "name")
+    pairs = owned(ctx.session, KeyPair, ctx.account_id, {"name": names, "id": pair_ids}, "name")
     found_names = {p.name for p in pairs}
     found_ids = {p.id for p in pairs}
     for missing in [n for n in names if n not in found_names] + [i for i in pair_ids if i not in found_ids]:
@@ -139,8 +133,6 @@ def delete_key_pair(ctx: RequestContext, params: Params) -> Result:
         raise errors.MissingParameter("The request must contain the parameter KeyName or KeyPairId")
     if pair_id and not ids.is_resource_id(pair_id, "key"):
         raise errors.InvalidKeyPairNotFound(f"The key pair '{pair_id}' does not exist")
-    if not pair_id and not _valid_name(str(name)):
-        return {"Return": True}  # no key pair has that name
     query = select(KeyPair).where(KeyPair.account_id == ctx.account_id)
     query = query.where(KeyPair.id == pair_id) if pair_id else query.where(KeyPair.name == name)
     pair = ctx.session.scalar(query)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -16,8 +15,6 @@ from controller.ec2.errors import InvalidParameterValue, TagLimitExceeded
 MAX_TAGS_PER_RESOURCE = 50
 MAX_KEY_LENGTH = 128
 MAX_VALUE_LENGTH = 256
-# What XML 1.0 cannot carry back to the client (and PostgreSQL cannot store: NUL).
-_UNREPRESENTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def validate_tags(tags: Sequence[Mapping[str, Any]], *, deleting: bool = False) -> dict[str, str | None]:
@@ -38,8 +35,6 @@ def validate_tags(tags: Sequence[Mapping[str, Any]], *, deleting: bool = False) 
             raise InvalidParameterValue(
                 f"Tag value exceeds the maximum length of {MAX_VALUE_LENGTH} characters"
             )
-        if _UNREPRESENTABLE.search(key) or (value is not None and _UNREPRESENTABLE.search(value)):
-            raise InvalidParameterValue("Tag keys and values cannot contain control characters")
         result[key] = value if (deleting or value is not None) else ""
     if not deleting and len(result) > MAX_TAGS_PER_RESOURCE:
         raise TagLimitExceeded("The maximum number of Tags for a resource has been reached.")
