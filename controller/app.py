@@ -77,7 +77,7 @@ class Frontend:
         http = HttpRequest.from_asgi(request.scope, body)
         params = http.query + (http.form or [])
         if any(name == "Action" for name, _ in params):
-            reply = await run_in_threadpool(self.runtime.ec2.handle, http, params, request_id)
+            reply = self.runtime.ec2.handle(http, params, request_id)
             return Response(reply.body, reply.status, media_type=reply.content_type,
                             headers={"x-amzn-requestid": request_id})
         s3_request = HttpRequest.from_asgi(request.scope, body, parse_form_body=False)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 
 from controller import ids
 from controller.db.models import KeyPair
-from controller.db.queries import owned
+from controller.db.queries import owned_rows
 from controller.ec2 import errors
 from controller.ec2.context import RequestContext
 from controller.ec2.filters import apply_filters
@@ -100,7 +100,7 @@ def describe_key_pairs(ctx: RequestContext, params: Params) -> Result:
     for pid in pair_ids:
         if not ids.is_resource_id(pid, "key"):
             raise errors.InvalidKeyPairNotFound(f"The key pair '{pid}' does not exist")
-    pairs = owned(ctx.session, KeyPair, ctx.account_id, {"name": names, "id": pair_ids}, "name")
+    pairs = owned_rows(ctx.session, KeyPair, ctx.account_id, {"name": names, "id": pair_ids}, "name")
     found_names = {p.name for p in pairs}
     found_ids = {p.id for p in pairs}
     for missing in [n for n in names if n not in found_names] + [i for i in pair_ids if i not in found_ids]:
@@ -111,7 +111,7 @@ def describe_key_pairs(ctx: RequestContext, params: Params) -> Result:
     return {"KeyPairs": [_describe(p, tags[p.id], include_public) for p in pairs]}
 
 
-def _describe(pair: KeyPair, tags: dict[str, str], include_public: bool) -> dict[str, Any]:
+def _describe(pair: Row[Any], tags: dict[str, str], include_public: bool) -> dict[str, Any]:
     item: dict[str, Any] = {
         "KeyPairId": pair.id,
         "KeyFingerprint": pair.fingerprint,
