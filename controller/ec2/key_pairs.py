@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from controller import ids
 from controller.db.models import KeyPair
-from controller.db.queries import owned_rows
+from controller.db.queries import owned_rows_with_tags
 from controller.ec2 import errors
 from controller.ec2.context import RequestContext
 from controller.ec2.filters import apply_filters
@@ -19,7 +19,6 @@ from controller.ec2.tagging import (
     as_tag_list,
     delete_all_for,
     set_tags,
-    tags_by_resource,
     tags_from_specifications,
 )
 
@@ -100,13 +99,14 @@ def describe_key_pairs(ctx: RequestContext, params: Params) -> Result:
     for pid in pair_ids:
         if not ids.is_resource_id(pid, "key"):
             raise errors.InvalidKeyPairNotFound(f"The key pair '{pid}' does not exist")
-    pairs = owned_rows(ctx.session, KeyPair, ctx.account_id, {"name": names, "id": pair_ids}, "name")
-    found_names = {p.name for p in pairs}
-    found_ids = {p.id for p in pairs}
+    rows = owned_rows_with_tags(ctx.session, KeyPair, ctx.account_id,
+                                {"name": names, "id": pair_ids}, "name")
+    found_names = {p.name for p, _ in rows}
+    found_ids = {p.id for p, _ in rows}
     for missing in [n for n in names if n not in found_names] + [i for i in pair_ids if i not in found_ids]:
         raise errors.InvalidKeyPairNotFound(f"The key pair '{missing}' does not exist")
-    tags = tags_by_resource(ctx.session, ctx.account_id, [p.id for p in pairs])
-    pairs = apply_filters(pairs, params.get("Filters"), _FILTERS, lambda p: tags[p.id])
+    tags = {p.id: t for p, t in rows}
+    pairs = apply_filters([p for p, _ in rows], params.get("Filters"), _FILTERS, lambda p: tags[p.id])
     include_public = bool(params.get("IncludePublicKey"))
     return {"KeyPairs": [_describe(p, tags[p.id], include_public) for p in pairs]}
 
