@@ -39,11 +39,9 @@ class Settings(BaseSettings):
     availability_zones: list[str] = Field(default_factory=list)
     dns_domain: str | None = None
     secret_key: str | None = None
-    development: bool = False
     log_level: str = "INFO"
     log_json: bool = False
     max_query_body_bytes: int = 1024 * 1024
-    clock_skew_seconds: int = 15 * 60
 
     @field_validator("region")
     @classmethod
