@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -26,6 +27,7 @@ from controller.runtime import Runtime, build_runtime
 
 log = logging.getLogger("ironbark.frontend")
 HEALTH_PATH = "/_ironbark/health"
+FORM = "application/x-www-form-urlencoded"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
 
 
@@ -70,20 +72,21 @@ class Frontend:
             return Response(body, 500, media_type="text/xml;charset=UTF-8")
 
     async def _serve(self, request: Request, request_id: str) -> Response:
+        """Query-protocol calls (an ``Action`` in the URL, or a form POST) are read whole, within
+        a cap; everything else is S3, whose handlers stream the body themselves."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        is_form = request.method == "POST" and content_type == FORM
+        if not is_form and not any(name == "Action" for name, _ in parse_qsl(request.url.query)):
+            return await self.runtime.s3.handle(request, request_id)
         try:
             body = await _read_body(request, self.limit)
         except BodyTooLarge:
             return self._too_large(request_id)
         http = HttpRequest.from_asgi(request.scope, body)
         params = http.query + (http.form or [])
-        if any(name == "Action" for name, _ in params):
-            reply = self.runtime.ec2.handle(http, params, request_id)
-            return Response(reply.body, reply.status, media_type=reply.content_type,
-                            headers={"x-amzn-requestid": request_id})
-        s3_request = HttpRequest.from_asgi(request.scope, body, parse_form_body=False)
-        status, payload = await run_in_threadpool(self.runtime.s3.handle, s3_request, request_id)
-        return Response(payload, status, media_type="application/xml",
-                        headers={"x-amz-request-id": request_id})
+        reply = self.runtime.ec2.handle(http, params, request_id)
+        return Response(reply.body, reply.status, media_type=reply.content_type,
+                        headers={"x-amzn-requestid": request_id})
 
     def _too_large(self, request_id: str) -> Response:
         error = ec2_errors.RequestEntityTooLarge(

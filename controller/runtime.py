@@ -17,6 +17,7 @@ from controller.identity.secretbox import SecretBox
 from controller.logs import event
 from controller.provisioning import bootstrap_admin
 from controller.s3.endpoint import S3Endpoint
+from storage.objects import BlobStore
 
 log = logging.getLogger("ironbark.runtime")
 
@@ -59,5 +60,5 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         sessions=sessions,
         box=box,
         ec2=Ec2Endpoint(settings, sessions, authenticator),
-        s3=S3Endpoint(sessions, authenticator),
+        s3=S3Endpoint(settings, sessions, authenticator, BlobStore(settings.data_dir / "objects")),
     )

@@ -115,6 +115,10 @@ class Server:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
+    def banner_text(self) -> str:
+        """What ``ironbark up`` printed on stdout: the endpoint and the admin credentials."""
+        return self.log_path.with_suffix(".out").read_text(errors="replace")
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -161,9 +165,10 @@ def _start(data_dir: Path, database_url: str, pg: bool) -> Server:
         log_path = data_dir / f"server-{attempt}.log"
         command = [sys.executable, "-m", "controller.cli.main", "up", "--data-dir", str(data_dir),
                    "--host", "127.0.0.1", "--port", str(port)]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.STDOUT, env=env)
+        # stderr carries the structured log; stdout the banner with the admin credentials.
+        with log_path.open("wb") as log, log_path.with_suffix(".out").open("wb") as out:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
+                                       stderr=log, env=env)
         server = Server(process, port, data_dir, database_url, log_path)
         try:
             if _wait_healthy(server):

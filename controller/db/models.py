@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -131,3 +132,82 @@ class Tag(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     resource_type: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(String(256), default="")
+
+
+# --- S3 -------------------------------------------------------------------------------------
+
+# S3 lists keys in UTF-8 binary order: PostgreSQL must compare them bytewise ("C" collation).
+S3Key = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+
+
+class Bucket(Base):
+    __tablename__ = "s3_buckets"
+
+    name: Mapped[str] = mapped_column(String(63).with_variant(String(63, collation="C"),
+                                                              "postgresql"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    region: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    versioning: Mapped[str | None] = mapped_column(String(16))
+    acl: Mapped[str | None] = mapped_column(Text)
+    policy: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
+
+
+class S3Object(Base):
+    """One version of an object (``version_id`` "null" when the bucket is not versioned)."""
+
+    __tablename__ = "s3_objects"
+    __table_args__ = (
+        UniqueConstraint("bucket", "key", "version_id"),
+        Index("ix_s3_objects_listing", "bucket", "is_latest", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(ForeignKey("s3_buckets.name", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(S3Key)
+    version_id: Mapped[str] = mapped_column(String(64))
+    is_latest: Mapped[bool] = mapped_column()
+    delete_marker: Mapped[bool] = mapped_column(default=False)
+    blob_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    etag: Mapped[str] = mapped_column(String(64), default="")
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    owner_account_id: Mapped[str] = mapped_column(String(12))
+    headers: Mapped[str] = mapped_column(Text, default="{}")
+    user_metadata: Mapped[str] = mapped_column(Text, default="{}")
+    checksum_algorithm: Mapped[str | None] = mapped_column(String(16))
+    checksum_value: Mapped[str | None] = mapped_column(String(128))
+    acl: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
+
+
+class MultipartUpload(Base):
+    __tablename__ = "s3_multipart_uploads"
+    __table_args__ = (Index("ix_s3_uploads_bucket_key", "bucket", "key"),)
+
+    upload_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[str] = mapped_column(ForeignKey("s3_buckets.name", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(S3Key)
+    owner_account_id: Mapped[str] = mapped_column(String(12))
+    initiated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    headers: Mapped[str] = mapped_column(Text, default="{}")
+    user_metadata: Mapped[str] = mapped_column(Text, default="{}")
+    checksum_algorithm: Mapped[str | None] = mapped_column(String(16))
+    acl: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
+
+
+class UploadPart(Base):
+    __tablename__ = "s3_upload_parts"
+
+    upload_id: Mapped[str] = mapped_column(
+        ForeignKey("s3_multipart_uploads.upload_id", ondelete="CASCADE"), primary_key=True
+    )
+    part_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    blob_id: Mapped[str] = mapped_column(String(32), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    etag: Mapped[str] = mapped_column(String(64))
+    checksum_value: Mapped[str | None] = mapped_column(String(128))
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,19 +1,29 @@
-"""The S3 REST endpoint. Until the object store lands it authenticates and answers NotImplemented."""
+"""The S3 REST endpoint: authenticate, route by (method, level, sub-resource), answer S3 errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
 from controller.auth import errors as auth
 from controller.auth.request import HttpRequest
-from controller.identity.authenticate import Authenticator
+from controller.config import Settings
+from controller.identity.authenticate import Authenticator, Principal
 from controller.logs import event
 from controller.s3 import errors
+from controller.s3.context import S3Context, S3Reply
 from controller.s3.errors import render_error
+from controller.s3.routes import resolve
+from controller.s3.target import Target, parse_target
+from storage.objects import BlobStore
 
 log = logging.getLogger("ironbark.s3")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 _AUTH: dict[type[auth.AuthError], type[errors.S3Error]] = {
     auth.MissingAuthentication: errors.AccessDenied,
@@ -36,23 +46,69 @@ def from_auth_error(error: auth.AuthError) -> errors.S3Error:
 
 
 class S3Endpoint:
-    def __init__(self, sessions: sessionmaker[Session], authenticator: Authenticator) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session],
+                 authenticator: Authenticator, blobs: BlobStore) -> None:
+        self._settings = settings
         self._sessions = sessions
         self._auth = authenticator
+        self._blobs = blobs
 
-    def handle(self, request: HttpRequest, request_id: str) -> tuple[int, bytes]:
+    async def handle(self, request: Request, request_id: str) -> Response:
+        """Serve one S3 request; the body is not read here (handlers stream it)."""
+        http = HttpRequest.from_asgi(request.scope, b"", parse_form_body=False)
+        declared = http.headers.get("x-amz-content-sha256", "")
+        signed_hash = declared.lower() if _HEX64.fullmatch(declared) else None
+        if signed_hash is None and not declared:
+            signed_hash = _EMPTY_SHA256  # SigV4 without the header signs the hash of the body
+        http = dataclasses.replace(http, body_sha256=signed_hash or declared or None)
+        target = Target(None, None)
         try:
-            try:
-                with self._sessions() as session:
-                    self._auth.authenticate(session, request)
-            except auth.AuthError as exc:
-                raise from_auth_error(exc) from None
-            raise errors.NotImplementedError_(
-                "The S3 API is not available on this endpoint yet."
-            )
+            target = _target(http, self._settings.dns_domain)
+            principal = self._authenticate(http)
+            handler = resolve(request.method, target.level, dict(http.query))
+            ctx = S3Context(request=request, target=target, query=dict(http.query),
+                            headers=http.headers, principal=principal, sessions=self._sessions,
+                            blobs=self._blobs, settings=self._settings, request_id=request_id,
+                            payload_sha256=signed_hash if declared else None)
+            reply = await handler(ctx)
         except errors.S3Error as exc:
-            event(log, logging.INFO, "s3.error", code=exc.code, status=exc.http_status)
-            return exc.http_status, render_error(exc, request.raw_path, request_id)
+            return self._error(request.method, exc, target, request_id)
         except Exception:  # noqa: BLE001 - the last resort: answer InternalError, log the traceback
             event(log, logging.ERROR, "s3.unhandled", exc_info=True)
-            return 500, render_error(errors.S3Error(), request.raw_path, request_id)
+            return self._error(request.method, errors.S3Error(), target, request_id)
+        return _response(request.method, reply, request_id)
+
+    def _authenticate(self, http: HttpRequest) -> Principal | None:
+        try:
+            with self._sessions() as session:
+                return self._auth.authenticate(session, http)
+        except auth.AuthError as exc:
+            raise from_auth_error(exc) from None
+
+    def _error(self, method: str, exc: errors.S3Error, target: Target, request_id: str) -> Response:
+        level = logging.INFO if exc.sender_fault else logging.ERROR
+        event(log, level, "s3.error", code=exc.code, status=exc.http_status)
+        headers = {"x-amz-request-id": request_id}
+        if exc.http_status == 304 or method == "HEAD":
+            return Response(None, exc.http_status, headers=headers)
+        body = render_error(exc, target.resource, request_id)
+        return Response(body, exc.http_status, headers=headers, media_type="application/xml")
+
+
+_EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def _target(http: HttpRequest, dns_domain: str | None) -> Target:
+    try:
+        return parse_target(http.raw_path, http.headers.get("host", ""), dns_domain)
+    except UnicodeDecodeError:
+        raise errors.InvalidRequest("Couldn't parse the specified URI.") from None
+
+
+def _response(method: str, reply: S3Reply, request_id: str) -> Response:
+    headers = {"x-amz-request-id": request_id, **dict(reply.headers)}
+    body = reply.body
+    if method == "HEAD" or body is None or isinstance(body, bytes):
+        # For HEAD the handler's Content-Length stands (the size of what a GET would send).
+        return Response(body if method != "HEAD" else None, reply.status, headers=headers)
+    return StreamingResponse(iter(body), reply.status, headers=headers)

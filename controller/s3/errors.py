@@ -12,71 +12,107 @@ class S3Error(ApiError):
     http_status = 500
     default_message = "We encountered an internal error. Please try again."
 
+    def __init__(self, message: str | None = None, **extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra  # extra elements of the error document (BucketName, Key, ...)
 
-class AccessDenied(S3Error):
-    code = "AccessDenied"
-    http_status = 403
+
+def _client(code: str, status: int, message: str) -> type[S3Error]:
+    return type(code, (S3Error,), {"code": code, "http_status": status, "sender_fault": True,
+                                   "default_message": message})
+
+
+AccessDenied = _client("AccessDenied", 403, "Access Denied")
+InvalidAccessKeyId = _client(
+    "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")
+SignatureDoesNotMatch = _client(
+    "SignatureDoesNotMatch", 403,
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method.")
+RequestTimeTooSkewed = _client(
+    "RequestTimeTooSkewed", 403,
+    "The difference between the request time and the current time is too large.")
+AuthorizationHeaderMalformed = _client(
+    "AuthorizationHeaderMalformed", 400, "The authorization header is malformed.")
+InvalidRequest = _client("InvalidRequest", 400, "Invalid Request")
+InvalidArgument = _client("InvalidArgument", 400, "Invalid Argument")
+XAmzContentSHA256Mismatch = _client(
+    "XAmzContentSHA256Mismatch", 400,
+    "The provided 'x-amz-content-sha256' header does not match what was computed.")
+NotImplementedError_ = type("NotImplemented", (S3Error,), {
+    "code": "NotImplemented", "http_status": 501,
+    "default_message": "A header you provided implies functionality that is not implemented."})
+MethodNotAllowed = _client(
+    "MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
+NoSuchBucket = _client("NoSuchBucket", 404, "The specified bucket does not exist")
+NoSuchKey = _client("NoSuchKey", 404, "The specified key does not exist.")
+NoSuchUpload = _client(
+    "NoSuchUpload", 404,
+    "The specified upload does not exist. The upload ID may be invalid, or the upload may "
+    "have been aborted or completed.")
+NoSuchVersion = _client(
+    "NoSuchVersion", 404, "The specified version does not exist.")
+BucketAlreadyExists = _client(
+    "BucketAlreadyExists", 409,
+    "The requested bucket name is not available. The bucket namespace is shared by all users "
+    "of the system. Please select a different name and try again.")
+BucketAlreadyOwnedByYou = _client(
+    "BucketAlreadyOwnedByYou", 409,
+    "Your previous request to create the named bucket succeeded and you already own it.")
+BucketNotEmpty = _client(
+    "BucketNotEmpty", 409, "The bucket you tried to delete is not empty")
+InvalidBucketName = _client("InvalidBucketName", 400, "The specified bucket is not valid.")
+InvalidLocationConstraint = _client(
+    "InvalidLocationConstraint", 400, "The specified location-constraint is not valid")
+IllegalLocationConstraintException = _client(
+    "IllegalLocationConstraintException", 400,
+    "The unspecified location constraint is incompatible for the region specific endpoint "
+    "this request was sent to.")
+KeyTooLongError = _client("KeyTooLongError", 400, "Your key is too long")
+BadDigest = _client(
+    "BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
+InvalidDigest = _client("InvalidDigest", 400, "The Content-MD5 you specified is not valid.")
+EntityTooLarge = _client(
+    "EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size")
+EntityTooSmall = _client(
+    "EntityTooSmall", 400,
+    "Your proposed upload is smaller than the minimum allowed object size.")
+IncompleteBody = _client(
+    "IncompleteBody", 400,
+    "You did not provide the number of bytes specified by the Content-Length HTTP header")
+MissingContentLength = _client(
+    "MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
+InvalidRange = _client("InvalidRange", 416, "The requested range is not satisfiable")
+PreconditionFailed = _client(
+    "PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold")
+MalformedXML = _client(
+    "MalformedXML", 400,
+    "The XML you provided was not well-formed or did not validate against our published schema")
+InvalidPart = _client(
+    "InvalidPart", 400,
+    "One or more of the specified parts could not be found. The part may not have been "
+    "uploaded, or the specified entity tag may not match the part's entity tag.")
+InvalidPartOrder = _client(
+    "InvalidPartOrder", 400,
+    "The list of parts was not in ascending order. Parts must be ordered by part number.")
+MetadataTooLarge = _client(
+    "MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size.")
+BadChecksum = _client("BadDigest", 400, "The checksum you specified did not match what we received.")
+
+
+class NotModified(S3Error):
+    """304: not an error to the client, but it ends the request the same way."""
+
+    code = "NotModified"
+    http_status = 304
     sender_fault = True
-    default_message = "Access Denied"
-
-
-class InvalidAccessKeyId(S3Error):
-    code = "InvalidAccessKeyId"
-    http_status = 403
-    sender_fault = True
-    default_message = "The AWS Access Key Id you provided does not exist in our records."
-
-
-class SignatureDoesNotMatch(S3Error):
-    code = "SignatureDoesNotMatch"
-    http_status = 403
-    sender_fault = True
-    default_message = (
-        "The request signature we calculated does not match the signature you provided. "
-        "Check your key and signing method."
-    )
-
-
-class RequestTimeTooSkewed(S3Error):
-    code = "RequestTimeTooSkewed"
-    http_status = 403
-    sender_fault = True
-    default_message = "The difference between the request time and the current time is too large."
-
-
-class AuthorizationHeaderMalformed(S3Error):
-    code = "AuthorizationHeaderMalformed"
-    http_status = 400
-    sender_fault = True
-    default_message = "The authorization header is malformed."
-
-
-class InvalidRequest(S3Error):
-    code = "InvalidRequest"
-    http_status = 400
-    sender_fault = True
-
-
-class XAmzContentSHA256Mismatch(S3Error):
-    code = "XAmzContentSHA256Mismatch"
-    http_status = 400
-    sender_fault = True
-    default_message = "The provided 'x-amz-content-sha256' header does not match what was computed."
-
-
-class NotImplementedError_(S3Error):
-    code = "NotImplemented"
-    http_status = 501
-    default_message = "A header you provided implies functionality that is not implemented."
+    default_message = "Not Modified"
 
 
 def render_error(error: S3Error, resource: str, request_id: str) -> bytes:
     root = etree.Element("Error")
-    for tag, text in (
-        ("Code", error.code),
-        ("Message", error.message),
-        ("Resource", resource),
-        ("RequestId", request_id),
-    ):
+    fields = [("Code", error.code), ("Message", error.message), *error.extra.items(),
+              ("Resource", resource), ("RequestId", request_id)]
+    for tag, text in fields:
         etree.SubElement(root, tag).text = text
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

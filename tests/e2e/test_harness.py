@@ -32,6 +32,9 @@ def test_server_bootstrapped_admin_and_logs(server: Server) -> None:
     assert len(server.admin.account_id) == 12 and server.admin.account_id.isdigit()
     assert "admin.bootstrapped" in server.log_text()
     assert server.admin.secret_access_key not in server.log_text()
+    banner = server.banner_text()
+    assert f"Ironbark is up at {server.endpoint}" in banner
+    assert f"export AWS_SECRET_ACCESS_KEY={server.admin.secret_access_key}" in banner
 
 
 def test_new_accounts_are_distinct(server: Server, account: Credentials) -> None:

@@ -1,0 +1,125 @@
+"""ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+
+from controller.db.engine import transaction
+from controller.db.models import Bucket, MultipartUpload, S3Object
+from controller.protocol.s3_errors import MalformedXML
+from controller.protocol.s3_model import s3_operation
+from controller.protocol.s3_xml import parse_s3_input_xml
+from controller.s3 import errors
+from controller.s3.access import caller, owned_bucket, owner_of
+from controller.s3.context import S3Context, S3Reply
+from controller.s3.replies import xml_reply
+from controller.s3.routes import route
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+MAX_CONFIG_BYTES = 64 * 1024
+
+
+def check_bucket_name(name: str) -> None:
+    """AWS's rules for new bucket names (general purpose buckets)."""
+    bad = (
+        not _NAME.fullmatch(name)
+        or ".." in name or ".-" in name or "-." in name
+        or name.startswith(("xn--", "sthree-", "amzn-s3-demo-"))
+        or name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))
+        or _is_ip(name)
+    )
+    if bad:
+        raise errors.InvalidBucketName(BucketName=name)
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True
+
+
+@route("GET", "service")
+async def list_buckets(ctx: S3Context) -> S3Reply:
+    principal = caller(ctx.principal)
+    with ctx.sessions() as session:
+        rows = session.scalars(
+            select(Bucket).where(Bucket.account_id == principal.account_id).order_by(Bucket.name)
+        ).all()
+        owner = owner_of(session, principal.account_id)
+    buckets = [{"Name": b.name, "CreationDate": b.created_at, "BucketRegion": b.region}
+               for b in rows]
+    return xml_reply("ListBuckets", {"Buckets": buckets, "Owner": owner})
+
+
+async def _location(ctx: S3Context) -> str:
+    body = await ctx.read_body(MAX_CONFIG_BYTES)
+    if not body.strip():
+        return ""
+    shape = s3_operation("CreateBucket").input_shape.members["CreateBucketConfiguration"]
+    try:
+        config = parse_s3_input_xml(shape, body)
+    except MalformedXML:
+        raise errors.MalformedXML() from None
+    return str(config.get("LocationConstraint") or "")
+
+
+@route("PUT", "bucket")
+async def create_bucket(ctx: S3Context) -> S3Reply:
+    principal = caller(ctx.principal)
+    check_bucket_name(ctx.bucket)
+    region = ctx.settings.region
+    location = await _location(ctx)
+    if location and location != region:
+        raise errors.IllegalLocationConstraintException(
+            f"The {location} location constraint is incompatible for the region specific "
+            f"endpoint this request was sent to.")
+    if location and region == "us-east-1":
+        raise errors.InvalidLocationConstraint()
+    try:
+        with transaction(ctx.sessions) as session:
+            existing = session.get(Bucket, ctx.bucket)
+            if existing is not None:
+                _already(existing, principal.account_id, ctx.bucket)
+            session.add(Bucket(name=ctx.bucket, account_id=principal.account_id, region=region))
+    except IntegrityError:
+        raise errors.BucketAlreadyExists(BucketName=ctx.bucket) from None
+    return S3Reply(200, [("Location", f"/{ctx.bucket}")])
+
+
+def _already(existing: Bucket, account_id: str, name: str) -> None:
+    if existing.account_id == account_id:
+        raise errors.BucketAlreadyOwnedByYou(BucketName=name)
+    raise errors.BucketAlreadyExists(BucketName=name)
+
+
+@route("DELETE", "bucket")
+async def delete_bucket(ctx: S3Context) -> S3Reply:
+    with transaction(ctx.sessions) as session:
+        bucket = owned_bucket(session, ctx.bucket, ctx.principal)
+        has_objects = session.scalar(select(exists().where(S3Object.bucket == bucket.name)))
+        has_uploads = session.scalar(select(exists().where(MultipartUpload.bucket == bucket.name)))
+        if has_objects or has_uploads:
+            raise errors.BucketNotEmpty(BucketName=bucket.name)
+        session.delete(bucket)
+    return S3Reply(204)
+
+
+@route("HEAD", "bucket")
+async def head_bucket(ctx: S3Context) -> S3Reply:
+    with ctx.sessions() as session:
+        bucket = owned_bucket(session, ctx.bucket, ctx.principal)
+    return S3Reply(200, [("x-amz-bucket-region", bucket.region)])
+
+
+@route("GET", "bucket", "location")
+async def get_bucket_location(ctx: S3Context) -> S3Reply:
+    with ctx.sessions() as session:
+        bucket = owned_bucket(session, ctx.bucket, ctx.principal)
+    location = "" if bucket.region == "us-east-1" else bucket.region
+    return xml_reply("GetBucketLocation", {"LocationConstraint": location})

@@ -1,0 +1,62 @@
+"""What an S3 handler knows about its request, and what it answers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+
+from controller.config import Settings
+from controller.identity.authenticate import Principal
+from controller.s3.target import Target
+from storage.objects import BlobStore
+
+
+@dataclass
+class S3Context:
+    request: Request
+    target: Target
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    principal: Principal | None
+    sessions: sessionmaker[Session]
+    blobs: BlobStore
+    settings: Settings
+    request_id: str
+    payload_sha256: str | None = None
+    """The hex SHA-256 the client signed for the body, to be checked while it streams in."""
+
+    @property
+    def bucket(self) -> str:
+        assert self.target.bucket is not None
+        return self.target.bucket
+
+    @property
+    def key(self) -> str:
+        assert self.target.key is not None
+        return self.target.key
+
+    def body(self) -> AsyncIterator[bytes]:
+        return self.request.stream()
+
+    async def read_body(self, limit: int) -> bytes:
+        """A small body (XML configuration documents), refused past ``limit`` bytes."""
+        from controller.s3 import errors
+
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self.request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise errors.MalformedXML("The XML you provided was too large")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+@dataclass
+class S3Reply:
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes | Iterable[bytes] | None = None

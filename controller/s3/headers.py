@@ -1,0 +1,127 @@
+"""Object headers: what PUT stores, what GET answers, conditions and ranges (pure)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+from controller.s3 import errors
+
+STORED = ("content-type", "content-encoding", "content-disposition", "content-language",
+          "cache-control", "expires", "x-amz-website-redirect-location")
+OVERRIDES = {"response-content-type": "Content-Type",
+             "response-content-language": "Content-Language",
+             "response-expires": "Expires", "response-cache-control": "Cache-Control",
+             "response-content-disposition": "Content-Disposition",
+             "response-content-encoding": "Content-Encoding"}
+CHECKSUMS = ("CRC32", "CRC32C", "SHA1", "SHA256")
+DEFAULT_TYPE = "binary/octet-stream"
+
+
+def stored_headers(headers: Mapping[str, str]) -> str:
+    kept = {name: headers[name] for name in STORED if name in headers}
+    kept.setdefault("content-type", DEFAULT_TYPE)
+    if kept.get("content-encoding", "").strip().lower() == "aws-chunked":
+        del kept["content-encoding"]  # a transfer detail, not the object's encoding
+    return json.dumps(kept)
+
+
+def user_metadata(headers: Mapping[str, str]) -> str:
+    meta = {name[len("x-amz-meta-"):]: value for name, value in headers.items()
+            if name.startswith("x-amz-meta-")}
+    if sum(len(k) + len(v) for k, v in meta.items()) > 2048:
+        raise errors.MetadataTooLarge()
+    return json.dumps(meta)
+
+
+def content_md5(headers: Mapping[str, str]) -> str | None:
+    """The hex MD5 the client declared, or None; InvalidDigest when it is not 16 base64 bytes."""
+    value = headers.get("content-md5")
+    if value is None:
+        return None
+    try:
+        digest = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.InvalidDigest() from None
+    if len(digest) != 16:
+        raise errors.InvalidDigest()
+    return digest.hex()
+
+
+def declared_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """(algorithm, base64 value) of an ``x-amz-checksum-*`` header the client sent."""
+    for algorithm in CHECKSUMS:
+        value = headers.get(f"x-amz-checksum-{algorithm.lower()}")
+        if value is not None:
+            return algorithm, value
+    wanted = headers.get("x-amz-sdk-checksum-algorithm", "").upper()
+    if wanted and wanted not in CHECKSUMS:
+        raise errors.InvalidRequest(f"Value for x-amz-sdk-checksum-algorithm header is invalid.")
+    return None
+
+
+def http_date(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    wanted = [part.strip() for part in header.split(",")]
+    return "*" in wanted or etag in wanted or etag.strip('"') in [w.strip('"') for w in wanted]
+
+
+def check_conditions(headers: Mapping[str, str], etag: str, modified: datetime) -> None:
+    """RFC 7232 as S3 applies it: PreconditionFailed (412) or NotModified (304)."""
+    modified = modified if modified.tzinfo else modified.replace(tzinfo=UTC)
+    modified = modified.replace(microsecond=0)
+    if_match = headers.get("if-match")
+    if if_match is not None and not _etag_matches(if_match, etag):
+        raise errors.PreconditionFailed(Condition="If-Match")
+    since = _parse_date(headers.get("if-unmodified-since"))
+    if if_match is None and since is not None and modified > since:
+        raise errors.PreconditionFailed(Condition="If-Unmodified-Since")
+    if_none = headers.get("if-none-match")
+    if if_none is not None and _etag_matches(if_none, etag):
+        raise errors.NotModified()
+    changed = _parse_date(headers.get("if-modified-since"))
+    if if_none is None and changed is not None and modified <= changed:
+        raise errors.NotModified()
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte range a GET asks for; None for the whole object (also for forms
+    S3 ignores: several ranges, garbage); InvalidRange when nothing of it exists."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, sep, last = header[6:].strip().partition("-")
+    if not sep or not (first.isdigit() or last.isdigit()):
+        return None
+    if not first:  # suffix: the last N bytes
+        count = int(last)
+        if count == 0 or size == 0:
+            raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+        return max(0, size - count), size - 1
+    if last and not last.isdigit():
+        return None
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        return None
+    if start >= size:
+        raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+    return start, min(end, size - 1)

@@ -1,0 +1,184 @@
+"""PutObject, GetObject, HeadObject, DeleteObject."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from controller.db.models import S3Object
+from controller.s3 import errors
+from controller.s3 import objects_store as store
+from controller.s3.access import caller, owned_bucket
+from controller.s3.context import S3Context, S3Reply
+from controller.s3.headers import (
+    OVERRIDES, check_conditions, content_md5, declared_checksum, http_date, parse_range,
+    stored_headers, user_metadata,
+)
+from controller.s3.routes import route
+from storage.objects import BlobInfo, BlobTooLarge
+
+MAX_OBJECT = 5 * 1024**3
+MAX_KEY_BYTES = 1024
+
+
+def _check_key(key: str) -> None:
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise errors.KeyTooLongError(Size=str(len(key.encode("utf-8", "surrogatepass"))),
+                                     MaxSizeAllowed=str(MAX_KEY_BYTES))
+
+
+async def receive_blob(ctx: S3Context) -> BlobInfo:
+    """Stream the request body into a new blob, checking length, MD5, checksum and signed hash."""
+    length = ctx.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise errors.MissingContentLength()
+    if int(length) > MAX_OBJECT:
+        raise errors.EntityTooLarge(ProposedSize=length, MaxSizeAllowed=str(MAX_OBJECT))
+    md5 = content_md5(ctx.headers)
+    checksum = declared_checksum(ctx.headers)
+    writer = ctx.blobs.writer(want_sha256=ctx.payload_sha256 is not None,
+                              checksum=checksum[0] if checksum else None, max_size=int(length))
+    with writer:
+        try:
+            async for chunk in ctx.body():
+                writer.write(chunk)
+        except BlobTooLarge:
+            raise errors.IncompleteBody("The request body is longer than Content-Length") from None
+        if writer.size != int(length):
+            raise errors.IncompleteBody()
+        info = writer.commit()
+    _verify(ctx, info, md5, checksum)
+    return info
+
+
+def _verify(ctx: S3Context, info: BlobInfo, md5: str | None,
+            checksum: tuple[str, str] | None) -> None:
+    problem: errors.S3Error | None = None
+    if ctx.payload_sha256 is not None and info.sha256_hex != ctx.payload_sha256:
+        problem = errors.XAmzContentSHA256Mismatch(
+            ClientComputedContentSHA256=ctx.payload_sha256,
+            S3ComputedContentSHA256=info.sha256_hex or "")
+    elif md5 is not None and info.md5_hex != md5:
+        problem = errors.BadDigest()
+    elif checksum is not None and info.checksum_b64 != checksum[1]:
+        problem = errors.BadChecksum(f"The {checksum[0]} you specified did not match the "
+                                     "calculated checksum.")
+    if problem is not None:
+        ctx.blobs.delete(info.blob_id)
+        raise problem
+
+
+@route("PUT", "object")
+async def put_object(ctx: S3Context) -> S3Reply:
+    principal = caller(ctx.principal)
+    _check_key(ctx.key)
+    with ctx.sessions() as session:
+        owned_bucket(session, ctx.bucket, principal)
+    meta = user_metadata(ctx.headers)
+    info = await receive_blob(ctx)
+    checksum = declared_checksum(ctx.headers)
+    row_fields: dict[str, Any] = dict(
+        bucket=ctx.bucket, key=ctx.key, blob_id=info.blob_id, size=info.size,
+        etag=f'"{info.md5_hex}"', owner_account_id=principal.account_id,
+        headers=stored_headers(ctx.headers), user_metadata=meta,
+        checksum_algorithm=checksum[0] if checksum else None,
+        checksum_value=info.checksum_b64)
+
+    def install(session: Any) -> tuple[list[str], str]:
+        bucket = owned_bucket(session, ctx.bucket, principal)
+        row = S3Object(**row_fields)
+        return store.install(session, bucket, row), row.version_id
+
+    try:
+        freed, version_id = store.with_retry(ctx.sessions, install)
+    except BaseException:
+        ctx.blobs.delete(info.blob_id)
+        raise
+    for blob in freed:
+        ctx.blobs.delete(blob)
+    headers = [("ETag", f'"{info.md5_hex}"')]
+    if version_id != store.NULL_VERSION:
+        headers.append(("x-amz-version-id", version_id))
+    if checksum:
+        headers.append((f"x-amz-checksum-{checksum[0].lower()}", info.checksum_b64 or ""))
+    return S3Reply(200, headers)
+
+
+def _find(ctx: S3Context) -> S3Object:
+    with ctx.sessions() as session:
+        owned_bucket(session, ctx.bucket, ctx.principal)
+        version_id = ctx.query.get("versionId")
+        if version_id is not None:
+            row = store.version(session, ctx.bucket, ctx.key, version_id)
+            if row is None:
+                raise errors.NoSuchVersion(Key=ctx.key, VersionId=version_id)
+        else:
+            row = store.latest(session, ctx.bucket, ctx.key)
+            if row is None or row.delete_marker:
+                raise errors.NoSuchKey(Key=ctx.key)
+    if row.delete_marker:
+        raise errors.MethodNotAllowed()
+    return row
+
+
+def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
+    stored: dict[str, str] = json.loads(row.headers)
+    headers = [(name.title() if not name.startswith("x-amz") else name, value)
+               for name, value in stored.items()]
+    headers += [("ETag", row.etag), ("Last-Modified", http_date(row.last_modified)),
+                ("Accept-Ranges", "bytes")]
+    headers += [(f"x-amz-meta-{k}", v) for k, v in json.loads(row.user_metadata).items()]
+    if row.version_id != store.NULL_VERSION:
+        headers.append(("x-amz-version-id", row.version_id))
+    whole = "range" not in ctx.headers  # a checksum covers the whole object only
+    if (row.checksum_algorithm and whole
+            and ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"):
+        headers.append((f"x-amz-checksum-{row.checksum_algorithm.lower()}",
+                        row.checksum_value or ""))
+    overrides = {OVERRIDES[q]: v for q, v in ctx.query.items() if q in OVERRIDES}
+    if overrides:
+        headers = [(n, v) for n, v in headers if n not in overrides] + list(overrides.items())
+    return headers
+
+
+async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
+    row = _find(ctx)
+    check_conditions(ctx.headers, row.etag, row.last_modified)
+    headers = _object_headers(ctx, row)
+    span = parse_range(ctx.headers.get("range"), row.size)
+    start, end = span if span is not None else (0, row.size - 1)
+    headers.append(("Content-Length", str(end - start + 1)))
+    status = 200
+    if span is not None:
+        status = 206
+        headers.append(("Content-Range", f"bytes {start}-{end}/{row.size}"))
+    if not with_body or row.blob_id is None:
+        return S3Reply(status, headers, b"" if with_body else None)
+    return S3Reply(status, headers, ctx.blobs.iter_range(row.blob_id, start, end))
+
+
+@route("GET", "object")
+async def get_object(ctx: S3Context) -> S3Reply:
+    return await _read(ctx, with_body=True)
+
+
+@route("HEAD", "object")
+async def head_object(ctx: S3Context) -> S3Reply:
+    return await _read(ctx, with_body=False)
+
+
+@route("DELETE", "object")
+async def delete_object(ctx: S3Context) -> S3Reply:
+    caller(ctx.principal)
+
+    def remove(session: Any) -> list[str]:
+        owned_bucket(session, ctx.bucket, ctx.principal)
+        row = store.latest(session, ctx.bucket, ctx.key)
+        if row is None or row.version_id != store.NULL_VERSION:
+            return []
+        session.delete(row)
+        return [row.blob_id] if row.blob_id else []
+
+    for blob in store.with_retry(ctx.sessions, remove):
+        ctx.blobs.delete(blob)
+    return S3Reply(204)

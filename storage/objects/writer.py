@@ -1,0 +1,165 @@
+"""Writing one blob: temp file, digests in the same pass, fsync, atomic rename.
+
+Nothing a reader can see exists until :meth:`BlobWriter.commit` returns; a crash leaves at
+most a temp file in ``tmp/``, which the reaper removes. A writer holds an exclusive ``flock``
+on its temp file while it lives, so the reaper never removes the temp file of a live writer,
+however slow; the kernel drops the lock when the writing process dies.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from storage.objects._fs import ensure_dir, fsync_dir, write_all
+from storage.objects.checksums import CHECKSUM_ALGORITHMS, Hasher, new_hasher
+from storage.objects.errors import BlobStoreError, BlobTooLarge
+from storage.objects.layout import blob_path, new_blob_id
+
+_WRITEBACK_EVERY = 8 << 20  # start writeback of dirty pages this often, so commit's fsync is short
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    blob_id: str
+    size: int
+    md5_hex: str
+    sha256_hex: str | None
+    checksum_b64: str | None
+
+
+class BlobWriter:
+    """Streams bytes into a new blob. Use as a context manager: leaving without commit aborts."""
+
+    def __init__(
+        self,
+        tmp_dir: Path,
+        blobs_dir: Path,
+        *,
+        want_sha256: bool = False,
+        checksum: str | None = None,
+        max_size: int | None = None,
+    ) -> None:
+        if checksum is not None and checksum not in CHECKSUM_ALGORITHMS:
+            raise ValueError(f"unsupported checksum algorithm: {checksum!r}")
+        self.blob_id = new_blob_id()
+        self.size = 0
+        self.max_size = max_size
+        self._blobs_dir = blobs_dir
+        self._tmp_path = tmp_dir / self.blob_id
+        self._md5 = new_hasher("MD5")
+        self._sha256 = new_hasher("SHA256") if want_sha256 or checksum == "SHA256" else None
+        self._checksum = self._checksum_hasher(checksum)
+        self._hashers = [self._md5]
+        if self._sha256 is not None:
+            self._hashers.append(self._sha256)
+        if self._checksum is not None and self._checksum is not self._sha256:
+            self._hashers.append(self._checksum)
+        self._written_back = 0
+        self._fd: int | None = _open_locked(self._tmp_path)
+
+    def _checksum_hasher(self, checksum: str | None) -> Hasher | None:
+        if checksum == "SHA256":
+            return self._sha256  # one SHA-256 pass serves both
+        return None if checksum is None else new_hasher(checksum)
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Append ``chunk``. On any failure (including :class:`BlobTooLarge`) the writer aborts."""
+        fd = self._require_open()
+        try:
+            if self.max_size is not None and self.size + len(chunk) > self.max_size:
+                raise BlobTooLarge(f"blob exceeds {self.max_size} bytes")
+            for hasher in self._hashers:
+                hasher.update(chunk)
+            write_all(fd, chunk)
+            self.size += len(chunk)
+            if self.size - self._written_back >= _WRITEBACK_EVERY:
+                _start_writeback(fd, self._written_back, self.size)
+                self._written_back = self.size
+        except BaseException:
+            self.abort()
+            raise
+
+    def commit(self) -> BlobInfo:
+        """fsync, rename into ``blobs/``, fsync the directory; return the blob's digests."""
+        fd = self._require_open()
+        final = blob_path(self._blobs_dir, self.blob_id)
+        try:
+            os.utime(fd)  # the reaper ages blobs by mtime: make it the commit time
+            os.fsync(fd)
+            ensure_dir(final.parent, self._blobs_dir)
+            os.rename(self._tmp_path, final)
+            fsync_dir(final.parent)
+        except BaseException:
+            self.abort()
+            raise
+        self._close()
+        return self._info()
+
+    def abort(self) -> None:
+        """Close and remove the temp file. Idempotent; a no-op after commit."""
+        if self._fd is None:
+            return
+        self._close()
+        try:
+            os.unlink(self._tmp_path)
+        except FileNotFoundError:
+            pass
+
+    def _info(self) -> BlobInfo:
+        checksum = self._checksum
+        return BlobInfo(
+            blob_id=self.blob_id,
+            size=self.size,
+            md5_hex=self._md5.digest().hex(),
+            sha256_hex=None if self._sha256 is None else self._sha256.digest().hex(),
+            checksum_b64=None if checksum is None else base64.b64encode(checksum.digest()).decode(),
+        )
+
+    def _require_open(self) -> int:
+        if self._fd is None:
+            raise BlobStoreError("blob writer is closed")
+        return self._fd
+
+    def _close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.abort()
+
+
+def _open_locked(path: Path) -> int:
+    fd = os.open(path, _OPEN_FLAGS, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        os.unlink(path)
+        raise
+    return fd
+
+
+def _start_writeback(fd: int, start: int, end: int) -> None:
+    """Ask the kernel to start writing ``[start, end)`` to disk now, without waiting for it.
+
+    On Linux, ``POSIX_FADV_DONTNEED`` starts asynchronous writeback of dirty pages (and drops
+    clean ones), so the disk works while we hash the next chunks and ``fsync`` has less to do.
+    """
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
