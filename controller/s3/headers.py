@@ -60,7 +60,7 @@ def declared_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
             return algorithm, value
     wanted = headers.get("x-amz-sdk-checksum-algorithm", "").upper()
     if wanted and wanted not in CHECKSUMS:
-        raise errors.InvalidRequest(f"Value for x-amz-sdk-checksum-algorithm header is invalid.")
+        raise errors.InvalidRequest("Value for x-amz-sdk-checksum-algorithm header is invalid.")
     return None
 
 

@@ -11,8 +11,14 @@ from controller.s3 import objects_store as store
 from controller.s3.access import caller, owned_bucket
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.headers import (
-    OVERRIDES, check_conditions, content_md5, declared_checksum, http_date, parse_range,
-    stored_headers, user_metadata,
+    OVERRIDES,
+    check_conditions,
+    content_md5,
+    declared_checksum,
+    http_date,
+    parse_range,
+    stored_headers,
+    user_metadata,
 )
 from controller.s3.routes import route
 from storage.objects import BlobInfo, BlobTooLarge
@@ -77,12 +83,12 @@ async def put_object(ctx: S3Context) -> S3Reply:
     meta = user_metadata(ctx.headers)
     info = await receive_blob(ctx)
     checksum = declared_checksum(ctx.headers)
-    row_fields: dict[str, Any] = dict(
-        bucket=ctx.bucket, key=ctx.key, blob_id=info.blob_id, size=info.size,
-        etag=f'"{info.md5_hex}"', owner_account_id=principal.account_id,
-        headers=stored_headers(ctx.headers), user_metadata=meta,
-        checksum_algorithm=checksum[0] if checksum else None,
-        checksum_value=info.checksum_b64)
+    row_fields: dict[str, Any] = {
+        "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
+        "etag": f'"{info.md5_hex}"', "owner_account_id": principal.account_id,
+        "headers": stored_headers(ctx.headers), "user_metadata": meta,
+        "checksum_algorithm": checksum[0] if checksum else None,
+        "checksum_value": info.checksum_b64}
 
     def install(session: Any) -> tuple[list[str], str]:
         bucket = owned_bucket(session, ctx.bucket, principal)

@@ -43,9 +43,9 @@ def parse_target(raw_path: str, host: str, dns_domain: str | None) -> Target:
     suffix = f".s3.{dns_domain.lower()}" if dns_domain else None
     if suffix and hostname.endswith(suffix) and len(hostname) > len(suffix):
         bucket = hostname[: -len(suffix)]
-        key = path[1:] if path.startswith("/") else path
+        key = path.removeprefix("/")
         return Target(bucket, unquote(key, errors="strict") if key else None, virtual_host=True)
-    rest = path[1:] if path.startswith("/") else path
+    rest = path.removeprefix("/")
     if not rest:
         return Target(None, None)
     bucket, sep, key = rest.partition("/")
