@@ -120,8 +120,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     start = int(first)
     end = int(last) if last else size - 1
-    if end < start:
-        return None
     if start >= size:
         raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+    if end < start:
+        return None
     return start, min(end, size - 1)
