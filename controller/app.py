@@ -6,6 +6,7 @@ One endpoint for every service, routed by the shape of the request (DESIGN.md): 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from controller.ec2 import errors as ec2_errors
 from controller.logs import event, request_id_var
 from controller.protocol.xml_serializer import serialize_ec2_error
 from controller.runtime import Runtime, build_runtime
+from controller.s3.housekeeping import reaper_loop
 
 log = logging.getLogger("ironbark.frontend")
 HEALTH_PATH = "/_ironbark/health"
@@ -112,7 +114,10 @@ def create_app(
         )
         if on_started is not None:
             on_started(state["runtime"])
+        reaper = asyncio.create_task(
+            reaper_loop(state["runtime"].sessions, state["runtime"].blobs))
         yield
+        reaper.cancel()
         state["runtime"].close()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)

@@ -30,6 +30,7 @@ class Runtime:
     box: SecretBox
     ec2: Ec2Endpoint
     s3: S3Endpoint
+    blobs: BlobStore
 
     def close(self) -> None:
         self.engine.dispose()
@@ -54,11 +55,13 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     if created:
         event(log, logging.INFO, "admin.bootstrapped", account=created.account_id)
     authenticator = Authenticator(box)
+    blobs = BlobStore(settings.data_dir / "objects")
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
         box=box,
         ec2=Ec2Endpoint(settings, sessions, authenticator),
-        s3=S3Endpoint(settings, sessions, authenticator, BlobStore(settings.data_dir / "objects")),
+        s3=S3Endpoint(settings, sessions, authenticator, blobs),
+        blobs=blobs,
     )

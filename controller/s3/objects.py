@@ -10,6 +10,7 @@ from controller.s3 import errors
 from controller.s3 import objects_store as store
 from controller.s3.access import caller, owned_bucket
 from controller.s3.context import S3Context, S3Reply
+from controller.s3.copy import copy_object
 from controller.s3.headers import (
     OVERRIDES,
     check_conditions,
@@ -76,6 +77,8 @@ def _verify(ctx: S3Context, info: BlobInfo, md5: str | None,
 
 @route("PUT", "object")
 async def put_object(ctx: S3Context) -> S3Reply:
+    if "x-amz-copy-source" in ctx.headers:
+        return await copy_object(ctx)
     principal = caller(ctx.principal)
     _check_key(ctx.key)
     with ctx.sessions() as session:
@@ -173,17 +176,23 @@ async def head_object(ctx: S3Context) -> S3Reply:
     return await _read(ctx, with_body=False)
 
 
+def remove_key(session: Any, bucket: str, key: str) -> list[str]:
+    """Delete the key's ``null`` version; return the blob ids it freed (shared with
+    DeleteObjects). The caller has checked access and commits."""
+    row = store.latest(session, bucket, key)
+    if row is None or row.version_id != store.NULL_VERSION:
+        return []
+    session.delete(row)
+    return [row.blob_id] if row.blob_id else []
+
+
 @route("DELETE", "object")
 async def delete_object(ctx: S3Context) -> S3Reply:
     caller(ctx.principal)
 
     def remove(session: Any) -> list[str]:
         owned_bucket(session, ctx.bucket, ctx.principal)
-        row = store.latest(session, ctx.bucket, ctx.key)
-        if row is None or row.version_id != store.NULL_VERSION:
-            return []
-        session.delete(row)
-        return [row.blob_id] if row.blob_id else []
+        return remove_key(session, ctx.bucket, ctx.key)
 
     for blob in store.with_retry(ctx.sessions, remove):
         ctx.blobs.delete(blob)

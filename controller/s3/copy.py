@@ -1,0 +1,150 @@
+"""CopyObject, and the copy source that UploadPartCopy shares: parsing, access, conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from controller.db.models import S3Object
+from controller.identity.authenticate import Principal
+from controller.s3 import errors
+from controller.s3 import objects_store as store
+from controller.s3.access import caller, owned_bucket
+from controller.s3.context import S3Context, S3Reply
+from controller.s3.headers import CHECKSUMS, check_conditions, stored_headers, user_metadata
+from controller.s3.replies import xml_reply
+
+SELF_COPY = ("This copy request is illegal because it is trying to copy an object to itself "
+             "without changing the object's metadata, storage class, website redirect location "
+             "or encryption attributes.")
+_CHANGES = ("x-amz-storage-class", "x-amz-website-redirect-location",
+            "x-amz-server-side-encryption")
+_CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+
+
+@dataclass(frozen=True)
+class CopySource:
+    bucket: str
+    key: str
+    version_id: str | None
+
+
+def parse_copy_source(value: str) -> CopySource:
+    """``/bucket/key[?versionId=v]``, URL-encoded, the leading slash optional."""
+    path, _, query = value.partition("?")
+    version_id: str | None = None
+    if query:
+        name, _, version = query.partition("=")
+        if name != "versionId" or not version:
+            raise errors.InvalidArgument("Unsupported copy source parameter.")
+        version_id = unquote(version)
+    bucket, _, key = unquote(path).removeprefix("/").partition("/")
+    if not bucket or not key:
+        raise errors.InvalidArgument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+    return CopySource(bucket, key, version_id)
+
+
+def find_copy_source(ctx: S3Context, principal: Principal) -> tuple[CopySource, S3Object]:
+    """The object ``x-amz-copy-source`` names, readable by the caller, its conditions met."""
+    source = parse_copy_source(ctx.headers["x-amz-copy-source"])
+    with ctx.sessions() as session:
+        owned_bucket(session, source.bucket, principal)
+        if source.version_id is not None:
+            row = store.version(session, source.bucket, source.key, source.version_id)
+            if row is None:
+                raise errors.NoSuchVersion(Key=source.key, VersionId=source.version_id)
+            if row.delete_marker:
+                raise errors.InvalidRequest("The source of a copy request may not specifically "
+                                            "refer to a delete marker by version id.")
+        else:
+            row = store.latest(session, source.bucket, source.key)
+            if row is None or row.delete_marker:
+                raise errors.NoSuchKey(Key=source.key)
+    check_copy_conditions(ctx.headers, row)
+    return source, row
+
+
+def check_copy_conditions(headers: Mapping[str, str], row: S3Object) -> None:
+    """``x-amz-copy-source-if-*``: what would be 304 on a GET is 412 on a copy."""
+    wanted = {name: headers[f"x-amz-copy-source-{name}"] for name in _CONDITIONS
+              if f"x-amz-copy-source-{name}" in headers}
+    try:
+        check_conditions(wanted, row.etag, row.last_modified)
+    except errors.NotModified:
+        raise errors.PreconditionFailed(Condition="x-amz-copy-source-If-None-Match") from None
+
+
+def checksum_fields(algorithm: str | None, value: str | None) -> dict[str, str]:
+    """The ``Checksum<ALGORITHM>`` output member for a stored checksum, if any."""
+    if not algorithm or not value:
+        return {}
+    return {f"Checksum{algorithm}": value}
+
+
+def _new_headers(ctx: S3Context, row: S3Object) -> tuple[str, str]:
+    directive = ctx.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise errors.InvalidArgument("Unknown metadata directive.")
+    if directive == "REPLACE":
+        return stored_headers(ctx.headers), user_metadata(ctx.headers)
+    return row.headers, row.user_metadata
+
+
+def _check_not_self(ctx: S3Context, source: CopySource, row: S3Object) -> None:
+    same = (source.bucket == ctx.bucket and source.key == ctx.key and row.is_latest)
+    replacing = ctx.headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE"
+    if same and not replacing and not any(name in ctx.headers for name in _CHANGES):
+        raise errors.InvalidRequest(SELF_COPY)
+
+
+def _checksum_algorithm(ctx: S3Context, row: S3Object) -> str | None:
+    wanted = ctx.headers.get("x-amz-checksum-algorithm", "").upper()
+    if wanted and wanted not in CHECKSUMS:
+        raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
+    return wanted or row.checksum_algorithm
+
+
+async def copy_object(ctx: S3Context) -> S3Reply:
+    """PUT /bucket/key with ``x-amz-copy-source``: a new object with the source's bytes."""
+    from controller.s3.objects import _check_key
+
+    principal = caller(ctx.principal)
+    _check_key(ctx.key)
+    with ctx.sessions() as session:
+        owned_bucket(session, ctx.bucket, principal)
+    source, src = find_copy_source(ctx, principal)
+    _check_not_self(ctx, source, src)
+    headers, meta = _new_headers(ctx, src)
+    algorithm = _checksum_algorithm(ctx, src)
+    if src.blob_id is None:
+        raise errors.NoSuchKey(Key=source.key)
+    info = ctx.blobs.copy_range(src.blob_id, 0, src.size - 1, checksum=algorithm)
+    row_fields: dict[str, Any] = {
+        "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
+        "etag": f'"{info.md5_hex}"', "owner_account_id": principal.account_id,
+        "headers": headers, "user_metadata": meta, "checksum_algorithm": algorithm,
+        "checksum_value": info.checksum_b64}
+
+    def install(session: Any) -> tuple[list[str], S3Object]:
+        bucket = owned_bucket(session, ctx.bucket, principal)
+        row = S3Object(**row_fields)
+        return store.install(session, bucket, row), row
+
+    try:
+        freed, row = store.with_retry(ctx.sessions, install)
+    except BaseException:
+        ctx.blobs.delete(info.blob_id)
+        raise
+    for blob in freed:
+        ctx.blobs.delete(blob)
+    result = {"ETag": row.etag, "LastModified": row.last_modified,
+              **checksum_fields(algorithm, info.checksum_b64)}
+    data: dict[str, Any] = {"CopyObjectResult": result}
+    if row.version_id != store.NULL_VERSION:
+        data["VersionId"] = row.version_id
+    if src.version_id != store.NULL_VERSION:
+        data["CopySourceVersionId"] = src.version_id
+    return xml_reply("CopyObject", data)

@@ -1,0 +1,239 @@
+"""ListObjects (v1) and ListObjectsV2: one page of a bucket's latest keys, filtered in SQL.
+
+Keys come in UTF-8 byte order (SQLite's binary collation, PostgreSQL's "C"), which is also
+Python's code point order for ``str``. A prefix is a key range ``prefix <= key < successor``;
+with a delimiter, each common prefix found makes the next query jump past its whole group.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controller.db.models import S3Object
+from controller.s3 import errors
+from controller.s3.access import owned_bucket, owner_of
+from controller.s3.context import S3Context, S3Reply
+from controller.s3.replies import xml_reply
+from controller.s3.routes import route
+
+MAX_KEYS = 1000
+_TOKEN_MAGIC = b"ib1\x00"
+_MAX_CHAR = 0x10FFFF
+
+
+def successor(prefix: str) -> str | None:
+    """The least string greater than every string that starts with ``prefix`` (None: none)."""
+    chars = list(prefix)
+    while chars and ord(chars[-1]) == _MAX_CHAR:
+        chars.pop()
+    if not chars:
+        return None
+    code = ord(chars[-1]) + 1
+    chars[-1] = chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)
+    return "".join(chars)
+
+
+@dataclass
+class Page:
+    """One page: latest object rows and common prefixes, in key order, at most max-keys."""
+
+    contents: list[S3Object] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    last: str | None = None  # the last key or common prefix returned
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    bound: str | None  # where the next query starts
+    inclusive: bool
+
+
+def _group(key: str, prefix: str, delimiter: str) -> str | None:
+    """The common prefix ``key`` rolls up into, or None."""
+    if not delimiter:
+        return None
+    at = key.find(delimiter, len(prefix))
+    return None if at < 0 else key[: at + len(delimiter)]
+
+
+def _start(prefix: str, delimiter: str, after: str) -> _Cursor:
+    """Start past ``after``; past its whole group when it sits inside a common prefix."""
+    if after and after.startswith(prefix):
+        group = _group(after, prefix, delimiter)
+        if group is not None:
+            return _Cursor(successor(group), True)
+    if after and after >= prefix:
+        return _Cursor(after, False)
+    return _Cursor(prefix or None, True)
+
+
+def _query(session: Session, bucket: str, prefix: str, cursor: _Cursor,
+           limit: int) -> list[S3Object]:
+    where = [S3Object.bucket == bucket, S3Object.is_latest.is_(True),
+             S3Object.delete_marker.is_(False)]
+    if cursor.bound is not None:
+        where.append(S3Object.key >= cursor.bound if cursor.inclusive
+                     else S3Object.key > cursor.bound)
+    end = successor(prefix) if prefix else None
+    if end is not None:
+        where.append(S3Object.key < end)
+    statement = select(S3Object).where(*where).order_by(S3Object.key).limit(limit)
+    return list(session.scalars(statement))
+
+
+def list_page(session: Session, bucket: str, prefix: str, delimiter: str, after: str,
+              max_keys: int) -> Page:
+    """Up to ``max_keys`` keys and common prefixes under ``prefix``, strictly after ``after``."""
+    page = Page()
+    cursor = _start(prefix, delimiter, after)
+    if prefix and cursor.bound is None:
+        return page
+    while True:
+        wanted = max_keys - len(page.contents) - len(page.prefixes) + 1
+        rows = _query(session, bucket, prefix, cursor, wanted)
+        jumped = _consume(page, rows, prefix, delimiter, max_keys)
+        if page.truncated or (jumped is None and len(rows) < wanted):
+            return page
+        if jumped is not None:
+            if jumped.bound is None:
+                return page
+            cursor = jumped
+        else:
+            cursor = _Cursor(rows[-1].key, False)
+
+
+def _consume(page: Page, rows: list[S3Object], prefix: str, delimiter: str,
+             max_keys: int) -> _Cursor | None:
+    """Add ``rows`` to the page; a cursor past a group that may run beyond ``rows``."""
+    skip: str | None = None
+    for row in rows:
+        if skip is not None and row.key.startswith(skip):
+            continue
+        skip = None
+        if len(page.contents) + len(page.prefixes) >= max_keys:
+            page.truncated = True
+            return None
+        group = _group(row.key, prefix, delimiter)
+        if group is None:
+            page.contents.append(row)
+            page.last = row.key
+        else:
+            page.prefixes.append(group)
+            page.last = skip = group
+    if skip is not None:
+        return _Cursor(successor(skip), True)
+    return None
+
+
+# --- request parameters ---------------------------------------------------------------------
+
+def _max_keys(query: Mapping[str, str]) -> int:
+    raw = query.get("max-keys", str(MAX_KEYS))
+    if not raw.strip().isdigit():
+        raise errors.InvalidArgument("Provided max-keys not an integer or within integer range",
+                                     ArgumentName="max-keys", ArgumentValue=raw)
+    return min(int(raw), MAX_KEYS)
+
+
+def _encoding(query: Mapping[str, str]) -> str | None:
+    value = query.get("encoding-type")
+    if value is None or value == "":
+        return None
+    if value.lower() != "url":
+        raise errors.InvalidArgument("Invalid Encoding Method specified in Request",
+                                     ArgumentName="encoding-type", ArgumentValue=value)
+    return "url"
+
+
+def _encoder(encoding: str | None) -> Any:
+    if encoding is None:
+        return lambda text: text
+    return lambda text: quote(text, safe="/~") if text is not None else None
+
+
+def encode_token(position: str) -> str:
+    return base64.urlsafe_b64encode(_TOKEN_MAGIC + position.encode("utf-8")).decode("ascii")
+
+
+def decode_token(token: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(token.encode("ascii"))
+        if raw.startswith(_TOKEN_MAGIC):
+            return raw[len(_TOKEN_MAGIC):].decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeError):
+        pass
+    raise errors.InvalidArgument("The continuation token provided is incorrect",
+                                 ArgumentName="continuation-token", ArgumentValue=token)
+
+
+# --- responses ------------------------------------------------------------------------------
+
+def _contents(session: Session, page: Page, with_owner: bool, enc: Any) -> list[dict[str, Any]]:
+    owners: dict[str, dict[str, str]] = {}
+    out = []
+    for row in page.contents:
+        item: dict[str, Any] = {"Key": enc(row.key), "LastModified": row.last_modified,
+                                "ETag": row.etag, "Size": row.size, "StorageClass": "STANDARD"}
+        if row.checksum_algorithm:
+            item["ChecksumAlgorithm"] = [row.checksum_algorithm]
+        if with_owner:
+            if row.owner_account_id not in owners:
+                owners[row.owner_account_id] = owner_of(session, row.owner_account_id)
+            item["Owner"] = owners[row.owner_account_id]
+        out.append(item)
+    return out
+
+
+@route("GET", "bucket")
+async def list_objects(ctx: S3Context) -> S3Reply:
+    if ctx.query.get("list-type") == "2":
+        return await list_objects_v2(ctx)
+    q = ctx.query
+    prefix, delimiter, marker = q.get("prefix", ""), q.get("delimiter", ""), q.get("marker", "")
+    max_keys, encoding = _max_keys(q), _encoding(q)
+    enc = _encoder(encoding)
+    with ctx.sessions() as session:
+        owned_bucket(session, ctx.bucket, ctx.principal)
+        page = list_page(session, ctx.bucket, prefix, delimiter, marker, max_keys)
+        contents = _contents(session, page, True, enc)
+    data: dict[str, Any] = {
+        "Name": ctx.bucket, "Prefix": enc(prefix), "Marker": enc(marker), "MaxKeys": max_keys,
+        "IsTruncated": page.truncated, "Contents": contents or None,
+        "CommonPrefixes": [{"Prefix": enc(p)} for p in page.prefixes] or None,
+        "Delimiter": enc(delimiter) if delimiter else None, "EncodingType": encoding}
+    if page.truncated and delimiter and page.last is not None:
+        data["NextMarker"] = enc(page.last)
+    return xml_reply("ListObjects", data)
+
+
+async def list_objects_v2(ctx: S3Context) -> S3Reply:
+    q = ctx.query
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    max_keys, encoding = _max_keys(q), _encoding(q)
+    enc = _encoder(encoding)
+    token = q.get("continuation-token")
+    start_after = q.get("start-after", "")
+    after = decode_token(token) if token is not None else start_after
+    with ctx.sessions() as session:
+        owned_bucket(session, ctx.bucket, ctx.principal)
+        page = list_page(session, ctx.bucket, prefix, delimiter, after, max_keys)
+        contents = _contents(session, page, q.get("fetch-owner", "").lower() == "true", enc)
+    data: dict[str, Any] = {
+        "Name": ctx.bucket, "Prefix": enc(prefix), "MaxKeys": max_keys,
+        "KeyCount": len(page.contents) + len(page.prefixes), "IsTruncated": page.truncated,
+        "Contents": contents or None,
+        "CommonPrefixes": [{"Prefix": enc(p)} for p in page.prefixes] or None,
+        "Delimiter": enc(delimiter) if delimiter else None, "EncodingType": encoding,
+        "ContinuationToken": token, "StartAfter": enc(start_after) if start_after else None}
+    if page.truncated and page.last is not None:
+        data["NextContinuationToken"] = encode_token(page.last)
+    return xml_reply("ListObjectsV2", data)
