@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -248,15 +249,13 @@ class Clients:
         env |= {"AWS_ACCESS_KEY_ID": creds.access_key_id, "AWS_MAX_ATTEMPTS": "1",
                 "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
-        head = [str(Path(sys.executable).parent / "aws"), "--endpoint-url", self.server.endpoint,
-                "--region", REGION, "--output", "json"]
+        head = ["--endpoint-url", self.server.endpoint, "--region", REGION, "--output", "json"]
 
         def aws(*args: str, timeout: float = 60) -> Any:
-            done = subprocess.run([*head, *args], env=env, capture_output=True, text=True,
-                                  stdin=subprocess.DEVNULL, timeout=timeout, check=False)
-            if done.returncode != 0:
-                raise AwsCliError(list(args), done.returncode, done.stderr)
-            return json.loads(done.stdout) if done.stdout.strip() else None
+            rc, stdout, stderr = _AWS_CLI.run([*head, *args], env, timeout)
+            if rc != 0:
+                raise AwsCliError(list(args), rc, stderr)
+            return json.loads(stdout) if stdout.strip() else None
 
         return aws
 
@@ -267,6 +266,53 @@ class Clients:
         pools = conn._pool.host_to_pool  # boto 2's close() leaves its pooled sockets open
         self.stack.callback(lambda: [c.close() for p in pools.values() for c, _ in p.queue])
         return conn
+
+
+class _AwsCliProcess:
+    """One long-lived process running the real AWS CLI driver per command (tests/awscli_worker.py):
+    the CLI runs out of process, with each command's own environment, without paying Python's
+    start-up for every call."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        if self._process is None or self._process.poll() is not None:
+            env = {k: v for k, v in _hermetic_env().items() if not k.startswith("AWS_")}
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "tests.awscli_worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parent.parent)
+        return self._process
+
+    def run(self, args: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+        process = self._start()
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps({"args": args, "env": env}) + "\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        if not ready:
+            self.close()
+            raise subprocess.TimeoutExpired(["aws", *args], timeout)
+        reply = json.loads(process.stdout.readline())
+        return int(reply["rc"]), str(reply["stdout"]), str(reply["stderr"])
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            for pipe in (self._process.stdin, self._process.stdout):
+                if pipe is not None:
+                    pipe.close()
+            self._process = None
+
+
+_AWS_CLI = _AwsCliProcess()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_aws_cli() -> Iterator[None]:
+    yield
+    _AWS_CLI.close()
 
 
 @pytest.fixture

@@ -1,15 +1,13 @@
 """The S3 REST-XML codec: responses out, request bodies in, both driven by botocore's model.
 
-:func:`serialize_s3_output` takes plain data keyed by botocore member names, shaped like the
-output shape, and splits it the way S3 does: ``header``/``headers``/``statusCode`` members
-become headers (RFC 1123 dates unless a ``timestampFormat`` says otherwise; one
-``x-amz-meta-*`` header per map entry) and the status (else the model's ``responseCode``);
-a blob or event-stream payload is left to the caller to stream; a string payload is the body;
-a structure payload, or else the remaining members, is the XML body, rooted as
-:data:`~controller.protocol.s3_model.ROOT_NAMES` or the payload member says. Elements follow
-``locationName``, lists honour ``flattened``, ``xmlAttribute`` members sit on the start tag,
-timestamps are ISO 8601 with milliseconds, ``None`` is left out, an empty wrapped list is
-``<TagSet/>``, and a key the shape does not know raises ``ValueError``.
+:func:`serialize_s3_output` takes data keyed by botocore member names, shaped like the output
+shape: ``header``/``headers``/``statusCode`` members become headers (RFC 1123 dates unless a
+``timestampFormat`` says otherwise; one ``x-amz-meta-*`` header per map entry) and the status;
+a blob or event-stream payload is the caller's to stream, a string payload is the body, a
+structure payload or else the remaining members the XML body, rooted as ``ROOT_NAMES`` or the
+payload member says. Lists honour ``flattened``, ``xmlAttribute`` members sit on the start
+tag, XML timestamps are ISO 8601 with milliseconds, ``None`` is left out, an empty wrapped list
+is ``<TagSet/>``, and a key the shape does not know raises ``ValueError``.
 
 Inbound bodies go through :func:`parse_xml`, the one hardened parser (lxml without entities,
 network, DTDs or huge trees; any DOCTYPE and anything over ``max_bytes`` refused), and
@@ -34,7 +32,7 @@ from lxml import etree
 
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import ROOT_NAMES, TEXT_ROOTS
-from controller.protocol.xml_serializer import _TEXT, _escape, _timestamp_text
+from controller.protocol.xml_serializer import _TEXT, _escape
 
 __all__ = [
     "MAX_XML_BYTES", "S3_NAMESPACE", "S3Response", "parse_s3_input_xml", "parse_xml",
@@ -107,7 +105,7 @@ def _utc(value: Any) -> datetime:
 
 
 _TIMESTAMPS: dict[str, _ToText] = {
-    "iso8601": _timestamp_text,
+    "iso8601": lambda value: _utc(value).isoformat(timespec="milliseconds")[:-6] + "Z",
     "rfc822": lambda value: format_datetime(_utc(value).replace(microsecond=0), usegmt=True),
     "unixtimestamp": lambda value: str(int(_utc(value).timestamp())),
 }
@@ -219,9 +217,8 @@ def serialize_s3_output(op: OperationModel, data: Mapping[str, Any]) -> S3Respon
     for header, text in headers:
         if _HEADER_UNSAFE.search(header + text):
             raise ValueError(f"header {header!r} would carry CR, LF or NUL")
-    status = plan.status
-    if plan.status_member is not None and data.get(plan.status_member) is not None:
-        status = int(data[plan.status_member])
+    code = data.get(plan.status_member) if plan.status_member is not None else None
+    status = plan.status if code is None else int(code)
     body = _body(op, plan, data)
     typed = any(header.lower() == "content-type" for header, _ in headers)
     if body is not None and plan.root is not None and not typed:
@@ -240,12 +237,10 @@ def _body(op: OperationModel, plan: _Output, data: Mapping[str, Any]) -> bytes |
         return _document(plan.root, shape.members[plan.payload], value)
     if plan.root is None:
         return None
-    if op.name in TEXT_ROOTS:
-        (field,) = _structure(shape).fields
-        text = _text(data.get(field.name) or "")
-        out = [_DECLARATION, "<", plan.root, ' xmlns="', S3_NAMESPACE, '"']
-        out += [">", text, "</", plan.root, ">"] if text else ["/>"]
-        return "".join(out).encode("utf-8")
+    if op.name in TEXT_ROOTS:  # GetBucketLocation: its one member is the root's text
+        text = _text(data.get(_structure(shape).fields[0].name) or "")
+        end = f">{text}</{plan.root}>" if text else "/>"
+        return f'{_DECLARATION}<{plan.root} xmlns="{S3_NAMESPACE}"{end}'.encode()
     return _document(plan.root, shape, data)
 
 
@@ -276,30 +271,25 @@ def _write_structure(
         if value is None:
             continue
         if field.to_text is not None:  # scalars, inline: the hot path of a long listing
-            out.append(field.open + field.to_text(value) + field.close)
+            out += (field.open, field.to_text(value), field.close)
         else:
             _write(out, field, value)
     out += ("</", tag, ">")
 
 
 def _write(out: list[str], field: _Field, value: Any) -> None:
-    kind, item = field.kind, field.item
-    if kind == _SCALAR:
-        out += (field.open, field.to_text(value), field.close)  # type: ignore[misc]
-    elif kind == _STRUCT:
-        _write_structure(out, field.tag, field.tag, field.shape, value)
+    item = field.item
+    if field.to_text is not None:
+        out += (field.open, field.to_text(value), field.close)
     elif item is None:
-        raise AssertionError("a list field without its item")
-    elif kind == _FLAT:
-        for entry in value:
-            _write(out, item, entry)
-    elif not value:
-        out.append(f"<{field.tag}/>")
-    else:
-        out.append(field.open)
+        _write_structure(out, field.tag, field.tag, field.shape, value)
+    elif field.kind == _FLAT or value:
+        out.append(field.open)  # "" when flattened
         for entry in value:
             _write(out, item, entry)
         out.append(field.close)
+    else:
+        out.append(f"<{field.tag}/>")  # an empty wrapped list
 
 
 # --- input: one hardened parser, then typed reading by shape -------------------------------------
@@ -391,7 +381,6 @@ def _read(element: etree._Element, field: _Field) -> Any:
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _INT_LIMITS = {"integer": 2**31, "long": 2**63}
-_TRUTH = {"true": True, "false": False}
 
 
 def _from_text(kind: str, text: str, tag: str) -> Any:
@@ -400,7 +389,7 @@ def _from_text(kind: str, text: str, tag: str) -> Any:
             if _INTEGER.fullmatch(text) and -_INT_LIMITS[kind] <= int(text) < _INT_LIMITS[kind]:
                 return int(text)
         elif kind == "boolean":
-            return _TRUTH[text.lower()]
+            return {"true": True, "false": False}[text.lower()]
         elif kind == "timestamp":  # ISO 8601, or RFC 1123 where the shape says rfc822
             digits = text[:1].isdigit()
             return _utc(datetime.fromisoformat(text) if digits else parsedate_to_datetime(text))

@@ -19,8 +19,7 @@ from controller.s3.replies import xml_reply
 SELF_COPY = ("This copy request is illegal because it is trying to copy an object to itself "
              "without changing the object's metadata, storage class, website redirect location "
              "or encryption attributes.")
-_CHANGES = ("x-amz-storage-class", "x-amz-website-redirect-location",
-            "x-amz-server-side-encryption")
+_CHANGES = ("x-amz-website-redirect-location", "x-amz-server-side-encryption")
 _CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 
 
@@ -96,7 +95,9 @@ def _new_headers(ctx: S3Context, row: S3Object) -> tuple[str, str]:
 def _check_not_self(ctx: S3Context, source: CopySource, row: S3Object) -> None:
     same = (source.bucket == ctx.bucket and source.key == ctx.key and row.is_latest)
     replacing = ctx.headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE"
-    if same and not replacing and not any(name in ctx.headers for name in _CHANGES):
+    storage_class = ctx.headers.get("x-amz-storage-class", "STANDARD").upper()
+    changing = storage_class != "STANDARD" or any(name in ctx.headers for name in _CHANGES)
+    if same and not replacing and not changing:
         raise errors.InvalidRequest(SELF_COPY)
 
 

@@ -56,7 +56,8 @@ def _objects(body: bytes) -> tuple[list[dict[str, Any]], bool]:
     return objects, bool(parsed.get("Quiet", False))
 
 
-def _delete_one(session: Any, bucket: str, item: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _delete_one(session: Any, bucket: str,
+                item: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """(Deleted or Error entry, freed blobs) for one ``ObjectIdentifier``."""
     key = str(item["Key"])
     version = item.get("VersionId")
@@ -86,7 +87,9 @@ async def delete_objects(ctx: S3Context) -> S3Reply:
 
     def work(session: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
         owned_bucket(session, ctx.bucket, principal)
-        deleted, failed, freed = [], [], []
+        deleted: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        freed: list[str] = []
         for item in objects:
             entry, blobs = _delete_one(session, ctx.bucket, item)
             (failed if "Code" in entry else deleted).append(entry)

@@ -72,10 +72,10 @@ class S3Endpoint:
                             payload_sha256=signed_hash if declared else None)
             reply = await handler(ctx)
         except errors.S3Error as exc:
-            return self._error(request.method, exc, target, request_id)
+            return self._error(request, exc, target, request_id)
         except Exception:  # noqa: BLE001 - the last resort: answer InternalError, log the traceback
             event(log, logging.ERROR, "s3.unhandled", exc_info=True)
-            return self._error(request.method, errors.S3Error(), target, request_id)
+            return self._error(request, errors.S3Error(), target, request_id)
         return _response(request.method, reply, request_id)
 
     def _authenticate(self, http: HttpRequest) -> Principal | None:
@@ -85,14 +85,24 @@ class S3Endpoint:
         except auth.AuthError as exc:
             raise from_auth_error(exc) from None
 
-    def _error(self, method: str, exc: errors.S3Error, target: Target, request_id: str) -> Response:
+    def _error(self, request: Request, exc: errors.S3Error, target: Target,
+               request_id: str) -> Response:
+        method = request.method
         level = logging.INFO if exc.sender_fault else logging.ERROR
         event(log, level, "s3.error", code=exc.code, status=exc.http_status)
         headers = {"x-amz-request-id": request_id}
+        if _may_hold_unread_body(request):
+            headers["Connection"] = "close"  # else the unread body is parsed as the next request
         if exc.http_status == 304 or method == "HEAD":
             return Response(None, exc.http_status, headers=headers)
         body = render_error(exc, target.resource, request_id)
         return Response(body, exc.http_status, headers=headers, media_type="application/xml")
+
+
+def _may_hold_unread_body(request: Request) -> bool:
+    """A request that announced a body the handler may have left unread (an early error)."""
+    length = request.headers.get("content-length", "0")
+    return "transfer-encoding" in request.headers or length not in ("", "0")
 
 
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -1,4 +1,4 @@
-"""ListObjects (v1) and ListObjectsV2: one page of a bucket's latest keys, filtered in SQL.
+"""ListObjects (v1), ListObjectsV2 and ListObjectVersions: one page of keys, filtered in SQL.
 
 Keys come in UTF-8 byte order (SQLite's binary collation, PostgreSQL's "C"), which is also
 Python's code point order for ``str``. A prefix is a key range ``prefix <= key < successor``;
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.orm import Session
 
 from controller.db.models import S3Object
@@ -45,7 +45,7 @@ def successor(prefix: str) -> str | None:
 class Page:
     """One page: latest object rows and common prefixes, in key order, at most max-keys."""
 
-    contents: list[S3Object] = field(default_factory=list)
+    contents: list[Row[Any]] = field(default_factory=list)  # the columns of _COLUMNS
     prefixes: list[str] = field(default_factory=list)
     truncated: bool = False
     last: str | None = None  # the last key or common prefix returned
@@ -76,8 +76,12 @@ def _start(prefix: str, delimiter: str, after: str) -> _Cursor:
     return _Cursor(prefix or None, True)
 
 
+_COLUMNS = (S3Object.key, S3Object.last_modified, S3Object.etag, S3Object.size,
+            S3Object.checksum_algorithm, S3Object.owner_account_id)
+
+
 def _query(session: Session, bucket: str, prefix: str, cursor: _Cursor,
-           limit: int) -> list[S3Object]:
+           limit: int) -> list[Row[Any]]:
     where = [S3Object.bucket == bucket, S3Object.is_latest.is_(True),
              S3Object.delete_marker.is_(False)]
     if cursor.bound is not None:
@@ -86,8 +90,8 @@ def _query(session: Session, bucket: str, prefix: str, cursor: _Cursor,
     end = successor(prefix) if prefix else None
     if end is not None:
         where.append(S3Object.key < end)
-    statement = select(S3Object).where(*where).order_by(S3Object.key).limit(limit)
-    return list(session.scalars(statement))
+    statement = select(*_COLUMNS).where(*where).order_by(S3Object.key).limit(limit)
+    return list(session.execute(statement))
 
 
 def list_page(session: Session, bucket: str, prefix: str, delimiter: str, after: str,
@@ -111,7 +115,7 @@ def list_page(session: Session, bucket: str, prefix: str, delimiter: str, after:
             cursor = _Cursor(rows[-1].key, False)
 
 
-def _consume(page: Page, rows: list[S3Object], prefix: str, delimiter: str,
+def _consume(page: Page, rows: list[Row[Any]], prefix: str, delimiter: str,
              max_keys: int) -> _Cursor | None:
     """Add ``rows`` to the page; a cursor past a group that may run beyond ``rows``."""
     skip: str | None = None
@@ -237,3 +241,121 @@ async def list_objects_v2(ctx: S3Context) -> S3Reply:
     if page.truncated and page.last is not None:
         data["NextContinuationToken"] = encode_token(page.last)
     return xml_reply("ListObjectsV2", data)
+
+
+# --- ListObjectVersions ---------------------------------------------------------------------
+
+_VERSION_COLUMNS = (*_COLUMNS, S3Object.id, S3Object.version_id, S3Object.is_latest,
+                    S3Object.delete_marker)
+
+
+@dataclass(frozen=True)
+class _VersionCursor:
+    bound: str | None
+    inclusive: bool
+    below_id: int | None = None  # within ``bound``'s versions: those older than this row id
+
+
+def _version_query(session: Session, bucket: str, prefix: str, cursor: _VersionCursor,
+                   limit: int) -> list[Row[Any]]:
+    where: list[Any] = [S3Object.bucket == bucket]
+    if cursor.bound is not None and cursor.below_id is not None:
+        where.append(or_(and_(S3Object.key == cursor.bound, S3Object.id < cursor.below_id),
+                         S3Object.key > cursor.bound))
+    elif cursor.bound is not None:
+        where.append(S3Object.key >= cursor.bound if cursor.inclusive
+                     else S3Object.key > cursor.bound)
+    end = successor(prefix) if prefix else None
+    if end is not None:
+        where.append(S3Object.key < end)
+    statement = (select(*_VERSION_COLUMNS).where(*where)
+                 .order_by(S3Object.key, S3Object.id.desc()).limit(limit))
+    return list(session.execute(statement))
+
+
+def _version_start(session: Session, bucket: str, prefix: str, delimiter: str, key_marker: str,
+                   version_marker: str | None) -> _VersionCursor:
+    if version_marker is None:
+        plain = _start(prefix, delimiter, key_marker)
+        return _VersionCursor(plain.bound, plain.inclusive)
+    if not key_marker:
+        raise errors.InvalidArgument("A version-id marker cannot be specified without a key "
+                                     "marker.", ArgumentName="version-id-marker",
+                                     ArgumentValue=version_marker)
+    row_id = session.scalar(select(S3Object.id).where(
+        S3Object.bucket == bucket, S3Object.key == key_marker,
+        S3Object.version_id == version_marker))
+    if row_id is None:
+        raise errors.InvalidArgument("Invalid version id specified",
+                                     ArgumentName="version-id-marker",
+                                     ArgumentValue=version_marker)
+    return _VersionCursor(key_marker, False, row_id)
+
+
+def list_versions_page(session: Session, bucket: str, prefix: str, delimiter: str,
+                       key_marker: str, version_marker: str | None, max_keys: int) -> Page:
+    """Like :func:`list_page` over every version (newest first within a key)."""
+    page = Page()
+    cursor = _version_start(session, bucket, prefix, delimiter, key_marker, version_marker)
+    if prefix and cursor.bound is None:
+        return page
+    while True:
+        wanted = max_keys - len(page.contents) - len(page.prefixes) + 1
+        rows = _version_query(session, bucket, prefix, cursor, wanted)
+        jumped = _consume(page, rows, prefix, delimiter, max_keys)
+        if page.truncated or (jumped is None and len(rows) < wanted):
+            return page
+        if jumped is not None:
+            if jumped.bound is None:
+                return page
+            cursor = _VersionCursor(jumped.bound, True)
+        else:
+            cursor = _VersionCursor(rows[-1].key, False, rows[-1].id)
+
+
+def _version_entries(session: Session, page: Page,
+                     enc: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    owners: dict[str, dict[str, str]] = {}
+    versions: list[dict[str, Any]] = []
+    markers: list[dict[str, Any]] = []
+    for row in page.contents:
+        if row.owner_account_id not in owners:
+            owners[row.owner_account_id] = owner_of(session, row.owner_account_id)
+        item: dict[str, Any] = {"Key": enc(row.key), "VersionId": row.version_id,
+                                "IsLatest": row.is_latest, "LastModified": row.last_modified,
+                                "Owner": owners[row.owner_account_id]}
+        if row.delete_marker:
+            markers.append(item)
+            continue
+        item |= {"ETag": row.etag, "Size": row.size, "StorageClass": "STANDARD"}
+        if row.checksum_algorithm:
+            item["ChecksumAlgorithm"] = [row.checksum_algorithm]
+        versions.append(item)
+    return versions, markers
+
+
+@route("GET", "bucket", "versions")
+async def list_object_versions(ctx: S3Context) -> S3Reply:
+    q = ctx.query
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    key_marker, version_marker = q.get("key-marker", ""), q.get("version-id-marker") or None
+    max_keys, encoding = _max_keys(q), _encoding(q)
+    enc = _encoder(encoding)
+    with ctx.sessions() as session:
+        owned_bucket(session, ctx.bucket, ctx.principal)
+        page = list_versions_page(session, ctx.bucket, prefix, delimiter, key_marker,
+                                  version_marker, max_keys)
+        versions, markers = _version_entries(session, page, enc)
+    data: dict[str, Any] = {
+        "Name": ctx.bucket, "Prefix": enc(prefix), "KeyMarker": enc(key_marker),
+        "VersionIdMarker": version_marker or "", "MaxKeys": max_keys,
+        "IsTruncated": page.truncated, "Versions": versions or None,
+        "DeleteMarkers": markers or None,
+        "CommonPrefixes": [{"Prefix": enc(p)} for p in page.prefixes] or None,
+        "Delimiter": enc(delimiter) if delimiter else None, "EncodingType": encoding}
+    if page.truncated and page.last is not None:
+        data["NextKeyMarker"] = enc(page.last)
+        last = page.contents[-1] if page.contents else None
+        if last is not None and last.key == page.last:
+            data["NextVersionIdMarker"] = last.version_id
+    return xml_reply("ListObjectVersions", data)

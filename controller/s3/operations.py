@@ -1,6 +1,5 @@
 """Imports every S3 handler module so that their ``@route`` registrations fill the table."""
 
-from controller.s3 import buckets, objects
-from controller.s3 import delete_objects, listing  # noqa: F401
+from controller.s3 import buckets, copy, delete_objects, listing, multipart, objects
 
-__all__ = ["buckets", "objects"]
+__all__ = ["buckets", "copy", "delete_objects", "listing", "multipart", "objects"]
