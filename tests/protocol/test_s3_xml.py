@@ -254,6 +254,21 @@ def test_empty_lists_and_location() -> None:
         assert body.body == DECLARATION + f'<LocationConstraint xmlns="{S3_NAMESPACE}"/>'.encode()
 
 
+def test_text_is_escaped_like_the_ec2_codec() -> None:
+    from controller.protocol import s3_xml, xml_serializer
+
+    chars = [chr(c) for c in range(0x11000) if not 0xD800 <= c < 0xE000] + ["\U0010ffff"]
+    for char in chars:  # the fast single-class scan flags exactly what _escape would change
+        flagged = s3_xml._SPECIAL.search(char) is not None
+        assert flagged == (xml_serializer._escape(char) != char), hex(ord(char))
+    tags = {"TagSet": [{"Key": "a\rb\x01c", "Value": "<&>\"'"}]}
+    body = serialize_s3_output(s3_operation("GetObjectTagging"), tags).body
+    assert body is not None and b"<Key>a&#13;b\xef\xbf\xbdc</Key><Value>&lt;&amp;&gt;\"'</Value>" in body
+    assert parse_s3_input_xml(payload_shape("PutObjectTagging"), body) == {
+        "TagSet": [{"Key": "a\rb\ufffdc", "Value": "<&>\"'"}]
+    }
+
+
 def test_output_programming_errors() -> None:
     with pytest.raises(ValueError, match="Nmae"):
         serialize_s3_output(s3_operation("ListObjectsV2"), {"Nmae": "b"})
