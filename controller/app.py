@@ -7,6 +7,7 @@ One endpoint for every service, routed by the shape of the request (DESIGN.md): 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from controller import ids
 from controller.auth.request import HttpRequest
 from controller.config import Settings
+from controller.ec2.registry import actions
 from controller.ec2 import errors as ec2_errors
 from controller.logs import event, request_id_var
 from controller.protocol.xml_serializer import serialize_ec2_error
@@ -99,6 +101,22 @@ class Frontend:
                         headers={"connection": "close"})
 
 
+def _warm_up_and_freeze() -> None:
+    """Load the service models now rather than on the first request, then move everything
+    built so far out of the garbage collector's sight: the models are hundreds of thousands of
+    long-lived objects that every full collection would otherwise walk again."""
+    from controller.protocol.model import operation_model
+    from controller.protocol.s3_model import s3_service_model
+    from controller.s3.routes import routes
+
+    for name in actions():
+        operation_model(name)
+    routes()
+    s3_service_model()
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     settings: Settings,
     runtime: Runtime | None = None,
@@ -112,6 +130,7 @@ def create_app(
         state["runtime"] = runtime if runtime is not None else await run_in_threadpool(
             build_runtime, settings
         )
+        _warm_up_and_freeze()
         if on_started is not None:
             on_started(state["runtime"])
         reaper = asyncio.create_task(
