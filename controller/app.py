@@ -16,14 +16,15 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from controller import ids
 from controller.auth.request import HttpRequest
 from controller.config import Settings
-from controller.ec2.registry import actions
 from controller.ec2 import errors as ec2_errors
+from controller.ec2.registry import actions
 from controller.logs import event, request_id_var
 from controller.protocol.xml_serializer import serialize_ec2_error
 from controller.runtime import Runtime, build_runtime
@@ -101,6 +102,21 @@ class Frontend:
                         headers={"connection": "close"})
 
 
+class _Anything(Convertor[str]):
+    """Starlette's ``path`` convertor stops at a newline; S3 keys may contain one (``%0A``)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anything", _Anything())
+
+
 def _warm_up_and_freeze() -> None:
     """Load the service models now rather than on the first request, then move everything
     built so far out of the garbage collector's sight: the models are hundreds of thousands of
@@ -151,5 +167,6 @@ def create_app(
         await run_in_threadpool(ping)
         return JSONResponse({"status": "ok"})
 
-    app.add_route("/{path:path}", frontend.__call__, methods=ALL_METHODS, include_in_schema=False)
+    app.add_route("/{path:anything}", frontend.__call__, methods=ALL_METHODS,
+                  include_in_schema=False)
     return app
