@@ -37,6 +37,7 @@ with warnings.catch_warnings():  # boto 2 vendors an old six that warns on impor
     warnings.simplefilter("ignore", ImportWarning)
     from boto.ec2.connection import EC2Connection
     from boto.ec2.regioninfo import RegionInfo
+    from boto.s3.connection import OrdinaryCallingFormat, S3Connection
 
 from controller.config import Settings, load_settings
 from controller.db.engine import make_engine, make_session_factory, transaction
@@ -259,6 +260,25 @@ class Clients:
 
         return aws
 
+    def s3(self, creds: Credentials) -> Any:
+        """A boto3 S3 client (path-style addressing, retries off)."""
+        client = _boto3_session().client(
+            "s3", region_name=REGION, endpoint_url=self.server.endpoint,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+            aws_access_key_id=creds.access_key_id, aws_secret_access_key=creds.secret_access_key)
+        self.stack.callback(client.close)
+        return client
+
+    def boto2_s3(self, creds: Credentials) -> S3Connection:
+        """A boto 2 S3 connection: path-style (OrdinaryCallingFormat), Signature V2 headers."""
+        conn = S3Connection(creds.access_key_id, creds.secret_access_key, host="127.0.0.1",
+                            port=self.server.port, is_secure=False,
+                            calling_format=OrdinaryCallingFormat())
+        conn.num_retries = 0
+        pools = conn._pool.host_to_pool
+        self.stack.callback(lambda: [c.close() for p in pools.values() for c, _ in p.queue])
+        return conn
+
     def boto2(self, creds: Credentials) -> EC2Connection:
         conn = EC2Connection(creds.access_key_id, creds.secret_access_key, is_secure=False, path="/",
                              port=self.server.port, region=RegionInfo(name=REGION, endpoint="127.0.0.1"))
@@ -266,6 +286,23 @@ class Clients:
         pools = conn._pool.host_to_pool  # boto 2's close() leaves its pooled sockets open
         self.stack.callback(lambda: [c.close() for p in pools.values() for c, _ in p.queue])
         return conn
+
+
+@pytest.fixture
+def make_s3(clients: Clients) -> Callable[[Credentials], Any]:
+    return clients.s3
+
+
+@pytest.fixture
+def s3(clients: Clients, account: Credentials) -> Any:
+    """A boto3 S3 client of the test's own account."""
+    return clients.s3(account)
+
+
+@pytest.fixture
+def boto2_s3(clients: Clients, account: Credentials) -> S3Connection:
+    """A boto 2 S3 connection of the test's own account."""
+    return clients.boto2_s3(account)
 
 
 class _AwsCliProcess:

@@ -9,23 +9,22 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from controller.identity.service import Credentials
-from tests.conftest import REGION, Clients, Server, _boto3_session, _hermetic_env
+from tests.conftest import REGION, Server, _hermetic_env
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ImportWarning)
     from boto.exception import S3ResponseError
-    from boto.s3.connection import OrdinaryCallingFormat, S3Connection
+    from boto.s3.connection import S3Connection
 
 MIB = 1024 * 1024
 SELF_COPY = "This copy request is illegal"
@@ -41,39 +40,10 @@ def _multipart_etag(parts: list[bytes]) -> str:
 
 
 @pytest.fixture
-def make_s3(server: Server, clients: Clients) -> Callable[[Credentials], Any]:
-    def make(creds: Credentials) -> Any:
-        client = _boto3_session().client(
-            "s3", region_name=REGION, endpoint_url=server.endpoint,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
-            aws_access_key_id=creds.access_key_id, aws_secret_access_key=creds.secret_access_key)
-        clients.stack.callback(client.close)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def s3(make_s3: Callable[[Credentials], Any], account: Credentials) -> Any:
-    return make_s3(account)
-
-
-@pytest.fixture
 def bucket(s3: Any) -> str:
     name = f"mp-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     return name
-
-
-@pytest.fixture
-def boto2_s3(server: Server, account: Credentials) -> Iterator[S3Connection]:
-    conn = S3Connection(account.access_key_id, account.secret_access_key, host="127.0.0.1",
-                        port=server.port, is_secure=False, calling_format=OrdinaryCallingFormat())
-    conn.num_retries = 0
-    yield conn
-    for pool in conn._pool.host_to_pool.values():  # close() leaves pooled sockets open
-        for pooled, _ in pool.queue:
-            pooled.close()
 
 
 def _start(s3: Any, bucket: str, key: str, **extra: Any) -> str:

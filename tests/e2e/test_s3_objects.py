@@ -10,7 +10,6 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -18,35 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from controller.identity.service import Credentials
-from tests.conftest import REGION, AwsCli, Clients, Server, _boto3_session
+from tests.conftest import AwsCli
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ImportWarning)
-    import boto.s3.connection
     from boto.exception import S3ResponseError
-
-
-@pytest.fixture
-def make_s3(clients: Clients, server: Server) -> Callable[[Credentials], Any]:
-    def make(creds: Credentials) -> Any:
-        client = _boto3_session().client(
-            "s3", region_name=REGION, endpoint_url=server.endpoint,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
-                          signature_version="s3v4"),
-            aws_access_key_id=creds.access_key_id, aws_secret_access_key=creds.secret_access_key)
-        clients.stack.callback(client.close)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def s3(make_s3: Callable[[Credentials], Any], account: Credentials) -> Any:
-    return make_s3(account)
 
 
 @pytest.fixture
@@ -54,18 +31,6 @@ def bucket(s3: Any) -> str:
     name = f"obj-{uuid.uuid4().hex[:16]}"
     s3.create_bucket(Bucket=name)
     return name
-
-
-@pytest.fixture
-def boto2_s3(server: Server, account: Credentials) -> Iterator[Any]:
-    conn = boto.s3.connection.S3Connection(
-        account.access_key_id, account.secret_access_key, host="127.0.0.1", port=server.port,
-        is_secure=False, calling_format=boto.s3.connection.OrdinaryCallingFormat())
-    conn.num_retries = 0
-    yield conn
-    for pool in conn._pool.host_to_pool.values():  # boto 2's close() leaves pooled sockets open
-        for connection, _ in pool.queue:
-            connection.close()
 
 
 def _code(err: pytest.ExceptionInfo[ClientError]) -> str:
