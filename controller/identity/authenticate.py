@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -10,8 +10,19 @@ from sqlalchemy.orm import Session
 from controller.auth.authenticator import parse_signature
 from controller.auth.errors import InactiveAccessKey, UnknownAccessKey
 from controller.auth.request import HttpRequest
+from controller.auth.sigv4 import STREAMING_PREFIX, SigV4Request, signing_key
 from controller.identity.secretbox import SecretBox
 from controller.identity.service import lookup_access_key
+
+
+@dataclass(frozen=True)
+class StreamingSeed:
+    """What S3 aws-chunked chunk signatures chain from: the seed signature and its key."""
+
+    signature: str = field(repr=False)
+    amz_date: str
+    scope: str
+    key: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,8 @@ class Principal:
     access_key_id: str
     region: str | None
     service: str | None
+    streaming: StreamingSeed | None = field(default=None, repr=False)
+    """Set only for SigV4 header-signed ``x-amz-content-sha256: STREAMING-*`` requests."""
 
 
 class Authenticator:
@@ -50,4 +63,16 @@ class Authenticator:
             access_key_id=record.access_key_id,
             region=parsed.region,
             service=parsed.service,
+            streaming=_streaming_seed(parsed.sigv4, request, record.secret_access_key),
         )
+
+
+def _streaming_seed(
+    sigv4: SigV4Request | None, request: HttpRequest, secret: str
+) -> StreamingSeed | None:
+    declared = request.headers.get("x-amz-content-sha256", "")
+    if sigv4 is None or sigv4.presigned or not declared.startswith(STREAMING_PREFIX):
+        return None
+    c = sigv4.credential
+    key = signing_key(secret, c.date, c.region, c.service)
+    return StreamingSeed(sigv4.signature, sigv4.amz_date, c.scope, key)

@@ -56,24 +56,27 @@ def _objects(body: bytes) -> tuple[list[dict[str, Any]], bool]:
     return objects, bool(parsed.get("Quiet", False))
 
 
-def _delete_one(session: Any, bucket: str,
-                item: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _delete_one(session: Any, bucket: str, item: dict[str, Any],
+                principal: Any) -> tuple[dict[str, Any], list[str]]:
     """(Deleted or Error entry, freed blobs) for one ``ObjectIdentifier``."""
     key = str(item["Key"])
     version = item.get("VersionId")
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         return {"Key": key, "Code": "KeyTooLongError", "Message": "Your key is too long"}, []
-    if version is not None and version != store.NULL_VERSION:
-        if store.version(session, bucket, key, version) is None:
-            return {"Key": key, "VersionId": version, "Code": "NoSuchVersion",
-                    "Message": "The specified version does not exist."}, []
-        return {"Key": key, "VersionId": version, "Code": "NotImplemented",
-                "Message": "Deleting a specific version is not implemented."}, []
-    freed = remove_key(session, bucket, key)
+    try:
+        removal = remove_key(session, bucket, key, version, principal)
+    except errors.NoSuchVersion as exc:
+        return {"Key": key, "VersionId": version, "Code": exc.code, "Message": exc.message}, []
     entry: dict[str, Any] = {"Key": key}
     if version is not None:
         entry["VersionId"] = version
-    return entry, freed
+        if removal.delete_marker:
+            entry["DeleteMarker"] = True
+            entry["DeleteMarkerVersionId"] = version
+    elif removal.delete_marker:
+        entry["DeleteMarker"] = True
+        entry["DeleteMarkerVersionId"] = removal.version_id
+    return entry, removal.freed
 
 
 @route("POST", "bucket", "delete")
@@ -91,7 +94,7 @@ async def delete_objects(ctx: S3Context) -> S3Reply:
         failed: list[dict[str, Any]] = []
         freed: list[str] = []
         for item in objects:
-            entry, blobs = _delete_one(session, ctx.bucket, item)
+            entry, blobs = _delete_one(session, ctx.bucket, item, principal)
             (failed if "Code" in entry else deleted).append(entry)
             freed += blobs
         session.flush()

@@ -97,6 +97,9 @@ InvalidPartOrder = _client(
     "The list of parts was not in ascending order. Parts must be ordered by part number.")
 MetadataTooLarge = _client(
     "MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size.")
+IllegalVersioningConfigurationException = _client(
+    "IllegalVersioningConfigurationException", 400,
+    "The versioning configuration specified in the request is invalid.")
 BadChecksum = _client("BadDigest", 400, "The checksum you specified did not match what we received.")
 
 

@@ -25,8 +25,13 @@ DEFAULT_TYPE = "binary/octet-stream"
 def stored_headers(headers: Mapping[str, str]) -> str:
     kept = {name: headers[name] for name in STORED if name in headers}
     kept.setdefault("content-type", DEFAULT_TYPE)
-    if kept.get("content-encoding", "").strip().lower() == "aws-chunked":
-        del kept["content-encoding"]  # a transfer detail, not the object's encoding
+    if "content-encoding" in kept:  # aws-chunked is a transfer detail, not the object's encoding
+        codings = [c.strip() for c in kept["content-encoding"].split(",")]
+        codings = [c for c in codings if c and c.lower() != "aws-chunked"]
+        if codings:
+            kept["content-encoding"] = ",".join(codings)
+        else:
+            del kept["content-encoding"]
     return json.dumps(kept)
 
 

@@ -29,7 +29,7 @@ from controller.s3.headers import (
     stored_headers,
     user_metadata,
 )
-from controller.s3.objects import _check_key, receive_blob
+from controller.s3.objects import _check_key, checksum_algorithm, receive_blob
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
 from storage.objects import BlobInfo
@@ -135,8 +135,9 @@ async def upload_part(ctx: S3Context) -> S3Reply:
     info = await receive_blob(ctx)
     _save_part(ctx, number, info)
     headers = [("ETag", f'"{info.md5_hex}"')]
-    if declared:
-        headers.append((f"x-amz-checksum-{declared[0].lower()}", info.checksum_b64 or ""))
+    algorithm = checksum_algorithm(ctx.headers)
+    if algorithm:
+        headers.append((f"x-amz-checksum-{algorithm.lower()}", info.checksum_b64 or ""))
     return S3Reply(200, headers)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from controller.db.models import S3Object
-from controller.s3 import errors
+from controller.s3 import chunked, errors
 from controller.s3 import objects_store as store
 from controller.s3.access import caller, owned_bucket
 from controller.s3.context import S3Context, S3Reply
@@ -34,25 +35,45 @@ def _check_key(key: str) -> None:
                                      MaxSizeAllowed=str(MAX_KEY_BYTES))
 
 
+def checksum_algorithm(headers: Mapping[str, str]) -> str | None:
+    """The checksum a PUT carries: in an ``x-amz-checksum-*`` header, or announced for the
+    trailer of an aws-chunked body."""
+    declared = declared_checksum(headers)
+    if declared is not None:
+        return declared[0]
+    return chunked.announced_checksum(headers) if chunked.is_aws_chunked(headers) else None
+
+
 async def receive_blob(ctx: S3Context) -> BlobInfo:
-    """Stream the request body into a new blob, checking length, MD5, checksum and signed hash."""
-    length = ctx.headers.get("content-length")
+    """Stream the request body into a new blob, checking length, MD5, checksum and signed hash;
+    an aws-chunked body is decoded (chunk signatures checked, a trailing checksum read)."""
+    is_chunked = chunked.is_aws_chunked(ctx.headers)
+    length = ctx.headers.get("x-amz-decoded-content-length" if is_chunked else "content-length")
     if length is None or not length.isdigit():
         raise errors.MissingContentLength()
     if int(length) > MAX_OBJECT:
         raise errors.EntityTooLarge(ProposedSize=length, MaxSizeAllowed=str(MAX_OBJECT))
     md5 = content_md5(ctx.headers)
     checksum = declared_checksum(ctx.headers)
+    trailer = chunked.announced_checksum(ctx.headers) if is_chunked and not checksum else None
+    body = ctx.body()
+    if is_chunked:
+        body = decoded = chunked.decode_aws_chunked(
+            body, signing=chunked.chunk_signing(ctx.headers, ctx.principal),
+            expected_length=int(length))
+    algorithm = checksum[0] if checksum else trailer
     writer = ctx.blobs.writer(want_sha256=ctx.payload_sha256 is not None,
-                              checksum=checksum[0] if checksum else None, max_size=int(length))
+                              checksum=algorithm, max_size=int(length))
     with writer:
         try:
-            async for chunk in ctx.body():
+            async for chunk in body:
                 writer.write(chunk)
         except BlobTooLarge:
             raise errors.IncompleteBody("The request body is longer than Content-Length") from None
         if writer.size != int(length):
             raise errors.IncompleteBody()
+        if trailer is not None:
+            checksum = decoded.checksum(trailer)
         info = writer.commit()
     _verify(ctx, info, md5, checksum)
     return info
@@ -85,12 +106,12 @@ async def put_object(ctx: S3Context) -> S3Reply:
         owned_bucket(session, ctx.bucket, principal)
     meta = user_metadata(ctx.headers)
     info = await receive_blob(ctx)
-    checksum = declared_checksum(ctx.headers)
+    algorithm = checksum_algorithm(ctx.headers)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
         "etag": f'"{info.md5_hex}"', "owner_account_id": principal.account_id,
         "headers": stored_headers(ctx.headers), "user_metadata": meta,
-        "checksum_algorithm": checksum[0] if checksum else None,
+        "checksum_algorithm": algorithm,
         "checksum_value": info.checksum_b64}
 
     def install(session: Any) -> tuple[list[str], str]:
@@ -108,8 +129,8 @@ async def put_object(ctx: S3Context) -> S3Reply:
     headers = [("ETag", f'"{info.md5_hex}"')]
     if version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", version_id))
-    if checksum:
-        headers.append((f"x-amz-checksum-{checksum[0].lower()}", info.checksum_b64 or ""))
+    if algorithm:
+        headers.append((f"x-amz-checksum-{algorithm.lower()}", info.checksum_b64 or ""))
     return S3Reply(200, headers)
 
 
@@ -176,24 +197,24 @@ async def head_object(ctx: S3Context) -> S3Reply:
     return await _read(ctx, with_body=False)
 
 
-def remove_key(session: Any, bucket: str, key: str) -> list[str]:
-    """Delete the key's ``null`` version; return the blob ids it freed (shared with
-    DeleteObjects). The caller has checked access and commits."""
-    row = store.latest(session, bucket, key)
-    if row is None or row.version_id != store.NULL_VERSION:
-        return []
-    session.delete(row)
-    return [row.blob_id] if row.blob_id else []
+def remove_key(session: Any, bucket: str, key: str, version_id: str | None,
+               principal: Any) -> store.Removal:
+    """DeleteObject on one key (shared with DeleteObjects); the caller commits."""
+    owned = owned_bucket(session, bucket, principal)
+    return store.remove(session, owned, key, version_id, principal.account_id)
 
 
 @route("DELETE", "object")
 async def delete_object(ctx: S3Context) -> S3Reply:
-    caller(ctx.principal)
-
-    def remove(session: Any) -> list[str]:
-        owned_bucket(session, ctx.bucket, ctx.principal)
-        return remove_key(session, ctx.bucket, ctx.key)
-
-    for blob in store.with_retry(ctx.sessions, remove):
+    principal = caller(ctx.principal)
+    version_id = ctx.query.get("versionId")
+    removal = store.with_retry(
+        ctx.sessions, lambda session: remove_key(session, ctx.bucket, ctx.key, version_id, principal))
+    for blob in removal.freed:
         ctx.blobs.delete(blob)
-    return S3Reply(204)
+    headers: list[tuple[str, str]] = []
+    if removal.version_id is not None and removal.version_id != store.NULL_VERSION:
+        headers.append(("x-amz-version-id", removal.version_id))
+    if removal.delete_marker:
+        headers.append(("x-amz-delete-marker", "true"))
+    return S3Reply(204, headers)

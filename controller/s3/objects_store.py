@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import delete, select, update
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller.db.engine import transaction
 from controller.db.models import Bucket, S3Object
+from controller.s3 import errors
 
 NULL_VERSION = "null"
 T = TypeVar("T")
@@ -57,6 +59,61 @@ def install(session: Session, bucket: Bucket, row: S3Object) -> list[str]:
     session.add(row)
     session.flush()
     return freed
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a delete did: blobs no longer referenced, and the version it made or removed."""
+
+    freed: list[str]
+    version_id: str | None = None
+    delete_marker: bool = False
+
+
+def remove(session: Session, bucket: Bucket, key: str, version_id: str | None,
+           owner_account_id: str) -> Removal:
+    """DeleteObject semantics: a version id removes that version for good (promoting the next
+    newest); otherwise an unversioned bucket loses the ``null`` version and a versioned one gets
+    a delete marker (``null`` when versioning is suspended)."""
+    where = (S3Object.bucket == bucket.name, S3Object.key == key)
+    if version_id is not None:
+        return _remove_version(session, bucket.name, key, version_id)
+    if bucket.versioning is None:
+        row = session.scalar(select(S3Object).where(*where, S3Object.version_id == NULL_VERSION))
+        if row is None:
+            return Removal([])
+        session.delete(row)
+        return Removal([row.blob_id] if row.blob_id else [])
+    freed: list[str] = []
+    marker_version = new_version_id()
+    if bucket.versioning == "Suspended":
+        marker_version = NULL_VERSION
+        old = session.scalar(select(S3Object).where(*where, S3Object.version_id == NULL_VERSION))
+        if old is not None:
+            freed = [old.blob_id] if old.blob_id else []
+            session.delete(old)
+            session.flush()
+    session.execute(update(S3Object).where(*where, S3Object.is_latest.is_(True))
+                    .values(is_latest=False))
+    session.add(S3Object(bucket=bucket.name, key=key, version_id=marker_version, is_latest=True,
+                         delete_marker=True, owner_account_id=owner_account_id))
+    session.flush()
+    return Removal(freed, marker_version, True)
+
+
+def _remove_version(session: Session, bucket: str, key: str, version_id: str) -> Removal:
+    row = version(session, bucket, key, version_id)
+    if row is None:
+        raise errors.NoSuchVersion(Key=key, VersionId=version_id)
+    session.delete(row)
+    session.flush()
+    if row.is_latest:
+        newest = session.scalar(
+            select(S3Object).where(S3Object.bucket == bucket, S3Object.key == key)
+            .order_by(S3Object.id.desc()).limit(1))
+        if newest is not None:
+            newest.is_latest = True
+    return Removal([row.blob_id] if row.blob_id else [], version_id, row.delete_marker)
 
 
 def with_retry(sessions: sessionmaker[Session], work: Callable[[Session], T], tries: int = 4) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
 import base64
 import hashlib
@@ -20,6 +21,7 @@ from storage.objects import (
     BlobStore,
     BlobStoreError,
     BlobTooLarge,
+    BlobWriter,
     ReapReport,
     is_blob_id,
     reap,
@@ -139,22 +141,48 @@ def test_writer_accepts_any_buffer(store: BlobStore) -> None:
     with store.writer() as writer:
         writer.write(bytearray(b"ab"))
         writer.write(memoryview(b"cd"))
+        writer.write(memoryview(array.array("I", [1, 2])))
         info = writer.commit()
-    assert read(store, info.blob_id) == b"abcd"
+    assert read(store, info.blob_id) == b"abcd" + array.array("I", [1, 2]).tobytes()
+    assert info.size == 12
+
+
+def test_writer_lets_go_of_reused_buffers(store: BlobStore) -> None:
+    buffer = bytearray()
+    with store.writer() as writer:
+        for size in (10, 3 << 20, 700 << 10):  # small and large (large writes use a helper thread)
+            buffer[:] = DATA[:size]
+            writer.write(buffer)
+            buffer.clear()  # would raise BufferError if the writer still held a view
+        info = writer.commit()
+    assert info.size == 10 + len(DATA[: 3 << 20]) + (700 << 10)
+    expected = DATA[:10] + DATA[: 3 << 20] + DATA[: 700 << 10]
+    assert read(store, info.blob_id) == expected
+    assert info.md5_hex == hashlib.md5(expected).hexdigest()
 
 
 def test_writes_coming_from_async_body(store: BlobStore) -> None:
-    async def body() -> AsyncIterator[bytes]:
-        for start in range(0, len(DATA), 100_000):
-            yield DATA[start : start + 100_000]
+    body = [DATA[i : i + 100_000] for i in range(0, len(DATA), 100_000)] + [b"", DATA * 2, b"z"]
+
+    sizes: list[int] = []
+
+    class Recording(BlobWriter):
+        def write(self, chunk: bytes | bytearray | memoryview) -> None:
+            sizes.append(len(chunk))
+            super().write(chunk)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in body:
+            yield chunk
 
     async def main() -> BlobInfo:
-        with store.writer() as writer:
-            assert await write_stream(writer, body()) == len(DATA)
+        with Recording(store.tmp_dir, store.blobs_dir) as writer:
+            assert await write_stream(writer, chunks()) == 3 * len(DATA) + 1
             return writer.commit()
 
     info = asyncio.run(main())
-    assert info.md5_hex == hashlib.md5(DATA).hexdigest()
+    assert info.md5_hex == hashlib.md5(b"".join(body)).hexdigest()
+    assert sizes == [len(DATA), 2 * len(DATA), 1]  # small pieces gathered to >= 1 MiB
 
 
 # --- nothing visible before commit -----------------------------------------------------------
