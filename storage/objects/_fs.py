@@ -27,8 +27,8 @@ def ensure_dir(path: Path, stop: Path) -> None:
     fsync_dir(path.parent)
 
 
-def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    """Write all of ``data`` (a byte view) at ``offset``, however many calls that takes."""
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data, offset = data[written:], offset + written
