@@ -50,8 +50,20 @@ def crc32c_pure(data: _Buffer, value: int = 0) -> int:
 
 @functools.cache
 def _crc32c_function() -> _CrcFunction:
+    """google-crc32c (a dependency; hardware CRC, GB/s), else ``crc32c``, else pure Python."""
     try:
-        module = importlib.import_module("crc32c")  # optional, untyped here on purpose
+        google = importlib.import_module("google_crc32c")  # untyped here on purpose
+    except ImportError:
+        pass
+    else:
+        extend = google.extend
+
+        def google_crc32c(data: _Buffer, value: int = 0) -> int:
+            return cast(int, extend(value, bytes(data)))  # it refuses memoryviews
+
+        return google_crc32c
+    try:
+        module = importlib.import_module("crc32c")
     except ImportError:
         return crc32c_pure
     return cast(_CrcFunction, module.crc32c)
