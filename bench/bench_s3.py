@@ -1,0 +1,129 @@
+"""4 KiB PUT and GET operations/s against Ironbark and moto server, side by side in one run.
+
+Run by hand: ``.venv/bin/python bench/bench_s3.py --moto /path/to/venv-with-moto/bin/moto_server``.
+Needs ``wrk``. Each server is pinned to CPU 0 and wrk to CPU 1. Requests are signed once with
+SigV4 (payload hash included) and replayed, so the client costs nothing per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ROOT = Path(__file__).resolve().parent.parent
+BODY = base64.b64encode(os.urandom(3072))  # 4 KiB of ASCII: wrk's Lua strings take it as is
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+def signed(method: str, url: str, key: str, secret: str, body: bytes) -> dict[str, str]:
+    request = AWSRequest(method=method, url=url, data=body, headers={
+        "x-amz-content-sha256": hashlib.sha256(body).hexdigest()})
+    S3SigV4Auth(Credentials(key, secret), "s3", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def wrk(url: str, method: str, headers: dict[str, str], body: bytes, conns: int,
+        seconds: int, workdir: Path) -> float:
+    script = workdir / f"{method}-{conns}.lua"
+    lines = [f'wrk.method = "{method}"']
+    if body:
+        lines.append(f"wrk.body = {json.dumps(body.decode('ascii'))}")
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    script.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s",
+                          "-s", str(script), url], check=True, capture_output=True,
+                         text=True).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"failed responses:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def measure(endpoint: str, key: str, secret: str, seconds: int, workdir: Path) -> dict[str, float]:
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id=key, aws_secret_access_key=secret)
+    s3.create_bucket(Bucket="bench")
+    url = endpoint.rstrip("/") + "/bench/obj"
+    s3.put_object(Bucket="bench", Key="obj", Body=BODY)
+    put = signed("PUT", url, key, secret, BODY)
+    get = signed("GET", url, key, secret, b"")
+    return {f"{m} c={c}": wrk(url, m, h, b, c, seconds, workdir)
+            for m, h, b in (("PUT", put, BODY), ("GET", get, b"")) for c in (1, 8)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--moto", help="path to moto_server (a venv with moto[server])")
+    parser.add_argument("--seconds", type=int, default=8)
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IRONBARK_")}
+        env["IRONBARK_LOG_LEVEL"] = "WARNING"
+        proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "controller.cli.main",
+                                 "up", "--data-dir", str(work / "data"), "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            wait(f"http://127.0.0.1:{port}/_ironbark/health")
+            creds = json.loads((work / "data" / "admin-credentials.json").read_text())
+            results["ironbark"] = measure(f"http://127.0.0.1:{port}/", creds["access_key_id"],
+                                          creds["secret_access_key"], args.seconds, work)
+        finally:
+            proc.terminate()
+            proc.wait()
+        if args.moto:
+            port = free_port()
+            proc = subprocess.Popen(["taskset", "-c", "0", args.moto, "-p", str(port)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait(f"http://127.0.0.1:{port}/")
+                results["moto"] = measure(f"http://127.0.0.1:{port}/", "AKIAIOSFODNN7EXAMPLE",
+                                          "x" * 40, args.seconds, work)
+            finally:
+                proc.terminate()
+                proc.wait()
+    names = list(results["ironbark"])
+    print(f"{'ops/s':12}" + "".join(f"{n:>12}" for n in names))
+    for server, row in results.items():
+        print(f"{server:12}" + "".join(f"{row[n]:>12.0f}" for n in names))
+    if "moto" in results:
+        print(f"{'ratio':12}" + "".join(
+            f"{results['ironbark'][n] / results['moto'][n]:>11.1f}x" for n in names))
+
+
+if __name__ == "__main__":
+    main()
