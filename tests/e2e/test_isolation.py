@@ -17,37 +17,15 @@ from boto.ec2.connection import EC2Connection
 from boto.ec2.keypair import KeyPair as Boto2KeyPair
 from boto.ec2.securitygroup import SecurityGroup as Boto2Group
 from boto.ec2.tag import Tag as Boto2Tag
-from boto.exception import EC2ResponseError
-from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from controller.identity.service import Credentials
-from tests.conftest import AwsCli, AwsCliError, Clients, Server
+from tests.conftest import AwsCli, Clients, Server
+from tests.e2e.refusals import refusal
 
 CLIENTS = ["boto3", "cli", "boto2"]
 Row = tuple[str, str, str, str]  # (resource id, resource type, key, value)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str | None
-    message: str
-    status: int | None  # the AWS CLI prints no HTTP status
-
-
-def refusal(call: Callable[[], Any]) -> Refusal:
-    try:
-        call()
-    except ClientError as exc:
-        error = exc.response["Error"]
-        return Refusal(error["Code"], error["Message"],
-                       exc.response["ResponseMetadata"]["HTTPStatusCode"])
-    except AwsCliError as exc:
-        return Refusal(exc.code, exc.stderr.split("operation: ", 1)[-1].strip(), None)
-    except EC2ResponseError as exc:
-        return Refusal(exc.error_code, exc.error_message or "", exc.status)
-    raise AssertionError("the call succeeded; an EC2 error was expected")
 
 
 def assert_not_found(call: Callable[[], Any], code: str, resource: str) -> None:

@@ -15,8 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,12 @@ import pytest
 from boto.ec2.connection import EC2Connection
 from boto.ec2.ec2object import TaggedEC2Object
 from boto.ec2.keypair import KeyPair as Boto2KeyPair
-from boto.exception import EC2ResponseError
-from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from controller.identity.service import Credentials
-from tests.conftest import AwsCli, AwsCliError
+from tests.conftest import AwsCli
+from tests.e2e.refusals import assert_refused, refusal
 
 CLIENTS = ["boto3", "cli", "boto2"]
 KEY_ID = re.compile(r"key-[0-9a-f]{17}")
@@ -44,32 +42,6 @@ Tags = Mapping[str, str]
 
 
 # --- errors, whichever client raised them -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str | None
-    message: str
-    status: int | None  # the AWS CLI prints no HTTP status
-
-
-def refusal(call: Callable[[], Any]) -> Refusal:
-    try:
-        call()
-    except ClientError as exc:
-        error = exc.response["Error"]
-        return Refusal(error["Code"], error["Message"],
-                       exc.response["ResponseMetadata"]["HTTPStatusCode"])
-    except AwsCliError as exc:
-        return Refusal(exc.code, exc.stderr.split("operation: ", 1)[-1].strip(), None)
-    except EC2ResponseError as exc:
-        return Refusal(exc.error_code, exc.error_message or "", exc.status)
-    raise AssertionError("the call succeeded; an EC2 error was expected")
-
-
-def assert_refused(refused: Refusal, code: str, status: int = 400) -> None:
-    assert refused.code == code, refused
-    assert refused.status in (status, None), refused
 
 
 # --- the three clients behind one small interface -----------------------------------------------

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from boto.ec2.connection import EC2Connection
 from boto.ec2.zone import Zone
-from boto.exception import EC2ResponseError
-from botocore.exceptions import ClientError
 
 from controller.identity.service import Credentials
-from tests.conftest import AwsCli, AwsCliError
+from tests.conftest import AwsCli
+from tests.e2e.refusals import Refusal, refusal
 
 REGION = "us-east-1"
 ZONE = "us-east-1a"
@@ -30,28 +28,6 @@ ATTRIBUTES = {
 }
 
 Filters = Mapping[str, Sequence[str]]
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str | None
-    message: str
-    status: int | None  # the AWS CLI prints no HTTP status
-
-
-def refusal(call: Callable[[], Any]) -> Refusal:
-    """Run ``call``, which must fail with an EC2 error; the error, whichever client raised it."""
-    try:
-        call()
-    except ClientError as exc:
-        error = exc.response["Error"]
-        return Refusal(error["Code"], error["Message"],
-                       exc.response["ResponseMetadata"]["HTTPStatusCode"])
-    except AwsCliError as exc:
-        return Refusal(exc.code, exc.stderr.split("operation: ", 1)[-1].strip(), None)
-    except EC2ResponseError as exc:
-        return Refusal(exc.error_code, exc.error_message or "", exc.status)
-    raise AssertionError("the call succeeded; an EC2 error was expected")
 
 
 def _filter_list(filters: Filters | None) -> list[dict[str, Any]]:

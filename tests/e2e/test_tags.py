@@ -6,19 +6,17 @@ Each behaviour runs through boto3, the AWS CLI and boto 2.49 where the clients c
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
 import pytest
 from boto.ec2.connection import EC2Connection
 from boto.ec2.tag import Tag as Boto2Tag
-from boto.exception import EC2ResponseError
-from botocore.exceptions import ClientError
 
 from controller.identity.service import Credentials
-from tests.conftest import AwsCli, AwsCliError
+from tests.conftest import AwsCli
+from tests.e2e.refusals import Refusal, assert_refused, refusal
 
 CLIENTS = ["boto3", "cli", "boto2"]
 UNKNOWN_KEY_PAIR = "key-0123456789abcdef0"
@@ -27,32 +25,6 @@ UNKNOWN_GROUP = "sg-0123456789abcdef0"
 Filters = Mapping[str, Sequence[str]]
 TagArg = Mapping[str, str | None]  # a None value: no Value on the wire
 Row = tuple[str, str, str, str]  # (resource id, resource type, key, value)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str | None
-    message: str
-    status: int | None  # the AWS CLI prints no HTTP status
-
-
-def refusal(call: Callable[[], Any]) -> Refusal:
-    try:
-        call()
-    except ClientError as exc:
-        error = exc.response["Error"]
-        return Refusal(error["Code"], error["Message"],
-                       exc.response["ResponseMetadata"]["HTTPStatusCode"])
-    except AwsCliError as exc:
-        return Refusal(exc.code, exc.stderr.split("operation: ", 1)[-1].strip(), None)
-    except EC2ResponseError as exc:
-        return Refusal(exc.error_code, exc.error_message or "", exc.status)
-    raise AssertionError("the call succeeded; an EC2 error was expected")
-
-
-def assert_refused(refused: Refusal, code: str, status: int = 400) -> None:
-    assert refused.code == code, refused
-    assert refused.status in (status, None), refused
 
 
 def _tag_list(tags: TagArg) -> list[dict[str, str]]:
