@@ -90,7 +90,7 @@ class S3Endpoint:
         method = request.method
         level = logging.INFO if exc.sender_fault else logging.ERROR
         event(log, level, "s3.error", code=exc.code, status=exc.http_status)
-        headers = {"x-amz-request-id": request_id}
+        headers = {"x-amz-request-id": request_id, **exc.headers}
         if _may_hold_unread_body(request):
             headers["Connection"] = "close"  # else the unread body is parsed as the next request
         if exc.http_status == 304 or method == "HEAD":

@@ -15,6 +15,7 @@ class S3Error(ApiError):
     def __init__(self, message: str | None = None, **extra: str) -> None:
         super().__init__(message)
         self.extra = extra  # extra elements of the error document (BucketName, Key, ...)
+        self.headers: dict[str, str] = {}  # response headers some errors carry
 
 
 def _client(code: str, status: int, message: str) -> type[S3Error]:

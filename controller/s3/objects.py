@@ -145,8 +145,13 @@ def _find(ctx: S3Context) -> S3Object:
                 raise errors.NoSuchVersion(Key=ctx.key, VersionId=version_id)
         else:
             row = store.latest(session, ctx.bucket, ctx.key)
-            if row is None or row.delete_marker:
+            if row is None:
                 raise errors.NoSuchKey(Key=ctx.key)
+            if row.delete_marker:
+                missing = errors.NoSuchKey(Key=ctx.key)
+                missing.headers = {"x-amz-delete-marker": "true",
+                                   "x-amz-version-id": row.version_id}
+                raise missing
     if row.delete_marker:
         raise errors.MethodNotAllowed()
     return row

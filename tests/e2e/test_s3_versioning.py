@@ -51,6 +51,8 @@ def test_versions_and_delete_markers(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as caught:
         s3.get_object(Bucket=bucket, Key="k")
     assert code(caught) == ("NoSuchKey", 404)
+    headers = caught.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert (headers["x-amz-delete-marker"], headers["x-amz-version-id"]) == ("true", marker)
     assert s3.get_object(Bucket=bucket, Key="k", VersionId=v2)["Body"].read() == b"two"
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     versions = s3.list_object_versions(Bucket=bucket)
