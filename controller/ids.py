@@ -10,22 +10,6 @@ _HEX17 = re.compile(r"[0-9a-f]{8}(?:[0-9a-f]{9})?")
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 
-# EC2 resource kinds: prefix -> (resource type name used by tags, "*.Malformed" code family)
-RESOURCE_PREFIXES: dict[str, str] = {
-    "i": "instance",
-    "vol": "volume",
-    "snap": "snapshot",
-    "sg": "security-group",
-    "sgr": "security-group-rule",
-    "key": "key-pair",
-    "ami": "image",
-    "aki": "image",
-    "ari": "image",
-    "eipalloc": "elastic-ip",
-    "r": "reservation",
-}
-
-
 def new_resource_id(prefix: str) -> str:
     """``prefix-`` followed by 17 lower-case hex digits, like AWS's long ids."""
     return f"{prefix}-{secrets.token_hex(9)[:17]}"
@@ -35,15 +19,6 @@ def is_resource_id(value: str, prefix: str) -> bool:
     """True for ``prefix-`` + 8 or 17 hex digits (AWS still accepts the short form)."""
     head, sep, tail = value.partition("-")
     return sep == "-" and head == prefix and _HEX17.fullmatch(tail) is not None
-
-
-def resource_type_of(resource_id: str) -> str | None:
-    """The tag resource type of a well-formed id, or None."""
-    prefix = resource_id.partition("-")[0]
-    kind = RESOURCE_PREFIXES.get(prefix)
-    if kind is None or not is_resource_id(resource_id, prefix):
-        return None
-    return kind
 
 
 def new_account_id() -> str:

@@ -104,9 +104,9 @@ def parse_signature(req: HttpRequest, now: datetime) -> ParsedSignature | None:
         return _from_v4(parse_presigned(req, now), "query")
     if (query_names | form_names) & _V2_QUERY_MARKERS or form_names & _V2_KEY_MARKERS:
         location: AuthLocation = "form" if form_names & _V2_KEY_MARKERS else "query"
-        return _from_query_v2(parse_query_v2(req, now), location)
+        return _from_v2(parse_query_v2(req, now), location)
     if query_names & _V2_KEY_MARKERS:
-        return _from_s3_v2(parse_s3_v2_presigned(req, now), "query")
+        return _from_v2(parse_s3_v2_presigned(req, now), "query")
     return None
 
 
@@ -114,7 +114,7 @@ def _parse_header(req: HttpRequest, authorization: str, now: datetime) -> Parsed
     if authorization.startswith("AWS4-"):
         return _from_v4(parse_authorization(req, now), "header")
     if authorization.startswith("AWS "):
-        return _from_s3_v2(parse_s3_v2_header(req, now), "header")
+        return _from_v2(parse_s3_v2_header(req, now), "header")
     scheme = authorization.partition(" ")[0]
     raise UnsupportedSignature(f"Unsupported authorization type {scheme[:40]!r}.")
 
@@ -134,29 +134,14 @@ def _from_v4(parsed: SigV4Request, location: AuthLocation) -> ParsedSignature:
     return ParsedSignature(info, parsed)
 
 
-def _from_query_v2(parsed: QueryV2Request, location: AuthLocation) -> ParsedSignature:
+def _from_v2(parsed: QueryV2Request | S3V2Request, location: AuthLocation) -> ParsedSignature:
     info = SigningInfo(
         access_key_id=parsed.access_key_id,
         version="v2",
         region=None,
         service=None,
         location=location,
-        presigned=False,
-        request_time=parsed.request_time,
-        expires_at=parsed.expires_at,
-        security_token=parsed.security_token,
-    )
-    return ParsedSignature(info, parsed)
-
-
-def _from_s3_v2(parsed: S3V2Request, location: AuthLocation) -> ParsedSignature:
-    info = SigningInfo(
-        access_key_id=parsed.access_key_id,
-        version="v2",
-        region=None,
-        service=None,
-        location=location,
-        presigned=parsed.presigned,
+        presigned=isinstance(parsed, S3V2Request) and parsed.presigned,
         request_time=parsed.request_time,
         expires_at=parsed.expires_at,
         security_token=parsed.security_token,

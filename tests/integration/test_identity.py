@@ -9,29 +9,19 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from controller.db.engine import make_engine, make_session_factory, transaction
+from controller.db.engine import make_session_factory, transaction
 from controller.db.migrate import upgrade
 from controller.db.models import AccessKey, SecurityGroup
 from controller.identity import service
 from controller.identity.errors import EntityAlreadyExists, InvalidName, LimitExceeded, NoSuchEntity
 from controller.identity.secretbox import SecretBox, SecretBoxError
 from controller.provisioning import provision_account
-from tests.conftest import fresh_pg_database
 
 
 @pytest.fixture(scope="module")
-def engine(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if db_backend == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path_factory.mktemp('identity') / 'i.db'}")
-        upgrade(eng)
-        yield eng
-        eng.dispose()
-        return
-    with fresh_pg_database() as url:
-        eng = make_engine(url)
-        upgrade(eng)
-        yield eng
-        eng.dispose()
+def engine(fresh_engine: Engine) -> Engine:
+    upgrade(fresh_engine)
+    return fresh_engine
 
 
 @pytest.fixture

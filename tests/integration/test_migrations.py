@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from controller.db.engine import make_engine
 from controller.db.migrate import alembic_config, upgrade
 from controller.db.models import Base
-from tests.conftest import fresh_pg_database
 
 
 @pytest.fixture(scope="module")
-def engine(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if db_backend == "sqlite":
-        path: Path = tmp_path_factory.mktemp("migrations") / "m.db"
-        eng = make_engine(f"sqlite:///{path}")
-        yield eng
-        eng.dispose()
-        return
-    with fresh_pg_database() as url:
-        eng = make_engine(url)
-        yield eng
-        eng.dispose()
+def engine(fresh_engine: Engine) -> Engine:
+    return fresh_engine
 
 
 def test_upgrade_head_matches_models(engine: Engine) -> None:

@@ -4,35 +4,24 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from controller.db.engine import make_engine, make_session_factory, transaction
+from controller.db.engine import make_session_factory, transaction
 from controller.db.migrate import upgrade
 from controller.db.models import Bucket, S3Object
 from controller.identity.secretbox import SecretBox
 from controller.identity.service import create_account
 from controller.s3.housekeeping import reap_once, referenced_blobs
 from storage.objects import BlobStore
-from tests.conftest import fresh_pg_database
 
 
 @pytest.fixture(scope="module")
-def engine(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if db_backend == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path_factory.mktemp('reaper') / 'r.db'}")
-        upgrade(eng)
-        yield eng
-        eng.dispose()
-        return
-    with fresh_pg_database() as url:
-        eng = make_engine(url)
-        upgrade(eng)
-        yield eng
-        eng.dispose()
+def engine(fresh_engine: Engine) -> Engine:
+    upgrade(fresh_engine)
+    return fresh_engine
 
 
 def _blob(store: BlobStore, data: bytes, age: float) -> str:

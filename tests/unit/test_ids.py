@@ -15,12 +15,6 @@ def test_resource_ids_look_like_aws() -> None:
         assert not ids.is_resource_id(bad, "sg")
 
 
-def test_resource_type_of() -> None:
-    assert ids.resource_type_of(ids.new_resource_id("sg")) == "security-group"
-    assert ids.resource_type_of("foo-12345678") is None
-    assert ids.resource_type_of("sg-zz") is None
-
-
 def test_account_and_key_ids() -> None:
     for _ in range(50):
         account = ids.new_account_id()
