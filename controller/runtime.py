@@ -61,7 +61,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         engine=engine,
         sessions=sessions,
         box=box,
-        ec2=Ec2Endpoint(settings, sessions, authenticator),
-        s3=S3Endpoint(settings, sessions, authenticator, blobs),
+        ec2=Ec2Endpoint(settings, engine, sessions, authenticator),
+        s3=S3Endpoint(settings, engine, sessions, authenticator, blobs),
         blobs=blobs,
     )

@@ -153,6 +153,11 @@ class Bucket(Base):
     acl: Mapped[str | None] = mapped_column(Text)
     policy: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[str | None] = mapped_column(Text)
+    cors: Mapped[str | None] = mapped_column(Text)
+    lifecycle: Mapped[str | None] = mapped_column(Text)
+    website: Mapped[str | None] = mapped_column(Text)
+    ownership: Mapped[str | None] = mapped_column(String(32))
+    """Object ownership control (BucketOwnerEnforced disables ACLs), None when never set."""
 
 
 class S3Object(Base):

@@ -1,26 +1,26 @@
 """Prebuilt, account-scoped statements for the Describe* hot path.
 
-Building a SQLAlchemy statement, and loading ORM objects, cost more than running the query on
-SQLite, so each shape of query is built once (per model, filter columns and order) with bind
-parameters, and read as plain rows.
+Building a SQLAlchemy statement, and loading ORM objects, cost more than running the query, so
+each shape of query (model, narrowing columns with their list lengths, order) is built and
+compiled once, and read as named tuples through a :class:`~controller.db.reader.Reader`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
 
 from controller.db.models import Base, Tag
+from controller.db.reader import Prepared, Reader
 
 
-@cache
+@lru_cache(maxsize=512)
 def _owned_with_tags(
-    model: type[Base], columns: tuple[str, ...], order_by: str | None
-) -> Select[Any]:
+    model: type[Base], narrowing: tuple[tuple[str, int], ...], order_by: str | None
+) -> Prepared:
     table = model.__table__
     tags = Tag.__table__
     query = (
@@ -29,28 +29,34 @@ def _owned_with_tags(
                    & (tags.c.account_id == table.c.account_id))
         .where(table.c.account_id == bindparam("account_id"))
     )
-    for name in columns:
-        query = query.where(table.c[name].in_(bindparam(name, expanding=True)))
+    for name, count in narrowing:
+        query = query.where(table.c[name].in_([bindparam(f"{name}_{i}") for i in range(count)]))
     if order_by:
         query = query.order_by(table.c[order_by])
-    return query
+    return Prepared(query)
 
 
 def owned_rows_with_tags(
-    session: Session,
+    reader: Reader,
     model: type[Base],
     account_id: str,
     where_in: Mapping[str, Sequence[Any]] | None = None,
     order_by: str | None = None,
-) -> list[tuple[Row[Any], dict[str, str]]]:
+) -> list[tuple[Any, dict[str, str]]]:
     """Rows of ``model`` owned by ``account_id``, each with its tags, in one query.
 
     Each non-empty ``where_in`` list narrows the result to rows whose column is in it. Rows
     have attribute access by column name (``row.id``, ``row.name``)."""
-    narrowing = {k: list(v) for k, v in (where_in or {}).items() if v}
-    statement = _owned_with_tags(model, tuple(sorted(narrowing)), order_by)
-    result: dict[str, tuple[Row[Any], dict[str, str]]] = {}
-    for row in session.execute(statement, {"account_id": account_id, **narrowing}):
+    params: dict[str, Any] = {"account_id": account_id}
+    narrowing = []
+    for name, values in sorted((where_in or {}).items()):
+        distinct = list(dict.fromkeys(values))
+        if distinct:
+            narrowing.append((name, len(distinct)))
+            params.update({f"{name}_{i}": v for i, v in enumerate(distinct)})
+    statement = _owned_with_tags(model, tuple(narrowing), order_by)
+    result: dict[str, tuple[Any, dict[str, str]]] = {}
+    for row in reader.all(statement, params):
         entry = result.get(row.id)
         if entry is None:
             entry = result[row.id] = (row, {})

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.orm import Session
 
 from controller.config import Settings
+from controller.db.reader import Reader
 
 
 @dataclass(frozen=True)
 class RequestContext:
-    session: Session
+    reader: Reader
+    """Runs prepared SELECTs on the request's connection (see ``controller.db.reader``)."""
+    open_session: Callable[[], Session]
     settings: Settings
     account_id: str
     user_id: str
@@ -19,3 +24,9 @@ class RequestContext:
     api_version: str
     host: str = ""
     """The Host header the client used (without port), for endpoints in responses."""
+
+    @cached_property
+    def session(self) -> Session:
+        """The request's ORM session. A mutating action's session is its transaction; a read-only
+        action's is opened on first use and never committed."""
+        return self.open_session()

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller.auth.errors import AuthError
 from controller.auth.request import HttpRequest
 from controller.config import Settings
 from controller.db.engine import transaction
+from controller.db.reader import Reader, reading
 from controller.ec2 import errors
 from controller.ec2.context import RequestContext
-from controller.ec2.registry import actions
+from controller.ec2.registry import ActionSpec, actions
 from controller.ec2.translate import from_auth_error, from_protocol_error
 from controller.identity.authenticate import Authenticator, Principal
 from controller.logs import event
@@ -59,11 +61,31 @@ def _version(value: str | None) -> str:
     return value
 
 
+class _LazySession:
+    """A read-only request's ORM session: opened only if the handler asks, never committed."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._session: Session | None = None
+
+    def __call__(self) -> Session:
+        if self._session is None:
+            self._session = self._factory()
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+            self._session.close()
+
+
 class Ec2Endpoint:
     def __init__(
-        self, settings: Settings, sessions: sessionmaker[Session], authenticator: Authenticator
+        self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
+        authenticator: Authenticator,
     ) -> None:
         self._settings = settings
+        self._engine = engine
         self._sessions = sessions
         self._auth = authenticator
         self._actions = actions()
@@ -71,36 +93,52 @@ class Ec2Endpoint:
     def handle(self, request: HttpRequest, params: Sequence[tuple[str, str]], request_id: str) -> Reply:
         """Serve one Query request; every failure becomes an EC2 error envelope, never a raw 500.
 
-        One transaction per request covers authentication, the handler and serialisation: it
-        commits only when a response has been rendered."""
+        A mutating action runs in one transaction that covers authentication, the handler and
+        serialisation, and commits only once a response has been rendered. A read-only action
+        (``mutating=False``) runs on a connection of its own and never commits anything: its
+        handler reads through ``ctx.reader`` and, only if it asks, an ORM session."""
         envelope, rest = split_envelope(params)
         name = envelope.get("Action", "")
+        spec = self._actions.get(name)
         try:
+            if spec is not None and not spec.mutating:
+                lazy = _LazySession(self._sessions)
+                try:
+                    with reading(self._engine) as reader:
+                        return self._serve(reader, lazy, request, envelope, rest, request_id)
+                finally:
+                    lazy.close()
             with transaction(self._sessions) as session:
-                principal = self._authenticate(session, request)
-                version = _version(envelope.get("Version"))
-                host = request.headers.get("host", self._settings.host).rsplit(":", 1)[0]
-                call = _Call(name, rest, principal, version, request_id, host)
-                return self._dispatch(session, call)
+                return self._serve(Reader.of_session(session), lambda: session, request,
+                                   envelope, rest, request_id)
         except errors.Ec2Error as exc:
             return self._error(exc, name, request_id)
         except Exception:  # noqa: BLE001 - the last resort: answer InternalError, log the traceback
             event(log, logging.ERROR, "ec2.unhandled", action=name[:64], exc_info=True)
             return self._error(errors.InternalError(), name, request_id)
 
-    def _authenticate(self, session: Session, request: HttpRequest) -> Principal:
+    def _serve(self, reader: Reader, open_session: Callable[[], Session], request: HttpRequest,
+               envelope: Mapping[str, str], rest: Sequence[tuple[str, str]],
+               request_id: str) -> Reply:
+        principal = self._authenticate(reader, request)
+        version = _version(envelope.get("Version"))
+        host = request.headers.get("host", self._settings.host).rsplit(":", 1)[0]
+        call = _Call(envelope.get("Action", ""), rest, principal, version, request_id, host)
+        return self._dispatch(reader, open_session, call)
+
+    def _authenticate(self, reader: Reader, request: HttpRequest) -> Principal:
         try:
-            principal = self._auth.authenticate(session, request)
+            principal = self._auth.authenticate(reader, request)
         except AuthError as exc:
             raise from_auth_error(exc) from None
         if principal is None:
             raise errors.MissingAuthenticationToken()
         return principal
 
-    def _dispatch(self, session: Session, call: _Call) -> Reply:
+    def _dispatch(self, reader: Reader, open_session: Callable[[], Session], call: _Call) -> Reply:
         if not call.action:
             raise errors.MissingAction()
-        spec = self._actions.get(call.action)
+        spec: ActionSpec | None = self._actions.get(call.action)
         op = operation_model(call.action) if spec is not None else None
         if spec is None or op is None:
             raise errors.InvalidAction(
@@ -113,7 +151,8 @@ class Ec2Endpoint:
         if parsed.pop("DryRun", False):
             raise errors.DryRunOperation()
         ctx = RequestContext(
-            session=session,
+            reader=reader,
+            open_session=open_session,
             settings=self._settings,
             account_id=call.principal.account_id,
             user_id=call.principal.user_id,
@@ -125,7 +164,8 @@ class Ec2Endpoint:
         body = serialize_ec2_response(
             op, result, request_id=call.request_id, api_version=call.version
         )
-        session.flush()
+        if spec.mutating:
+            ctx.session.flush()
         return Reply(200, body)
 
     def _error(self, exc: errors.Ec2Error, name: str, request_id: str) -> Reply:

@@ -99,7 +99,7 @@ def describe_key_pairs(ctx: RequestContext, params: Params) -> Result:
     for pid in pair_ids:
         if not ids.is_resource_id(pid, "key"):
             raise errors.InvalidKeyPairNotFound(f"The key pair '{pid}' does not exist")
-    rows = owned_rows_with_tags(ctx.session, KeyPair, ctx.account_id,
+    rows = owned_rows_with_tags(ctx.reader, KeyPair, ctx.account_id,
                                 {"name": names, "id": pair_ids}, "name")
     found_names = {p.name for p, _ in rows}
     found_ids = {p.id for p, _ in rows}

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.orm import Session
-
 from controller.auth.authenticator import parse_signature
 from controller.auth.errors import InactiveAccessKey, UnknownAccessKey
 from controller.auth.request import HttpRequest
 from controller.auth.sigv4 import STREAMING_PREFIX, SigV4Request, signing_key
+from controller.db.reader import Reader
 from controller.identity.secretbox import SecretBox
 from controller.identity.service import lookup_access_key
 
@@ -41,15 +40,13 @@ class Authenticator:
         self._box = box
 
     def authenticate(
-        self, session: Session, request: HttpRequest, now: datetime | None = None
+        self, reader: Reader, request: HttpRequest, now: datetime | None = None
     ) -> Principal | None:
-        """The verified caller, or None for an anonymous request. Raises ``auth.errors``.
-
-        Runs in the request's own session, so a request costs one connection checkout."""
+        """The verified caller, or None for an anonymous request. Raises ``auth.errors``."""
         parsed = parse_signature(request, now or datetime.now(UTC))
         if parsed is None:
             return None
-        record = lookup_access_key(session, self._box, parsed.access_key_id)
+        record = lookup_access_key(reader, self._box, parsed.access_key_id)
         if record is None:
             raise UnknownAccessKey(
                 "The AWS Access Key Id you provided does not exist in our records."

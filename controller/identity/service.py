@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from controller import ids
 from controller.db.models import AccessKey, Account, User
+from controller.db.reader import Prepared, Reader
 from controller.identity.errors import EntityAlreadyExists, InvalidName, LimitExceeded, NoSuchEntity
 from controller.identity.secretbox import SecretBox
 
@@ -175,19 +175,16 @@ def list_credentials(session: Session, box: SecretBox, account_id: str) -> list[
     ]
 
 
-@cache
-def _key_lookup() -> Select[str, str, str, bytes]:
-    # Built once, on the table rather than the ORM entity: constructing a statement, or taking the
-    # ORM execution path, costs more than running it on SQLite.
-    keys = AccessKey.__table__.c
-    return select(keys.account_id, keys.user_id, keys.status, keys.secret_encrypted).where(
-        keys.id == bindparam("key_id")
-    )
+_KEYS = AccessKey.__table__.c
+_KEY_LOOKUP = Prepared(
+    select(_KEYS.account_id, _KEYS.user_id, _KEYS.status, _KEYS.secret_encrypted).where(
+        _KEYS.id == bindparam("key_id"))
+)
 
 
-def lookup_access_key(session: Session, box: SecretBox, access_key_id: str) -> KeyRecord | None:
-    """The key, its owner and its secret; one indexed Core query (this is on every request)."""
-    row = session.execute(_key_lookup(), {"key_id": access_key_id}).first()
+def lookup_access_key(reader: Reader, box: SecretBox, access_key_id: str) -> KeyRecord | None:
+    """The key, its owner and its secret; one indexed query, on every request."""
+    row = reader.first(_KEY_LOOKUP, {"key_id": access_key_id})
     if row is None:
         return None
     account_id, user_id, status, sealed = row

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import re
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -13,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from controller.auth import errors as auth
 from controller.auth.request import HttpRequest
 from controller.config import Settings
+from controller.db.reader import reading
 from controller.identity.authenticate import Authenticator, Principal
 from controller.logs import event
 from controller.s3 import errors
@@ -46,9 +48,10 @@ def from_auth_error(error: auth.AuthError) -> errors.S3Error:
 
 
 class S3Endpoint:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session],
+    def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
                  authenticator: Authenticator, blobs: BlobStore) -> None:
         self._settings = settings
+        self._engine = engine
         self._sessions = sessions
         self._auth = authenticator
         self._blobs = blobs
@@ -80,8 +83,8 @@ class S3Endpoint:
 
     def _authenticate(self, http: HttpRequest) -> Principal | None:
         try:
-            with self._sessions() as session:
-                return self._auth.authenticate(session, http)
+            with reading(self._engine) as reader:
+                return self._auth.authenticate(reader, http)
         except auth.AuthError as exc:
             raise from_auth_error(exc) from None
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from controller.db.engine import make_session_factory, transaction
 from controller.db.migrate import upgrade
 from controller.db.models import AccessKey, SecurityGroup
+from controller.db.reader import Reader
 from controller.identity import service
 from controller.identity.errors import EntityAlreadyExists, InvalidName, LimitExceeded, NoSuchEntity
 from controller.identity.secretbox import SecretBox, SecretBoxError
@@ -53,7 +54,7 @@ def test_secrets_are_encrypted_at_rest(session: Session) -> None:
     creds = service.create_account(session, BOX, "beta")
     stored = session.get_one(AccessKey, creds.access_key_id).secret_encrypted
     assert creds.secret_access_key.encode() not in stored
-    record = service.lookup_access_key(session, BOX, creds.access_key_id)
+    record = service.lookup_access_key(Reader.of_session(session), BOX, creds.access_key_id)
     assert record is not None and record.secret_access_key == creds.secret_access_key
     with pytest.raises(SecretBoxError):
         SecretBox(Fernet.generate_key()).open(stored)
@@ -65,10 +66,10 @@ def test_two_keys_per_user_rotation(session: Session) -> None:
     with pytest.raises(LimitExceeded):
         service.create_access_key(session, BOX, first.account_id, "gamma")
     service.set_access_key_status(session, first.account_id, first.access_key_id, "Inactive")
-    record = service.lookup_access_key(session, BOX, first.access_key_id)
+    record = service.lookup_access_key(Reader.of_session(session), BOX, first.access_key_id)
     assert record is not None and record.status == "Inactive"
     service.delete_access_key(session, first.account_id, first.access_key_id)
-    assert service.lookup_access_key(session, BOX, first.access_key_id) is None
+    assert service.lookup_access_key(Reader.of_session(session), BOX, first.access_key_id) is None
     keys = service.list_credentials(session, BOX, first.account_id)
     assert [k.access_key_id for k in keys] == [second.access_key_id]
 
@@ -93,7 +94,7 @@ def test_users(session: Session) -> None:
         service.create_user(session, creds.account_id, "deploy")
     service.delete_user(session, creds.account_id, "deploy")
     session.expire_all()
-    assert service.lookup_access_key(session, BOX, key.access_key_id) is None
+    assert service.lookup_access_key(Reader.of_session(session), BOX, key.access_key_id) is None
 
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 65, "slash/no"])
