@@ -1,0 +1,90 @@
+"""controller.db.reader on both backends: prepared SELECTs on the raw DBAPI connection return
+what SQLAlchemy Core returns, see the session's uncommitted writes, and commit nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, bindparam, select
+
+from controller.db.engine import make_session_factory, transaction
+from controller.db.migrate import upgrade
+from controller.db.models import Account, KeyPair
+from controller.db.queries import owned_rows_with_tags
+from controller.db.reader import Prepared, Reader, reading
+from controller.ec2.tagging import set_tags
+
+PAIRS = KeyPair.__table__.c
+BY_ACCOUNT = Prepared(select(PAIRS.id, PAIRS.name, PAIRS.created_at)
+                      .where(PAIRS.account_id == bindparam("account_id"))
+                      .order_by(PAIRS.name))
+CREATED_AFTER = Prepared(select(PAIRS.name).where(PAIRS.created_at > bindparam("after"))
+                         .order_by(PAIRS.name))
+STAMP = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def engine(fresh_engine: Engine) -> Engine:
+    upgrade(fresh_engine)
+    with transaction(make_session_factory(fresh_engine)) as session:
+        session.add(Account(id="111122223333", name="reader", canonical_user_id="c" * 64))
+        session.flush()
+        for n, name in enumerate(["b", "a", "c"]):
+            session.add(KeyPair(id=f"key-{n:017x}", account_id="111122223333", name=name,
+                                key_type="rsa", fingerprint="f", public_key="p",
+                                created_at=STAMP))
+    return fresh_engine
+
+
+def test_rows_match_core_including_datetimes(engine: Engine) -> None:
+    with reading(engine) as reader:
+        rows = reader.all(BY_ACCOUNT, {"account_id": "111122223333"})
+    with engine.connect() as conn:
+        core = conn.execute(BY_ACCOUNT.statement, {"account_id": "111122223333"}).all()
+    assert [tuple(r) for r in rows] == [tuple(r) for r in core]
+    assert [r.name for r in rows] == ["a", "b", "c"]
+    assert rows[0].created_at.replace(tzinfo=UTC) == STAMP
+
+
+def test_bind_processors_apply(engine: Engine) -> None:
+    with reading(engine) as reader:
+        assert [r.name for r in reader.all(CREATED_AFTER, {"after": datetime(2026, 1, 1)})] == [
+            "a", "b", "c"]
+        assert reader.all(CREATED_AFTER, {"after": datetime(2026, 2, 1)}) == []
+        assert reader.first(BY_ACCOUNT, {"account_id": "000000000000"}) is None
+
+
+def test_reader_of_session_sees_uncommitted_writes_and_reading_commits_nothing(
+    engine: Engine,
+) -> None:
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        session.add(KeyPair(id="key-00000000000000099", account_id="111122223333", name="d",
+                            key_type="rsa", fingerprint="f", public_key="p"))
+        session.flush()
+        rows = Reader.of_session(session).all(BY_ACCOUNT, {"account_id": "111122223333"})
+        assert [r.name for r in rows] == ["a", "b", "c", "d"]
+        session.rollback()
+    with reading(engine) as reader:
+        assert len(reader.all(BY_ACCOUNT, {"account_id": "111122223333"})) == 3
+
+
+def test_owned_rows_with_tags_narrows_by_lists(engine: Engine) -> None:
+    with transaction(make_session_factory(engine)) as session:
+        set_tags(session, "111122223333", {"key-00000000000000000": "key-pair"},
+                 {"env": "prod", "team": "x"})
+    with reading(engine) as reader:
+        everything = owned_rows_with_tags(reader, KeyPair, "111122223333", order_by="name")
+        assert [(r.name, t) for r, t in everything] == [
+            ("a", {}), ("b", {"env": "prod", "team": "x"}), ("c", {})]
+        some = owned_rows_with_tags(reader, KeyPair, "111122223333",
+                                    {"name": ["c", "a", "c"], "id": []}, "name")
+        assert [r.name for r, _ in some] == ["a", "c"]
+        assert owned_rows_with_tags(reader, KeyPair, "999999999999") == []
+
+
+def test_expanding_parameters_are_refused(engine: Engine) -> None:
+    statement = Prepared(select(PAIRS.id).where(PAIRS.name.in_(bindparam("names", expanding=True))))
+    with reading(engine) as reader, pytest.raises(ValueError, match="plain"):
+        reader.all(statement, {"names": ["a"]})
