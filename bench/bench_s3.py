@@ -28,6 +28,7 @@ from botocore.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = base64.b64encode(os.urandom(3072))  # 4 KiB of ASCII: wrk's Lua strings take it as is
+KEYS = 64
 
 
 def free_port() -> int:
@@ -54,19 +55,26 @@ def signed(method: str, url: str, key: str, secret: str, body: bytes) -> dict[st
     return dict(request.headers.items())
 
 
-def wrk(url: str, method: str, headers: dict[str, str], body: bytes, conns: int,
+def wrk(requests: list[tuple[str, str, dict[str, str], bytes]], url: str, conns: int,
         seconds: int, workdir: Path) -> float:
+    """Replay ``requests`` (method, path, headers, body) round robin: distinct keys, so that
+    concurrent connections never write one key at once."""
+    method = requests[0][0]
     script = workdir / f"{method}-{conns}.lua"
-    lines = [f'wrk.method = "{method}"']
-    if body:
-        lines.append(f"wrk.body = {json.dumps(body.decode('ascii'))}")
-    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    lines = ["local reqs = {}", "local i = 0", "init = function(args)"]
+    for m, path, headers, body in requests:
+        table = "{" + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()
+                                ) + "}"
+        lua_body = json.dumps(body.decode("ascii")) if body else "nil"
+        lines.append(f"  reqs[#reqs + 1] = wrk.format({json.dumps(m)}, {json.dumps(path)}, "
+                     f"{table}, {lua_body})")
+    lines += ["end", "request = function()", "  i = i % #reqs + 1", "  return reqs[i]", "end"]
     script.write_text("\n".join(lines) + "\n")
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s",
                           "-s", str(script), url], check=True, capture_output=True,
                          text=True).stdout
     if "Non-2xx" in out:
-        raise SystemExit(f"failed responses:\n{out}")
+        raise SystemExit(f"failed responses from {url}:\n{out}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
 
@@ -74,12 +82,16 @@ def measure(endpoint: str, key: str, secret: str, seconds: int, workdir: Path) -
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                       aws_access_key_id=key, aws_secret_access_key=secret)
     s3.create_bucket(Bucket="bench")
-    url = endpoint.rstrip("/") + "/bench/obj"
-    s3.put_object(Bucket="bench", Key="obj", Body=BODY)
-    put = signed("PUT", url, key, secret, BODY)
-    get = signed("GET", url, key, secret, b"")
-    return {f"{m} c={c}": wrk(url, m, h, b, c, seconds, workdir)
-            for m, h, b in (("PUT", put, BODY), ("GET", get, b"")) for c in (1, 8)}
+    base = endpoint.rstrip("/")
+    keys = [f"obj-{n:03d}" for n in range(KEYS)]
+    for name in keys:
+        s3.put_object(Bucket="bench", Key=name, Body=BODY)
+    puts = [("PUT", f"/bench/{k}", signed("PUT", f"{base}/bench/{k}", key, secret, BODY), BODY)
+            for k in keys]
+    gets = [("GET", f"/bench/{k}", signed("GET", f"{base}/bench/{k}", key, secret, b""), b"")
+            for k in keys]
+    return {f"{reqs[0][0]} c={c}": wrk(reqs, base + "/", c, seconds, workdir)
+            for reqs in (puts, gets) for c in (1, 8)}
 
 
 def main() -> None:
