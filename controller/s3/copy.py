@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from starlette.concurrency import run_in_threadpool
+
 from controller.db.models import S3Object
 from controller.identity.authenticate import Principal
 from controller.s3 import errors
@@ -122,7 +124,8 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     algorithm = _checksum_algorithm(ctx, src)
     if src.blob_id is None:
         raise errors.NoSuchKey(Key=source.key)
-    info = ctx.blobs.copy_range(src.blob_id, 0, src.size - 1, checksum=algorithm)
+    info = await run_in_threadpool(ctx.blobs.copy_range, src.blob_id, 0, src.size - 1,
+                                   checksum=algorithm)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
         "etag": f'"{info.md5_hex}"', "owner_account_id": principal.account_id,

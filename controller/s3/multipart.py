@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from controller.db.engine import transaction
 from controller.db.models import MultipartUpload, S3Object, UploadPart, utcnow
@@ -166,7 +167,8 @@ async def upload_part_copy(ctx: S3Context, number: int) -> S3Reply:
         raise errors.EntityTooLarge(ProposedSize=str(end - start + 1), MaxSizeAllowed=str(MAX_PART))
     if src.blob_id is None:
         raise errors.NoSuchKey()
-    info = ctx.blobs.copy_range(src.blob_id, start, end, checksum=upload.checksum_algorithm)
+    info = await run_in_threadpool(ctx.blobs.copy_range, src.blob_id, start, end,
+                                   checksum=upload.checksum_algorithm)
     _save_part(ctx, number, info)
     result = {"ETag": f'"{info.md5_hex}"', "LastModified": utcnow(),
               **checksum_fields(upload.checksum_algorithm, info.checksum_b64)}
@@ -236,7 +238,7 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
         upload = _upload(session, ctx)
         chosen = _chosen(_parts(session, upload.upload_id), wanted)
     blob_ids = [part.blob_id for part in chosen]
-    info = ctx.blobs.concatenate(blob_ids)
+    info = await run_in_threadpool(ctx.blobs.concatenate, blob_ids)
     checksum = _composite(upload.checksum_algorithm, chosen)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,

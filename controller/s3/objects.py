@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
 from controller.db.models import S3Object
 from controller.s3 import chunked, errors
 from controller.s3 import objects_store as store
@@ -75,7 +77,7 @@ async def receive_blob(ctx: S3Context) -> BlobInfo:
             raise errors.IncompleteBody()
         if trailer is not None:
             checksum = decoded.checksum(trailer)
-        info = writer.commit()
+        info = await run_in_threadpool(writer.commit)  # fsyncs: off the event loop
     _verify(ctx, info, md5, checksum)
     return info
 

@@ -9,10 +9,11 @@ however slow; the kernel drops the lock when the writing process dies.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
-import functools
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +25,8 @@ from storage.objects.errors import BlobStoreError, BlobTooLarge
 from storage.objects.layout import blob_path, new_blob_id
 
 _WRITEBACK_EVERY = 8 << 20  # start writeback of dirty pages this often, so commit's fsync is short
-_OVERLAP_MIN = 256 << 10  # chunks this big are written on a helper thread while we hash
+_BATCH = 1 << 20  # small chunks are gathered into batches this big before hashing and writing
+_IN_FLIGHT = 4  # batches queued to a writer's own thread at most: memory stays flat
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
 
@@ -38,7 +40,14 @@ class BlobInfo:
 
 
 class BlobWriter:
-    """Streams bytes into a new blob. Use as a context manager: leaving without commit aborts."""
+    """Streams bytes into a new blob. Use as a context manager: leaving without commit aborts.
+
+    :meth:`write` only gathers chunks; each full batch (1 MiB) is hashed and written by the
+    writer's own thread, in order, while the caller (the event loop) goes on receiving, with at
+    most a few batches queued. A blob smaller than one batch is hashed and written by
+    :meth:`commit` in one piece, with no thread at all. Hashing and ``pwrite`` release the GIL,
+    so a large upload uses a second core for its digests.
+    """
 
     def __init__(
         self,
@@ -65,6 +74,11 @@ class BlobWriter:
         if self._checksum is not None and self._checksum is not self._sha256:
             self._hashers.append(self._checksum)
         self._written_back = 0
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._offset = 0  # where the next batch goes
+        self._lane: ThreadPoolExecutor | None = None
+        self._in_flight: deque[Future[None]] = deque()
         self._fd: int | None = _open_locked(self._tmp_path)
 
     def _checksum_hasher(self, checksum: str | None) -> Hasher | None:
@@ -73,44 +87,76 @@ class BlobWriter:
         return None if checksum is None else new_hasher(checksum)
 
     def write(self, chunk: bytes | bytearray | memoryview) -> None:
-        """Append ``chunk``. On any failure (including :class:`BlobTooLarge`) the writer aborts."""
+        """Append ``chunk`` (copied unless it is ``bytes``, so callers may reuse buffers). On any
+        failure (including :class:`BlobTooLarge`) the writer aborts."""
+        self._require_open()
+        try:
+            data = chunk if isinstance(chunk, bytes) else bytes(chunk)
+            if self.max_size is not None and self.size + len(data) > self.max_size:
+                raise BlobTooLarge(f"blob exceeds {self.max_size} bytes")
+            self._batch.append(data)
+            self._batched += len(data)
+            self.size += len(data)
+            if self._batched >= _BATCH:
+                self._send_batch()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _take_batch(self) -> tuple[bytes, int]:
+        data = self._batch[0] if len(self._batch) == 1 else b"".join(self._batch)
+        offset = self._offset
+        self._offset += len(data)
+        self._batch.clear()
+        self._batched = 0
+        return data, offset
+
+    def _send_batch(self) -> None:
         fd = self._require_open()
-        # A byte view whatever the item size, released on return so callers may resize buffers.
-        with memoryview(chunk) as view, view.cast("B") as data:
-            try:
-                self._write(fd, data)
-            except BaseException:
-                self.abort()
-                raise
+        data, offset = self._take_batch()
+        if self._lane is None:
+            self._lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-write")
+        self._in_flight.append(self._lane.submit(self._store, fd, data, offset))
+        while self._in_flight and (len(self._in_flight) > _IN_FLIGHT or self._in_flight[0].done()):
+            self._in_flight.popleft().result()  # raises the thread's error, if any
 
-    def _write(self, fd: int, data: memoryview) -> None:
-        if self.max_size is not None and self.size + len(data) > self.max_size:
-            raise BlobTooLarge(f"blob exceeds {self.max_size} bytes")
-        if len(data) >= _OVERLAP_MIN:
-            # Copy into the page cache on a helper thread while this one hashes: both release
-            # the GIL, so a big chunk costs about its MD5 time instead of MD5 + kernel copy.
-            pending = _io_pool().submit(pwrite_all, fd, data, self.size)
-            try:
-                self._hash(data)
-            finally:
-                pending.result()
-        else:
-            self._hash(data)
-            pwrite_all(fd, data, self.size)
-        self.size += len(data)
-        if self.size - self._written_back >= _WRITEBACK_EVERY:
-            _start_writeback(fd, self._written_back, self.size)
-            self._written_back = self.size
+    def _store(self, fd: int, data: bytes, offset: int) -> None:
+        """Hash and write one batch; runs on the writer's thread (or in commit), in order."""
+        with memoryview(data) as view:
+            for hasher in self._hashers:
+                hasher.update(view)
+            pwrite_all(fd, view, offset)
+        end = offset + len(data)
+        if end - self._written_back >= _WRITEBACK_EVERY:
+            _start_writeback(fd, self._written_back, end)
+            self._written_back = end
 
-    def _hash(self, data: memoryview) -> None:
-        for hasher in self._hashers:
-            hasher.update(data)
+    def _drain(self) -> None:
+        """Wait for every queued batch; the first error is raised after all have finished."""
+        error: BaseException | None = None
+        while self._in_flight:
+            try:
+                self._in_flight.popleft().result()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, once all are done
+                error = error or exc
+        if self._lane is not None:
+            self._lane.shutdown(wait=True)
+            self._lane = None
+        if error is not None:
+            raise error
 
     def commit(self) -> BlobInfo:
         """fsync, rename into ``blobs/``, fsync the directory; return the blob's digests."""
         fd = self._require_open()
         final = blob_path(self._blobs_dir, self.blob_id)
         try:
+            if self._lane is None:
+                if self._batched:
+                    self._store(fd, *self._take_batch())
+            else:
+                if self._batched:
+                    self._send_batch()
+                self._drain()
             os.utime(fd)  # the reaper ages blobs by mtime: make it the commit time
             os.fsync(fd)
             ensure_dir(final.parent, self._blobs_dir)
@@ -126,6 +172,9 @@ class BlobWriter:
         """Close and remove the temp file. Idempotent; a no-op after commit."""
         if self._fd is None:
             return
+        with contextlib.suppress(Exception):  # aborting anyway: a write error is moot
+            self._drain()  # but no batch may still be writing to the descriptor we close
+        self._batch.clear()
         self._close()
         try:
             os.unlink(self._tmp_path)
@@ -162,15 +211,6 @@ class BlobWriter:
         tb: TracebackType | None,
     ) -> None:
         self.abort()
-
-
-@functools.cache
-def _io_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-write")
-
-
-if hasattr(os, "register_at_fork"):  # a forked child has no pool threads: make a new pool
-    os.register_at_fork(after_in_child=_io_pool.cache_clear)
 
 
 def _open_locked(path: Path) -> int:

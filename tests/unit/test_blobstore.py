@@ -429,3 +429,28 @@ def test_reaper_ignores_strangers(store: BlobStore) -> None:
     age(stranger, 7200)
     assert reap(store, Lookup(()), tmp_older_than=1, blob_older_than=1).blobs_removed == 0
     assert stranger.exists()
+
+
+def test_batches_in_flight_keep_order_and_digests(store: BlobStore) -> None:
+    """Many odd-sized chunks cross batch boundaries; the writer's thread hashes them in order."""
+    chunks = [os.urandom(n) for n in (1, 65_536, 1 << 20, 999_999, 3, (1 << 20) + 7, 123_457)] * 3
+    expected = b"".join(chunks)
+    with store.writer(want_sha256=True, checksum="CRC32") as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+        info = writer.commit()
+    assert read(store, info.blob_id) == expected
+    assert info.md5_hex == hashlib.md5(expected).hexdigest()
+    assert info.sha256_hex == hashlib.sha256(expected).hexdigest()
+    assert info.checksum_b64 == base64.b64encode(
+        zlib.crc32(expected).to_bytes(4, "big")).decode()
+
+
+def test_abort_with_batches_in_flight_leaves_nothing(store: BlobStore) -> None:
+    with store.writer(max_size=6 << 20) as writer:
+        for _ in range(5):
+            writer.write(os.urandom(1 << 20))
+        with pytest.raises(BlobTooLarge):
+            writer.write(os.urandom(2 << 20))
+    assert files_under(store.tmp_dir) == []
+    assert files_under(store.blobs_dir) == []
