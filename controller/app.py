@@ -29,6 +29,7 @@ from controller.logs import event, request_id_var
 from controller.protocol.xml_serializer import serialize_ec2_error
 from controller.runtime import Runtime, build_runtime
 from controller.s3.housekeeping import reaper_loop
+from controller.s3.lifecycle_job import lifecycle_loop
 
 log = logging.getLogger("ironbark.frontend")
 HEALTH_PATH = "/_ironbark/health"
@@ -151,8 +152,12 @@ def create_app(
             on_started(state["runtime"])
         reaper = asyncio.create_task(
             reaper_loop(state["runtime"].sessions, state["runtime"].blobs))
+        lifecycle = asyncio.create_task(lifecycle_loop(
+            state["runtime"].sessions, state["runtime"].blobs,
+            settings.s3_lifecycle_day_seconds, settings.s3_lifecycle_interval_seconds))
         yield
         reaper.cancel()
+        lifecycle.cancel()
         state["runtime"].close()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)

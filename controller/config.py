@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     max_query_body_bytes: int = 1024 * 1024
+    s3_lifecycle_day_seconds: int = Field(default=86400, ge=1)
+    """The length of a lifecycle "day"; anything but 86400 (tests) skips the midnight rounding."""
+    s3_lifecycle_interval_seconds: float = Field(default=3600.0, gt=0)
+    """How often the lifecycle job passes over the buckets."""
 
     @field_validator("region")
     @classmethod

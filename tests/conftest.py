@@ -157,9 +157,9 @@ def _wait_healthy(server: Server) -> bool:
     return False
 
 
-def _start(data_dir: Path, database_url: str, pg: bool) -> Server:
+def _start(data_dir: Path, database_url: str, pg: bool, extra_env: dict[str, str]) -> Server:
     """Start a server and wait for its health check; retry when another process took the port."""
-    env = _hermetic_env() | ({"IRONBARK_DATABASE_URL": database_url} if pg else {})
+    env = _hermetic_env() | ({"IRONBARK_DATABASE_URL": database_url} if pg else {}) | extra_env
     for attempt in range(3):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -200,10 +200,19 @@ def _stop(server: Server) -> None:
 @pytest.fixture(scope="module")
 def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real ``ironbark up`` process for the test module, on the current database backend."""
+    with running_server(db_backend, tmp_path_factory) as srv:
+        yield srv
+
+
+@contextmanager
+def running_server(db_backend: str, tmp_path_factory: pytest.TempPathFactory,
+                   extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A real server, with extra ``IRONBARK_*`` settings if given: a test module that overrides
+    ``server`` with one runs every client fixture against that specially configured server."""
     data_dir = tmp_path_factory.mktemp(f"server-{BACKEND_IDS[db_backend]}")
     sqlite = f"sqlite:///{data_dir / 'ironbark.db'}"  # the server's default database
     with nullcontext(sqlite) if db_backend == "sqlite" else fresh_pg_database() as url:
-        srv = _start(data_dir, url, pg=db_backend == "postgresql")
+        srv = _start(data_dir, url, pg=db_backend == "postgresql", extra_env=extra_env or {})
         try:
             creds = json.loads((data_dir / "admin-credentials.json").read_text())
             srv.admin = Credentials(creds["account_id"], "admin", creds["user"],

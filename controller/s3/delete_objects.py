@@ -23,11 +23,12 @@ MAX_KEYS = 1000
 MAX_BODY = 2 * 1024 * 1024
 
 
-def check_integrity(ctx: S3Context, body: bytes) -> None:
-    """AWS requires Content-MD5 or an ``x-amz-checksum-*`` header here; both must match."""
+def check_integrity(ctx: S3Context, body: bytes, required: bool = True) -> None:
+    """Content-MD5 and ``x-amz-checksum-*`` must match the body; AWS requires one of them
+    on DeleteObjects (``required``)."""
     md5 = content_md5(ctx.headers)
     checksum = declared_checksum(ctx.headers)
-    if md5 is None and checksum is None:
+    if required and md5 is None and checksum is None:
         raise errors.InvalidRequest(
             "Missing required header for this request: Content-MD5 OR x-amz-checksum-*")
     if ctx.payload_sha256 is not None and hashlib.sha256(body).hexdigest() != ctx.payload_sha256:

@@ -101,6 +101,8 @@ MetadataTooLarge = _client(
 IllegalVersioningConfigurationException = _client(
     "IllegalVersioningConfigurationException", 400,
     "The versioning configuration specified in the request is invalid.")
+NoSuchLifecycleConfiguration = _client(
+    "NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist")
 BadChecksum = _client("BadDigest", 400, "The checksum you specified did not match what we received.")
 
 

@@ -277,16 +277,21 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
     return xml_reply("CompleteMultipartUpload", data)
 
 
+def abort_upload(session: Session, upload: MultipartUpload) -> list[str]:
+    """Remove an upload and its parts (AbortMultipartUpload, the lifecycle job); the blobs to
+    free once the caller has committed."""
+    blobs = [part.blob_id for part in _parts(session, upload.upload_id).values()]
+    session.execute(delete(UploadPart).where(UploadPart.upload_id == upload.upload_id))
+    session.delete(upload)
+    return blobs
+
+
 @route("DELETE", "object", "uploadId")
 async def abort_multipart_upload(ctx: S3Context) -> S3Reply:
     caller(ctx.principal)
 
     def abort(session: Session) -> list[str]:
-        upload = _upload(session, ctx)
-        blobs = [part.blob_id for part in _parts(session, upload.upload_id).values()]
-        session.execute(delete(UploadPart).where(UploadPart.upload_id == upload.upload_id))
-        session.delete(upload)
-        return blobs
+        return abort_upload(session, _upload(session, ctx))
 
     for blob in store.with_retry(ctx.sessions, abort):
         ctx.blobs.delete(blob)

@@ -24,6 +24,7 @@ from controller.s3.headers import (
     stored_headers,
     user_metadata,
 )
+from controller.s3.lifecycle_rules import expiration_headers
 from controller.s3.routes import route
 from storage.objects import BlobInfo, BlobTooLarge
 
@@ -117,19 +118,22 @@ async def put_object(ctx: S3Context) -> S3Reply:
         "checksum_algorithm": algorithm,
         "checksum_value": info.checksum_b64}
 
-    def install(session: Any) -> tuple[list[str], str]:
+    def install(session: Any) -> tuple[list[str], str, list[tuple[str, str]]]:
         bucket = owned_bucket(session, ctx.bucket, principal)
         row = S3Object(**row_fields)
-        return store.install(session, bucket, row), row.version_id
+        freed = store.install(session, bucket, row)
+        return freed, row.version_id, expiration_headers(
+            bucket.lifecycle, row.key, row.last_modified, row.size, row.tags,
+            ctx.settings.s3_lifecycle_day_seconds)
 
     try:
-        freed, version_id = store.with_retry(ctx.sessions, install)
+        freed, version_id, expiration = store.with_retry(ctx.sessions, install)
     except BaseException:
         ctx.blobs.delete(info.blob_id)
         raise
     for blob in freed:
         ctx.blobs.delete(blob)
-    headers = [("ETag", f'"{info.md5_hex}"')]
+    headers = [("ETag", f'"{info.md5_hex}"'), *expiration]
     if version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", version_id))
     if algorithm:
@@ -137,9 +141,10 @@ async def put_object(ctx: S3Context) -> S3Reply:
     return S3Reply(200, headers)
 
 
-def _find(ctx: S3Context) -> S3Object:
+def _find(ctx: S3Context) -> tuple[S3Object, str | None]:
+    """The version asked for, and the bucket's lifecycle configuration."""
     with ctx.sessions() as session:
-        owned_bucket(session, ctx.bucket, ctx.principal)
+        lifecycle = owned_bucket(session, ctx.bucket, ctx.principal).lifecycle
         version_id = ctx.query.get("versionId")
         if version_id is not None:
             row = store.version(session, ctx.bucket, ctx.key, version_id)
@@ -156,7 +161,7 @@ def _find(ctx: S3Context) -> S3Object:
                 raise missing
     if row.delete_marker:
         raise errors.MethodNotAllowed()
-    return row
+    return row, lifecycle
 
 
 def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
@@ -180,9 +185,12 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
 
 
 async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
-    row = _find(ctx)
+    row, lifecycle = _find(ctx)
     check_conditions(ctx.headers, row.etag, row.last_modified)
     headers = _object_headers(ctx, row)
+    if row.is_latest:
+        headers += expiration_headers(lifecycle, row.key, row.last_modified, row.size, row.tags,
+                                      ctx.settings.s3_lifecycle_day_seconds)
     span = parse_range(ctx.headers.get("range"), row.size)
     start, end = span if span is not None else (0, row.size - 1)
     headers.append(("Content-Length", str(end - start + 1)))

@@ -4,6 +4,7 @@ from controller.s3 import (
     buckets,
     copy,
     delete_objects,
+    lifecycle,
     listing,
     multipart,
     objects,
@@ -11,5 +12,5 @@ from controller.s3 import (
 )
 
 __all__ = [
-    "buckets", "copy", "delete_objects", "listing", "multipart", "objects", "versioning",
+    "buckets", "copy", "delete_objects", "lifecycle", "listing", "multipart", "objects", "versioning",
 ]
