@@ -28,7 +28,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.bench_s3 import ROOT, free_port, wait  # noqa: E402
+from bench.bench_s3 import ROOT, free_port, wait
 
 
 def rss_mib(pid: int) -> float:
