@@ -100,13 +100,22 @@ def _already(existing: Bucket, account_id: str, name: str) -> None:
 
 @route("DELETE", "bucket")
 async def delete_bucket(ctx: S3Context) -> S3Reply:
+    """A bucket with objects (versions, delete markers) is not empty; multipart uploads still in
+    progress do not count: they are aborted with the bucket, as S3 does."""
+    from controller.s3.multipart import abort_upload
+
+    freed: list[str] = []
     with transaction(ctx.sessions) as session:
         bucket = owned_bucket(session, ctx.bucket, ctx.principal)
-        has_objects = session.scalar(select(exists().where(S3Object.bucket == bucket.name)))
-        has_uploads = session.scalar(select(exists().where(MultipartUpload.bucket == bucket.name)))
-        if has_objects or has_uploads:
+        if session.scalar(select(exists().where(S3Object.bucket == bucket.name))):
             raise errors.BucketNotEmpty(BucketName=bucket.name)
+        uploads = session.scalars(
+            select(MultipartUpload).where(MultipartUpload.bucket == bucket.name)).all()
+        for upload in uploads:
+            freed += abort_upload(session, upload)
         session.delete(bucket)
+    for blob in freed:
+        ctx.blobs.delete(blob)
     return S3Reply(204)
 
 

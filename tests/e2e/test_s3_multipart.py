@@ -170,11 +170,17 @@ def test_abort_discards_the_upload(s3: Any, bucket: str) -> None:
     s3.delete_bucket(Bucket=bucket)  # nothing left behind
 
 
-def test_an_open_upload_keeps_the_bucket(s3: Any, bucket: str) -> None:
-    _start(s3, bucket, "k")
+def test_open_uploads_go_with_their_bucket(s3: Any, bucket: str, server: Any) -> None:
+    """General purpose buckets: uploads in progress do not keep a bucket (only objects do);
+    deleting the bucket aborts them and frees their parts."""
+    upload = _start(s3, bucket, "k")
+    _put_parts(s3, bucket, "k", upload, [b"x" * 1000])
+    s3.delete_bucket(Bucket=bucket)
     with pytest.raises(ClientError) as caught:
-        s3.delete_bucket(Bucket=bucket)
-    assert _code(caught.value) == "BucketNotEmpty"
+        s3.list_parts(Bucket=bucket, Key="k", UploadId=upload)
+    assert _code(caught.value) == "NoSuchBucket"
+    s3.create_bucket(Bucket=bucket)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
 def test_list_parts_pages(s3: Any, bucket: str) -> None:
