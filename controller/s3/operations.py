@@ -7,9 +7,11 @@ from controller.s3 import (
     listing,
     multipart,
     objects,
+    post_object,
     versioning,
 )
 
 __all__ = [
-    "buckets", "copy", "delete_objects", "listing", "multipart", "objects", "versioning",
+    "buckets", "copy", "delete_objects", "listing", "multipart", "objects", "post_object",
+    "versioning",
 ]
