@@ -18,8 +18,8 @@ from controller.auth.errors import AuthError
 from controller.auth.post_form import missing_field, parse_post_form
 from controller.db.reader import Reader
 from controller.identity.authenticate import Principal
-from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_errors import MalformedXML
+from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
 from controller.s3 import errors
 from controller.s3.access import caller, owned_bucket
