@@ -402,3 +402,54 @@ def aws(clients: Clients, account: Credentials) -> AwsCli:
 def boto2(clients: Clients, account: Credentials) -> EC2Connection:
     """A boto 2 ``EC2Connection`` of the test's own account, retries off."""
     return clients.boto2(account)
+
+
+@dataclass
+class RestartableServer:
+    """A server that can be killed with SIGKILL and started again on the same data directory
+    and database (each start gets a new port: read ``server.endpoint`` again after it)."""
+
+    data_dir: Path
+    database_url: str
+    pg: bool
+    server: Server | None = None
+
+    def start(self) -> Server:
+        assert self.server is None or self.server.process.poll() is not None
+        self.server = _start(self.data_dir, self.database_url, self.pg)
+        creds = json.loads((self.data_dir / "admin-credentials.json").read_text())
+        self.server.admin = Credentials(creds["account_id"], "admin", creds["user"],
+                                        creds["access_key_id"], creds["secret_access_key"])
+        return self.server
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs, as in a power cut of the process."""
+        assert self.server is not None
+        self.server.process.send_signal(signal.SIGKILL)
+        self.server.process.wait()
+
+    def admin_command(self, *args: str) -> str:
+        """``ironbark admin ARGS`` on this data directory and database; its stdout."""
+        command = [sys.executable, "-m", "controller.cli.main", "admin", *args,
+                   "--data-dir", str(self.data_dir), "--database-url", self.database_url]
+        done = subprocess.run(command, env=_hermetic_env(), capture_output=True, text=True,
+                              timeout=120, check=False)
+        if done.returncode != 0:
+            pytest.fail(f"ironbark admin {' '.join(args)}: {done.stderr}", pytrace=False)
+        return done.stdout
+
+
+@pytest.fixture
+def restartable_server(db_backend: str, tmp_path_factory: pytest.TempPathFactory,
+                       ) -> Iterator[RestartableServer]:
+    """A server of its own for one test, which may SIGKILL and restart it."""
+    data_dir = tmp_path_factory.mktemp(f"crash-{BACKEND_IDS[db_backend]}")
+    sqlite = f"sqlite:///{data_dir / 'ironbark.db'}"
+    with nullcontext(sqlite) if db_backend == "sqlite" else fresh_pg_database() as url:
+        handle = RestartableServer(data_dir, url, pg=db_backend == "postgresql")
+        handle.start()
+        try:
+            yield handle
+        finally:
+            if handle.server is not None and handle.server.process.poll() is None:
+                _stop(handle.server)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,6 +21,8 @@ from controller.identity.secretbox import SecretBox
 from controller.identity.service import Credentials
 from controller.provisioning import bootstrap_admin, provision_account
 from controller.runtime import secret_box
+from controller.s3.housekeeping import TMP_OLDER_THAN, reap_once
+from storage.objects import BlobStore
 
 
 class AdminError(Exception):
@@ -132,6 +136,21 @@ def _key_delete(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _s3_reap(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the object store's reaper once (the server runs it every 10 minutes by itself)."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        upgrade(engine)
+        blobs = BlobStore(settings.data_dir / "objects")
+        age = float(args.older_than)
+        report = reap_once(make_session_factory(engine), blobs, tmp_older_than=age,
+                           blob_older_than=age)
+    finally:
+        engine.dispose()
+    print(json.dumps(asdict(report)))
+    return 0
+
+
 def _leaf(
     sub: Any, name: str, func: Callable[[argparse.Namespace, Settings], int], common: Common,
     *positionals: str, fmt: bool = False,
@@ -169,6 +188,15 @@ def add_parser(sub: Any, common: Common) -> None:
     _leaf(key, "activate", _key_status("Active"), common, "account", "key_id")
     _leaf(key, "deactivate", _key_status("Inactive"), common, "account", "key_id")
     _leaf(key, "delete", _key_delete, common, "account", "key_id")
+    s3 = groups.add_parser("s3", help="object store maintenance").add_subparsers(
+        dest="op", required=True)
+    reap = s3.add_parser("reap", help="remove temp files and unreferenced blobs now")
+    common(reap)
+    reap.add_argument(
+        "--older-than", type=float, default=TMP_OLDER_THAN, metavar="SECONDS",
+        help="only what is at least this old (default 3600); 0 is safe only while no server "
+             "of this data directory is running")
+    reap.set_defaults(admin_func=_s3_reap)
 
 
 def _run(args: argparse.Namespace, settings_of: SettingsOf) -> int:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from controller.auth.authenticator import parse_signature
 from controller.auth.errors import InactiveAccessKey, UnknownAccessKey
+from controller.auth.post_form import PostPolicyV2, PostPolicyV4
 from controller.auth.request import HttpRequest
 from controller.auth.sigv4 import STREAMING_PREFIX, SigV4Request, signing_key
 from controller.db.reader import Reader
 from controller.identity.secretbox import SecretBox
-from controller.identity.service import lookup_access_key
+from controller.identity.service import KeyRecord, lookup_access_key
 
 
 @dataclass(frozen=True)
@@ -46,14 +48,7 @@ class Authenticator:
         parsed = parse_signature(request, now or datetime.now(UTC))
         if parsed is None:
             return None
-        record = lookup_access_key(reader, self._box, parsed.access_key_id)
-        if record is None:
-            raise UnknownAccessKey(
-                "The AWS Access Key Id you provided does not exist in our records."
-            )
-        if record.status != "Active":
-            raise InactiveAccessKey("The AWS Access Key Id you provided is not active.")
-        parsed.verify(record.secret_access_key)
+        record = self._verified_key(reader, parsed.access_key_id, parsed.verify)
         return Principal(
             account_id=record.account_id,
             user_id=record.user_id,
@@ -62,6 +57,31 @@ class Authenticator:
             service=parsed.service,
             streaming=_streaming_seed(parsed.sigv4, request, record.secret_access_key),
         )
+
+    def authenticate_form(self, reader: Reader, signed: PostPolicyV2 | PostPolicyV4) -> Principal:
+        """The caller of a browser POST upload whose form signs its policy document."""
+        record = self._verified_key(reader, signed.access_key_id, signed.verify)
+        v4 = signed.credential if isinstance(signed, PostPolicyV4) else None
+        return Principal(
+            account_id=record.account_id,
+            user_id=record.user_id,
+            access_key_id=record.access_key_id,
+            region=v4.region if v4 else None,
+            service=v4.service if v4 else None,
+        )
+
+    def _verified_key(
+        self, reader: Reader, access_key_id: str, verify: Callable[[str], None]
+    ) -> KeyRecord:
+        record = lookup_access_key(reader, self._box, access_key_id)
+        if record is None:
+            raise UnknownAccessKey(
+                "The AWS Access Key Id you provided does not exist in our records."
+            )
+        if record.status != "Active":
+            raise InactiveAccessKey("The AWS Access Key Id you provided is not active.")
+        verify(record.secret_access_key)
+        return record
 
 
 def _streaming_seed(

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
 from controller.config import Settings
-from controller.identity.authenticate import Principal
+from controller.identity.authenticate import Authenticator, Principal
 from controller.s3.target import Target
 from storage.objects import BlobStore
 
@@ -27,6 +27,8 @@ class S3Context:
     request_id: str
     payload_sha256: str | None = None
     """The hex SHA-256 the client signed for the body, to be checked while it streams in."""
+    authenticator: Authenticator | None = None
+    """For credentials inside the body (browser POST forms)."""
 
     @property
     def bucket(self) -> str:

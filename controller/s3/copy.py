@@ -112,10 +112,10 @@ def _checksum_algorithm(ctx: S3Context, row: S3Object) -> str | None:
 
 async def copy_object(ctx: S3Context) -> S3Reply:
     """PUT /bucket/key with ``x-amz-copy-source``: a new object with the source's bytes."""
-    from controller.s3.objects import _check_key
+    from controller.s3.objects import check_key
 
     principal = caller(ctx.principal)
-    _check_key(ctx.key)
+    check_key(ctx.key)
     with ctx.sessions() as session:
         owned_bucket(session, ctx.bucket, principal)
     source, src = find_copy_source(ctx, principal)

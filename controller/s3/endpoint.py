@@ -72,7 +72,8 @@ class S3Endpoint:
             ctx = S3Context(request=request, target=target, query=dict(http.query),
                             headers=http.headers, principal=principal, sessions=self._sessions,
                             blobs=self._blobs, settings=self._settings, request_id=request_id,
-                            payload_sha256=signed_hash if declared else None)
+                            payload_sha256=signed_hash if declared else None,
+                            authenticator=self._auth)
             reply = await handler(ctx)
         except errors.S3Error as exc:
             return self._error(request, exc, target, request_id)

@@ -104,6 +104,18 @@ IllegalVersioningConfigurationException = _client(
 NoSuchLifecycleConfiguration = _client(
     "NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist")
 BadChecksum = _client("BadDigest", 400, "The checksum you specified did not match what we received.")
+InvalidPolicyDocument = _client(
+    "InvalidPolicyDocument", 400, "The content of the form does not meet the conditions specified "
+    "in the policy document.")
+MalformedPOSTRequest = _client(
+    "MalformedPOSTRequest", 400,
+    "The body of your POST request is not well-formed multipart/form-data.")
+MaxPostPreDataLengthExceeded = _client(
+    "MaxPostPreDataLengthExceeded", 400,
+    "Your POST request fields preceding the upload file were too large.")
+IncorrectNumberOfFilesInPostRequest = _client(
+    "IncorrectNumberOfFilesInPostRequest", 400,
+    "POST requires exactly one file upload per request.")
 
 
 class NotModified(S3Error):

@@ -30,7 +30,7 @@ from controller.s3.headers import (
     stored_headers,
     user_metadata,
 )
-from controller.s3.objects import _check_key, checksum_algorithm, receive_blob
+from controller.s3.objects import check_key, checksum_algorithm, receive_blob
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
 from storage.objects import BlobInfo
@@ -74,7 +74,7 @@ def _upload(session: Session, ctx: S3Context) -> MultipartUpload:
 @route("POST", "object", "uploads")
 async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     principal = caller(ctx.principal)
-    _check_key(ctx.key)
+    check_key(ctx.key)
     algorithm = ctx.headers.get("x-amz-checksum-algorithm", "").upper() or None
     if algorithm is not None and algorithm not in CHECKSUMS:
         raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from controller.db.models import S3Object
+from controller.identity.authenticate import Principal
 from controller.s3 import chunked, errors
 from controller.s3 import objects_store as store
 from controller.s3.access import caller, owned_bucket
@@ -26,14 +27,14 @@ from controller.s3.headers import (
 )
 from controller.s3.lifecycle_rules import expiration_headers
 from controller.s3.routes import route
-from storage.objects import BlobInfo, BlobTooLarge
+from storage.objects import BlobInfo, BlobTooLarge, BlobWriter
 
 MAX_OBJECT = 5 * 1024**3
 MAX_KEY_BYTES = 1024
 SMALL_BODY = 1024 * 1024
 
 
-def _check_key(key: str) -> None:
+def check_key(key: str) -> None:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise errors.KeyTooLongError(Size=str(len(key.encode("utf-8", "surrogatepass"))),
                                      MaxSizeAllowed=str(MAX_KEY_BYTES))
@@ -69,26 +70,34 @@ async def receive_blob(ctx: S3Context) -> BlobInfo:
     writer = ctx.blobs.writer(want_sha256=ctx.payload_sha256 is not None,
                               checksum=algorithm, max_size=int(length))
     with writer:
-        try:
-            async for chunk in body:
-                writer.write(chunk)
-        except BlobTooLarge:
-            raise errors.IncompleteBody("The request body is longer than Content-Length") from None
+        await fill_blob(writer, body, lambda: errors.IncompleteBody(
+            "The request body is longer than Content-Length"))
         if writer.size != int(length):
             raise errors.IncompleteBody()
         if trailer is not None:
             checksum = decoded.checksum(trailer)
         info = await run_in_threadpool(writer.commit)  # fsyncs: off the event loop
-    _verify(ctx, info, md5, checksum)
+    verify_blob(ctx, info, md5, checksum, ctx.payload_sha256)
     return info
 
 
-def _verify(ctx: S3Context, info: BlobInfo, md5: str | None,
-            checksum: tuple[str, str] | None) -> None:
+async def fill_blob(writer: BlobWriter, body: AsyncIterator[bytes],
+                    overflow: Callable[[], errors.S3Error]) -> None:
+    """Stream ``body`` into ``writer``; ``overflow()`` is raised past the writer's max size."""
+    try:
+        async for chunk in body:
+            writer.write(chunk)
+    except BlobTooLarge:
+        raise overflow() from None
+
+
+def verify_blob(ctx: S3Context, info: BlobInfo, md5: str | None,
+                checksum: tuple[str, str] | None, payload_sha256: str | None) -> None:
+    """Delete the new blob and raise when a declared digest does not match what was written."""
     problem: errors.S3Error | None = None
-    if ctx.payload_sha256 is not None and info.sha256_hex != ctx.payload_sha256:
+    if payload_sha256 is not None and info.sha256_hex != payload_sha256:
         problem = errors.XAmzContentSHA256Mismatch(
-            ClientComputedContentSHA256=ctx.payload_sha256,
+            ClientComputedContentSHA256=payload_sha256,
             S3ComputedContentSHA256=info.sha256_hex or "")
     elif md5 is not None and info.md5_hex != md5:
         problem = errors.BadDigest()
@@ -100,23 +109,15 @@ def _verify(ctx: S3Context, info: BlobInfo, md5: str | None,
         raise problem
 
 
-@route("PUT", "object")
-async def put_object(ctx: S3Context) -> S3Reply:
-    if "x-amz-copy-source" in ctx.headers:
-        return await copy_object(ctx)
-    principal = caller(ctx.principal)
-    _check_key(ctx.key)
-    with ctx.sessions() as session:
-        owned_bucket(session, ctx.bucket, principal)
-    meta = user_metadata(ctx.headers)
-    info = await receive_blob(ctx)
-    algorithm = checksum_algorithm(ctx.headers)
+def install_object(ctx: S3Context, principal: Principal, info: BlobInfo,
+                   fields: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
+    """Make the written blob the latest version of ``fields["key"]`` in ``ctx.bucket`` (the
+    blob is deleted if that fails, and the blobs it replaces once it succeeded); its version id
+    and the ``x-amz-expiration`` header a lifecycle rule gives it, if any.
+    ``fields`` are further :class:`S3Object` columns (key, headers, metadata, checksum, tags)."""
     row_fields: dict[str, Any] = {
-        "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
-        "etag": f'"{info.md5_hex}"', "owner_account_id": principal.account_id,
-        "headers": stored_headers(ctx.headers), "user_metadata": meta,
-        "checksum_algorithm": algorithm,
-        "checksum_value": info.checksum_b64}
+        "bucket": ctx.bucket, "blob_id": info.blob_id, "size": info.size,
+        "etag": f'"{info.md5_hex}"', "owner_account_id": principal.account_id, **fields}
 
     def install(session: Any) -> tuple[list[str], str, list[tuple[str, str]]]:
         bucket = owned_bucket(session, ctx.bucket, principal)
@@ -133,6 +134,23 @@ async def put_object(ctx: S3Context) -> S3Reply:
         raise
     for blob in freed:
         ctx.blobs.delete(blob)
+    return version_id, expiration
+
+
+@route("PUT", "object")
+async def put_object(ctx: S3Context) -> S3Reply:
+    if "x-amz-copy-source" in ctx.headers:
+        return await copy_object(ctx)
+    principal = caller(ctx.principal)
+    check_key(ctx.key)
+    with ctx.sessions() as session:
+        owned_bucket(session, ctx.bucket, principal)
+    meta = user_metadata(ctx.headers)
+    info = await receive_blob(ctx)
+    algorithm = checksum_algorithm(ctx.headers)
+    version_id, expiration = install_object(ctx, principal, info, {
+        "key": ctx.key, "headers": stored_headers(ctx.headers), "user_metadata": meta,
+        "checksum_algorithm": algorithm, "checksum_value": info.checksum_b64})
     headers = [("ETag", f'"{info.md5_hex}"'), *expiration]
     if version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", version_id))

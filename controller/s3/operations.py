@@ -8,9 +8,18 @@ from controller.s3 import (
     listing,
     multipart,
     objects,
+    post_object,
     versioning,
 )
 
 __all__ = [
-    "buckets", "copy", "delete_objects", "lifecycle", "listing", "multipart", "objects", "versioning",
+    "buckets",
+    "copy",
+    "delete_objects",
+    "lifecycle",
+    "listing",
+    "multipart",
+    "objects",
+    "post_object",
+    "versioning",
 ]
