@@ -122,7 +122,9 @@ def test_sigkill_mid_write_and_after_commit(
     assert reap(store, no_references, tmp_older_than=60, blob_older_than=60).tmp_removed == 0
     kill(slow)
     partial_size = temp.stat().st_size
-    assert 16 * MIB <= partial_size < 64 * MIB
+    # What reached the file lags what was handed to write() by at most the batches in flight
+    # on the writer's thread (4 x 1 MiB) and the batch being gathered (1 MiB).
+    assert 11 * MIB <= partial_size < 64 * MIB
 
     # No partial blob is visible; the committed one is intact.
     assert files_under(store.blobs_dir) == [store.path(blob_id)]
