@@ -193,7 +193,7 @@ class S3V2Request:
     expires_at: datetime | None
     security_token: str | None = field(default=None, repr=False)
 
-    def string_to_sign(self) -> str:
+    def string_to_sign(self, resource: str | None = None) -> str:
         lines = [
             self.request.method.upper(),
             self._standard_header("content-md5"),
@@ -201,12 +201,22 @@ class S3V2Request:
             self.date_line,
         ]
         lines.extend(f"{name}:{value}" for name, value in self._amz_headers())
-        lines.append(canonical_resource(self.request))
+        lines.append(resource if resource is not None else canonical_resource(self.request))
         return "\n".join(lines)
 
     def verify(self, secret_key: str) -> None:
-        if not _signature_matches(secret_key, self.string_to_sign(), "sha1", self.signature):
-            raise SignatureMismatch()
+        resource = canonical_resource(self.request)
+        if _signature_matches(secret_key, self.string_to_sign(resource), "sha1", self.signature):
+            return
+        # botocore's V2 signer signs a path-style bucket request (``/bucket``) as ``/bucket/``,
+        # the form of the virtual-hosted request: accept both spellings of the bucket root.
+        path, sep, rest = resource.partition("?")
+        if path.count("/") == 1 and len(path) > 1:
+            alternative = f"{path}/{sep}{rest}"
+            if _signature_matches(secret_key, self.string_to_sign(alternative), "sha1",
+                                  self.signature):
+                return
+        raise SignatureMismatch()
 
     def _standard_header(self, name: str) -> str:
         value = self.request.headers.get(name)
