@@ -364,12 +364,16 @@ def _check_scope_date(credential: CredentialScope, amz_date: str) -> None:
 
 
 def _presign_expires(value: str) -> int:
-    if not _is_ascii_digits(value):
+    """Seconds a presigned URL lives. A URL that never lived (0 or less) is expired; one that
+    would outlive a week is refused; both are authorization failures (403), as S3 answers."""
+    if not _is_ascii_digits(value.removeprefix("-")):
         raise IncompleteSignature("X-Amz-Expires should be a number of seconds.")
     seconds = int(value)
-    if not 1 <= seconds <= MAX_PRESIGN_EXPIRES:
-        raise IncompleteSignature(
-            f"X-Amz-Expires must be between 1 and {MAX_PRESIGN_EXPIRES} seconds (one week)."
+    if seconds <= 0:
+        raise RequestExpired("Request has expired (X-Amz-Expires is not positive).")
+    if seconds > MAX_PRESIGN_EXPIRES:
+        raise InvalidDate(
+            f"X-Amz-Expires must be less than a week (in seconds) that is; {MAX_PRESIGN_EXPIRES}"
         )
     return seconds
 

@@ -636,9 +636,11 @@ def presign_query(**overrides: str) -> list[tuple[str, str]]:
     ("overrides", "error"),
     [
         ({"X-Amz-Signature": ""}, IncompleteSignature),
-        ({"X-Amz-Expires": "604801"}, IncompleteSignature),
-        ({"X-Amz-Expires": "0"}, IncompleteSignature),
+        ({"X-Amz-Expires": "604801"}, InvalidDate),  # S3: 403 AccessDenied
+        ({"X-Amz-Expires": "0"}, RequestExpired),
+        ({"X-Amz-Expires": "-7"}, RequestExpired),
         ({"X-Amz-Expires": "soon"}, IncompleteSignature),
+        ({"X-Amz-Expires": "-"}, IncompleteSignature),
         ({"X-Amz-SignedHeaders": "x-amz-date"}, IncompleteSignature),
         ({"X-Amz-Algorithm": "AWS4-HMAC-SHA512"}, UnsupportedSignature),
         ({"X-Amz-Date": "2015-08-30"}, InvalidDate),
