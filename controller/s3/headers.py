@@ -101,11 +101,12 @@ def check_conditions(headers: Mapping[str, str], etag: str, modified: datetime) 
     if if_match is None and since is not None and modified > since:
         raise errors.PreconditionFailed(Condition="If-Unmodified-Since")
     if_none = headers.get("if-none-match")
-    if if_none is not None and _etag_matches(if_none, etag):
-        raise errors.NotModified()
     changed = _parse_date(headers.get("if-modified-since"))
-    if if_none is None and changed is not None and modified <= changed:
-        raise errors.NotModified()
+    if ((if_none is not None and _etag_matches(if_none, etag))
+            or (if_none is None and changed is not None and modified <= changed)):
+        not_modified = errors.NotModified()
+        not_modified.headers = {"ETag": etag, "Last-Modified": http_date(modified)}
+        raise not_modified
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -192,9 +192,11 @@ def test_conditional_get(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as err:
         s3.get_object(Bucket=bucket, Key="k", IfNoneMatch=etag)
     assert _status(err) == 304
+    assert err.value.response["ResponseMetadata"]["HTTPHeaders"]["etag"] == etag  # as S3 does
     with pytest.raises(ClientError) as err:
         s3.get_object(Bucket=bucket, Key="k", IfModifiedSince=after)
     assert _status(err) == 304
+    assert "last-modified" in err.value.response["ResponseMetadata"]["HTTPHeaders"]
     assert s3.get_object(Bucket=bucket, Key="k", IfModifiedSince=before)["Body"].read() == b"v"
     with pytest.raises(ClientError) as err:
         s3.get_object(Bucket=bucket, Key="k", IfUnmodifiedSince=before)
