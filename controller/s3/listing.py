@@ -99,8 +99,8 @@ def list_page(session: Session, bucket: str, prefix: str, delimiter: str, after:
     """Up to ``max_keys`` keys and common prefixes under ``prefix``, strictly after ``after``."""
     page = Page()
     cursor = _start(prefix, delimiter, after)
-    if prefix and cursor.bound is None:
-        return page
+    if max_keys == 0 or (prefix and cursor.bound is None):
+        return page  # max-keys=0 lists nothing and is not truncated, as S3 answers
     while True:
         wanted = max_keys - len(page.contents) - len(page.prefixes) + 1
         rows = _query(session, bucket, prefix, cursor, wanted)
@@ -210,7 +210,8 @@ async def list_objects(ctx: S3Context) -> S3Reply:
         page = list_page(session, ctx.bucket, prefix, delimiter, marker, max_keys)
         contents = _contents(session, page, True, enc)
     data: dict[str, Any] = {
-        "Name": ctx.bucket, "Prefix": enc(prefix), "Marker": enc(marker), "MaxKeys": max_keys,
+        # v1 never URL-encodes Prefix (botocore decodes only Delimiter, Marker and NextMarker)
+        "Name": ctx.bucket, "Prefix": prefix, "Marker": enc(marker), "MaxKeys": max_keys,
         "IsTruncated": page.truncated, "Contents": contents or None,
         "CommonPrefixes": [{"Prefix": enc(p)} for p in page.prefixes] or None,
         "Delimiter": enc(delimiter) if delimiter else None, "EncodingType": encoding}
@@ -226,7 +227,7 @@ async def list_objects_v2(ctx: S3Context) -> S3Reply:
     enc = _encoder(encoding)
     token = q.get("continuation-token")
     start_after = q.get("start-after", "")
-    after = decode_token(token) if token is not None else start_after
+    after = decode_token(token) if token else start_after  # an empty token: from the start
     with ctx.sessions() as session:
         owned_bucket(session, ctx.bucket, ctx.principal)
         page = list_page(session, ctx.bucket, prefix, delimiter, after, max_keys)
@@ -297,7 +298,7 @@ def list_versions_page(session: Session, bucket: str, prefix: str, delimiter: st
     """Like :func:`list_page` over every version (newest first within a key)."""
     page = Page()
     cursor = _version_start(session, bucket, prefix, delimiter, key_marker, version_marker)
-    if prefix and cursor.bound is None:
+    if max_keys == 0 or (prefix and cursor.bound is None):
         return page
     while True:
         wanted = max_keys - len(page.contents) - len(page.prefixes) + 1

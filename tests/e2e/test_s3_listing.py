@@ -504,3 +504,29 @@ def test_v2_page_of_1000_over_10000_keys_is_fast(server: Server, account: Creden
           f"(incl. botocore's XML parsing) {with_boto3 * 1000:.1f} ms; a 1-key page "
           f"{min(baseline) * 1000:.1f} ms")
     assert best < 0.2  # generous for a loaded CI machine; the printed figure is the measure
+
+
+def test_v1_prefix_comes_back_as_sent(s3: Any, bucket: str) -> None:
+    """ListObjects v1 never URL-encodes Prefix (botocore, which asks for encoding-type=url,
+    decodes only Delimiter, Marker and NextMarker there)."""
+    _put(s3, bucket, ["\nkey", "other"])
+    listed = s3.list_objects(Bucket=bucket, Prefix="\n")
+    assert listed["Prefix"] == "\n"
+    assert [o["Key"] for o in listed["Contents"]] == ["\nkey"]
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="\n")["Prefix"] == "\n"
+
+
+def test_max_keys_zero_is_not_truncated(s3: Any, bucket: str) -> None:
+    _put(s3, bucket, ["a", "b"])
+    for listed in (s3.list_objects(Bucket=bucket, MaxKeys=0),
+                   s3.list_objects_v2(Bucket=bucket, MaxKeys=0),
+                   s3.list_object_versions(Bucket=bucket, MaxKeys=0)):
+        assert listed["IsTruncated"] is False
+        assert "Contents" not in listed and "Versions" not in listed
+
+
+def test_empty_continuation_token_starts_at_the_beginning(s3: Any, bucket: str) -> None:
+    _put(s3, bucket, ["a", "b"])
+    listed = s3.list_objects_v2(Bucket=bucket, ContinuationToken="")
+    assert [o["Key"] for o in listed["Contents"]] == ["a", "b"]
+    assert listed["ContinuationToken"] == ""
