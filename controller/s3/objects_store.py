@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,14 @@ T = TypeVar("T")
 
 def new_version_id() -> str:
     return secrets.token_urlsafe(24)
+
+
+_VERSION_ID = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
+def is_version_id(value: str) -> bool:
+    """Whether ``value`` could name a version here (``null`` or one of ours)."""
+    return value == NULL_VERSION or _VERSION_ID.fullmatch(value) is not None
 
 
 def latest(session: Session, bucket: str, key: str) -> S3Object | None:
@@ -102,8 +111,12 @@ def remove(session: Session, bucket: Bucket, key: str, version_id: str | None,
 
 
 def _remove_version(session: Session, bucket: str, key: str, version_id: str) -> Removal:
+    """Deleting a version that does not exist (any more) succeeds, as in S3: concurrent
+    deleters of one version all succeed. An id that cannot be a version id is NoSuchVersion."""
     row = version(session, bucket, key, version_id)
     if row is None:
+        if is_version_id(version_id):
+            return Removal([], version_id)
         raise errors.NoSuchVersion(Key=key, VersionId=version_id)
     session.delete(row)
     session.flush()

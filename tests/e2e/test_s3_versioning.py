@@ -100,3 +100,19 @@ def test_boto2_sees_versions(boto2_s3: Any, s3: Any, bucket: str) -> None:
     assert b2.get_versioning_status() == {"Versioning": "Enabled"}
     assert len(list(b2.list_versions())) == 2
     assert b2.get_key("k").get_contents_as_string() == b"two"
+
+
+def test_deleting_a_version_twice_succeeds_both_times(s3: Any, bucket: str) -> None:
+    """Concurrent deleters of one version all succeed, singly and in DeleteObjects."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="a", Body=b"1")["VersionId"]
+    second = s3.put_object(Bucket=bucket, Key="b", Body=b"2")["VersionId"]
+    for _ in range(2):
+        reply = s3.delete_object(Bucket=bucket, Key="a", VersionId=first)
+        assert reply["ResponseMetadata"]["HTTPStatusCode"] == 204
+        assert reply["VersionId"] == first
+    objects = [{"Key": "b", "VersionId": second}]
+    for _ in range(2):
+        out = s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+        assert out["Deleted"] == [{"Key": "b", "VersionId": second}] and "Errors" not in out
+    assert "Versions" not in s3.list_object_versions(Bucket=bucket)
