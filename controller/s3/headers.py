@@ -90,6 +90,24 @@ def _etag_matches(header: str, etag: str) -> bool:
     return "*" in wanted or etag in wanted or etag.strip('"') in [w.strip('"') for w in wanted]
 
 
+def check_write_conditions(headers: Mapping[str, str], current_etag: str | None) -> None:
+    """Conditional writes (PutObject, CompleteMultipartUpload): ``If-None-Match: *`` fails
+    with 412 when the key exists; ``If-Match`` fails with 404 NoSuchKey when it does not and
+    with 412 when the ETag differs. ``current_etag`` is None when the key has no object."""
+    if_none = headers.get("if-none-match")
+    if if_none is not None:
+        if if_none.strip() != "*":
+            raise errors.NotImplementedError_("If-None-Match only supports the value '*'.")
+        if current_etag is not None:
+            raise errors.PreconditionFailed(Condition="If-None-Match")
+    if_match = headers.get("if-match")
+    if if_match is not None:
+        if current_etag is None:
+            raise errors.NoSuchKey()
+        if not _etag_matches(if_match, current_etag):
+            raise errors.PreconditionFailed(Condition="If-Match")
+
+
 def check_conditions(headers: Mapping[str, str], etag: str, modified: datetime) -> None:
     """RFC 7232 as S3 applies it: PreconditionFailed (412) or NotModified (304)."""
     modified = modified if modified.tzinfo else modified.replace(tzinfo=UTC)

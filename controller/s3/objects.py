@@ -18,6 +18,7 @@ from controller.s3.copy import copy_object
 from controller.s3.headers import (
     OVERRIDES,
     check_conditions,
+    check_write_conditions,
     content_md5,
     declared_checksum,
     http_date,
@@ -110,17 +111,24 @@ def verify_blob(ctx: S3Context, info: BlobInfo, md5: str | None,
 
 
 def install_object(ctx: S3Context, principal: Principal, info: BlobInfo,
-                   fields: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
+                   fields: dict[str, Any], *, conditional: bool = False,
+                   ) -> tuple[str, list[tuple[str, str]]]:
     """Make the written blob the latest version of ``fields["key"]`` in ``ctx.bucket`` (the
     blob is deleted if that fails, and the blobs it replaces once it succeeded); its version id
     and the ``x-amz-expiration`` header a lifecycle rule gives it, if any.
-    ``fields`` are further :class:`S3Object` columns (key, headers, metadata, checksum, tags)."""
+    ``fields`` are further :class:`S3Object` columns (key, headers, metadata, checksum, tags).
+    ``conditional``: the request's If-Match / If-None-Match are checked in the same
+    transaction against the key's current object."""
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "blob_id": info.blob_id, "size": info.size,
         "etag": f'"{info.md5_hex}"', "owner_account_id": principal.account_id, **fields}
 
     def install(session: Any) -> tuple[list[str], str, list[tuple[str, str]]]:
         bucket = owned_bucket(session, ctx.bucket, principal)
+        if conditional:
+            current = store.latest(session, ctx.bucket, row_fields["key"])
+            live = current is not None and not current.delete_marker
+            check_write_conditions(ctx.headers, current.etag if live and current else None)
         row = S3Object(**row_fields)
         freed = store.install(session, bucket, row)
         return freed, row.version_id, expiration_headers(
@@ -150,7 +158,8 @@ async def put_object(ctx: S3Context) -> S3Reply:
     algorithm = checksum_algorithm(ctx.headers)
     version_id, expiration = install_object(ctx, principal, info, {
         "key": ctx.key, "headers": stored_headers(ctx.headers), "user_metadata": meta,
-        "checksum_algorithm": algorithm, "checksum_value": info.checksum_b64})
+        "checksum_algorithm": algorithm, "checksum_value": info.checksum_b64},
+        conditional="if-match" in ctx.headers or "if-none-match" in ctx.headers)
     headers = [("ETag", f'"{info.md5_hex}"'), *expiration]
     if version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", version_id))

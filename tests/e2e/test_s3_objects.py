@@ -359,3 +359,20 @@ def test_cli_s3_cp_up_and_down(aws: AwsCli, s3: Any, bucket: str, tmp_path: Path
     assert hashlib.md5((tmp_path / "big.out").read_bytes()).digest() == hashlib.md5(data).digest()
     aws("s3", "rm", f"s3://{bucket}/small.txt", "--only-show-errors")
     assert [c["Key"] for c in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["big.bin"]
+
+
+def test_conditional_put(s3: Any, bucket: str) -> None:
+    """Conditional writes: If-None-Match: * creates only, If-Match replaces only that ETag."""
+    first = s3.put_object(Bucket=bucket, Key="c", Body=b"one", IfNoneMatch="*")["ETag"]
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="c", Body=b"two", IfNoneMatch="*")
+    assert _code(err) == "PreconditionFailed" and _status(err) == 412
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="c", Body=b"two", IfMatch='"0123456789abcdef0123456789abcdef"')
+    assert _code(err) == "PreconditionFailed" and _status(err) == 412
+    assert s3.get_object(Bucket=bucket, Key="c")["Body"].read() == b"one"
+    s3.put_object(Bucket=bucket, Key="c", Body=b"two", IfMatch=first)
+    assert s3.get_object(Bucket=bucket, Key="c")["Body"].read() == b"two"
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="absent", Body=b"x", IfMatch=first)
+    assert _code(err) == "NoSuchKey" and _status(err) == 404
