@@ -6,10 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from controller.db.models import S3Object
-from controller.s3 import chunked, errors
+from controller.db.models import Bucket, S3Object
+from controller.s3 import acl_requests, chunked, errors
 from controller.s3 import objects_store as store
-from controller.s3.access import caller, owned_bucket
+from controller.s3.access import authorize, bucket_for, current_facts, writer_account
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.copy import copy_object
 from controller.s3.headers import (
@@ -22,6 +22,7 @@ from controller.s3.headers import (
     stored_headers,
     user_metadata,
 )
+from controller.s3.operation_actions import versioned
 from controller.s3.routes import route
 from storage.objects import BlobInfo, BlobTooLarge
 
@@ -101,22 +102,23 @@ def _verify(ctx: S3Context, info: BlobInfo, md5: str | None,
 async def put_object(ctx: S3Context) -> S3Reply:
     if "x-amz-copy-source" in ctx.headers:
         return await copy_object(ctx)
-    principal = caller(ctx.principal)
     _check_key(ctx.key)
     with ctx.sessions() as session:
-        owned_bucket(session, ctx.bucket, principal)
+        bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
+        new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
+                                      ctx.headers)
     meta = user_metadata(ctx.headers)
     info = await receive_blob(ctx)
     algorithm = checksum_algorithm(ctx.headers)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
-        "etag": f'"{info.md5_hex}"', "owner_account_id": principal.account_id,
+        "etag": f'"{info.md5_hex}"', "owner_account_id": new.owner_account_id,
         "headers": stored_headers(ctx.headers), "user_metadata": meta,
-        "checksum_algorithm": algorithm,
+        "checksum_algorithm": algorithm, "acl": new.acl,
         "checksum_value": info.checksum_b64}
 
     def install(session: Any) -> tuple[list[str], str]:
-        bucket = owned_bucket(session, ctx.bucket, principal)
+        bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
         row = S3Object(**row_fields)
         return store.install(session, bucket, row), row.version_id
 
@@ -135,26 +137,37 @@ async def put_object(ctx: S3Context) -> S3Reply:
     return S3Reply(200, headers)
 
 
-def _find(ctx: S3Context) -> S3Object:
+def find_object(ctx: S3Context, action: str) -> S3Object:
+    """The object (version) the request names, if the caller may do ``action`` to it; a missing
+    one is NoSuchKey only for callers who may list the bucket (AccessDenied otherwise)."""
     with ctx.sessions() as session:
-        owned_bucket(session, ctx.bucket, ctx.principal)
+        bucket = session.get(Bucket, ctx.bucket)
+        if bucket is None:
+            raise errors.NoSuchBucket(BucketName=ctx.bucket)
         version_id = ctx.query.get("versionId")
         if version_id is not None:
             row = store.version(session, ctx.bucket, ctx.key, version_id)
             if row is None:
+                _check_may_list(session, ctx, bucket)
                 raise errors.NoSuchVersion(Key=ctx.key, VersionId=version_id)
         else:
             row = store.latest(session, ctx.bucket, ctx.key)
-            if row is None:
-                raise errors.NoSuchKey(Key=ctx.key)
-            if row.delete_marker:
+            if row is None or row.delete_marker:
+                _check_may_list(session, ctx, bucket)
                 missing = errors.NoSuchKey(Key=ctx.key)
-                missing.headers = {"x-amz-delete-marker": "true",
-                                   "x-amz-version-id": row.version_id}
+                if row is not None:
+                    missing.headers = {"x-amz-delete-marker": "true",
+                                       "x-amz-version-id": row.version_id}
                 raise missing
+        authorize(session, ctx.principal, bucket, versioned(action, version_id),
+                  current_facts(), row)
     if row.delete_marker:
         raise errors.MethodNotAllowed()
     return row
+
+
+def _check_may_list(session: Any, ctx: S3Context, bucket: Bucket) -> None:
+    authorize(session, ctx.principal, bucket, "s3:ListBucket", current_facts())
 
 
 def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
@@ -178,7 +191,7 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
 
 
 async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
-    row = _find(ctx)
+    row = find_object(ctx, "s3:GetObject")
     check_conditions(ctx.headers, row.etag, row.last_modified)
     headers = _object_headers(ctx, row)
     span = parse_range(ctx.headers.get("range"), row.size)
@@ -208,19 +221,19 @@ async def head_object(ctx: S3Context) -> S3Reply:
     return await _read(ctx, with_body=False)
 
 
-def remove_key(session: Any, bucket: str, key: str, version_id: str | None,
-               principal: Any) -> store.Removal:
+def remove_key(session: Any, ctx: S3Context, key: str, version_id: str | None
+               ) -> store.Removal:
     """DeleteObject on one key (shared with DeleteObjects); the caller commits."""
-    owned = owned_bucket(session, bucket, principal)
-    return store.remove(session, owned, key, version_id, principal.account_id)
+    bucket = bucket_for(session, ctx, versioned("s3:DeleteObject", version_id), key)
+    return store.remove(session, bucket, key, version_id,
+                        writer_account(ctx.principal, bucket))
 
 
 @route("DELETE", "object")
 async def delete_object(ctx: S3Context) -> S3Reply:
-    principal = caller(ctx.principal)
     version_id = ctx.query.get("versionId")
     removal = store.with_retry(
-        ctx.sessions, lambda session: remove_key(session, ctx.bucket, ctx.key, version_id, principal))
+        ctx.sessions, lambda session: remove_key(session, ctx, ctx.key, version_id))
     for blob in removal.freed:
         ctx.blobs.delete(blob)
     headers: list[tuple[str, str]] = []

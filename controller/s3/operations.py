@@ -1,15 +1,19 @@
 """Imports every S3 handler module so that their ``@route`` registrations fill the table."""
 
 from controller.s3 import (
+    acls,
+    bucket_policy,
     buckets,
     copy,
     delete_objects,
     listing,
     multipart,
     objects,
+    ownership_controls,
     versioning,
 )
 
 __all__ = [
-    "buckets", "copy", "delete_objects", "listing", "multipart", "objects", "versioning",
+    "acls", "bucket_policy", "buckets", "copy", "delete_objects", "listing", "multipart",
+    "objects", "ownership_controls", "versioning",
 ]
