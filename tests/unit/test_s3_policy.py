@@ -13,6 +13,7 @@ BUCKET = "bkt"
 ACCOUNT = "111122223333"
 OTHER = "444455556666"
 CANONICAL = "f" * 64
+ANONYMOUS = Who()
 
 
 def doc(*statements: dict[str, Any]) -> str:
@@ -26,7 +27,7 @@ def stmt(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not None}
 
 
-def verdict(text: str, who: Who = Who(), action: str = "s3:GetObject", key: str | None = "k",
+def verdict(text: str, who: Who = ANONYMOUS, action: str = "s3:GetObject", key: str | None = "k",
             context: dict[str, list[str]] | None = None) -> Verdict:
     resource = f"arn:aws:s3:::{BUCKET}" + (f"/{key}" if key is not None else "")
     return evaluate(parse(text, BUCKET), who, action, resource, context or {})
