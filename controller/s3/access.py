@@ -97,6 +97,9 @@ def authorize(session: Session, principal: Principal | None, bucket: Bucket, act
 
 def _allowed(session: Session, principal: Principal | None, bucket: Bucket, action: str,
              facts: RequestFacts, obj: S3Object | None, key: str | None) -> bool:
+    expected = facts.headers.get("x-amz-expected-bucket-owner")
+    if expected is not None and expected != bucket.account_id:
+        return False
     account = principal.account_id if principal is not None else None
     is_bucket_owner = account == bucket.account_id
     verdict = policy.Verdict.NONE

@@ -337,3 +337,9 @@ def test_policy_documents_stay_json(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as err:
         s3.get_bucket_policy(Bucket=bucket)
     assert code(err) == "NoSuchBucketPolicy"
+
+
+def test_expected_bucket_owner(s3: Any, bucket: str, account: Credentials) -> None:
+    s3.list_objects_v2(Bucket=bucket, ExpectedBucketOwner=account.account_id)
+    denied(s3.list_objects_v2, Bucket=bucket, ExpectedBucketOwner="000000000000")
+    denied(s3.get_bucket_acl, Bucket=bucket, ExpectedBucketOwner="000000000000")
