@@ -63,6 +63,12 @@ def current_facts() -> RequestFacts:
     return bound.facts if bound is not None else RequestFacts()
 
 
+def bound_action() -> str | None:
+    """The IAM action of the current request (None outside one, or for unknown routes)."""
+    bound = _request.get()
+    return bound.action if bound is not None else None
+
+
 def caller(principal: Principal | None) -> Principal:
     """The authenticated caller, for operations no grant opens to anonymous requests."""
     if principal is None:

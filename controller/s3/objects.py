@@ -9,7 +9,13 @@ from typing import Any
 from controller.db.models import Bucket, S3Object
 from controller.s3 import acl_requests, chunked, errors
 from controller.s3 import objects_store as store
-from controller.s3.access import authorize, bucket_for, current_facts, writer_account
+from controller.s3.access import (
+    authorize,
+    bound_action,
+    bucket_for,
+    current_facts,
+    writer_account,
+)
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.copy import copy_object
 from controller.s3.headers import (
@@ -164,6 +170,11 @@ def find_object(ctx: S3Context, action: str) -> S3Object:
     if row.delete_marker:
         raise errors.MethodNotAllowed()
     return row
+
+
+def _find(ctx: S3Context) -> S3Object:
+    """:func:`find_object` for the current request's own action (GetObject, tagging, ...)."""
+    return find_object(ctx, bound_action() or "s3:GetObject")
 
 
 def _check_may_list(session: Any, ctx: S3Context, bucket: Bucket) -> None:
