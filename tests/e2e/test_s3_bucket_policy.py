@@ -90,6 +90,17 @@ def test_other_accounts_may_not_touch_the_policy(s3: Any, other: Any, bucket: st
     denied(other.delete_bucket_policy, Bucket=bucket)
 
 
+def test_policy_calls_stay_with_the_owning_account(s3: Any, other: Any, bucket: str,
+                                                   other_account: Credentials) -> None:
+    """Allowed by the policy, another account still gets 405, as on AWS."""
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(allow(
+        bucket, {"AWS": other_account.account_id}, "s3:GetBucketPolicy", "")))
+    with pytest.raises(ClientError) as err:
+        other.get_bucket_policy(Bucket=bucket)
+    assert (code(err), status(err)) == ("MethodNotAllowed", 405)
+    denied(other.delete_bucket_policy, Bucket=bucket)
+
+
 # --- Allow ------------------------------------------------------------------------------------
 
 def test_public_prefix_for_anonymous_readers(s3: Any, anon: Any, bucket: str,
