@@ -15,6 +15,7 @@ from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
 from controller.s3 import errors
 from controller.s3.access import caller, owned_bucket, owner_of
+from controller.s3.acl_requests import new_bucket_acl
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
@@ -86,7 +87,9 @@ async def create_bucket(ctx: S3Context) -> S3Reply:
             existing = session.get(Bucket, ctx.bucket)
             if existing is not None:
                 _already(existing, principal.account_id, ctx.bucket)
-            session.add(Bucket(name=ctx.bucket, account_id=principal.account_id, region=region))
+            stored_acl, ownership = new_bucket_acl(session, principal.account_id, ctx.headers)
+            session.add(Bucket(name=ctx.bucket, account_id=principal.account_id, region=region,
+                               acl=stored_acl, ownership=ownership))
     except IntegrityError:
         raise errors.BucketAlreadyExists(BucketName=ctx.bucket) from None
     return S3Reply(200, [("Location", f"/{ctx.bucket}")])

@@ -10,10 +10,15 @@ from urllib.parse import unquote
 from starlette.concurrency import run_in_threadpool
 
 from controller.db.models import S3Object
-from controller.identity.authenticate import Principal
-from controller.s3 import errors
+from controller.s3 import acl_requests, errors
 from controller.s3 import objects_store as store
-from controller.s3.access import caller, owned_bucket
+from controller.s3.access import (
+    authorize,
+    bucket_for,
+    current_facts,
+    existing_bucket,
+    writer_account,
+)
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.headers import CHECKSUMS, check_conditions, stored_headers, user_metadata
 from controller.s3.replies import xml_reply
@@ -48,14 +53,15 @@ def parse_copy_source(value: str) -> CopySource:
     return CopySource(bucket, key, version_id)
 
 
-def find_copy_source(ctx: S3Context, principal: Principal) -> tuple[CopySource, S3Object]:
+def find_copy_source(ctx: S3Context) -> tuple[CopySource, S3Object]:
     """The object ``x-amz-copy-source`` names, readable by the caller, its conditions met."""
     source = parse_copy_source(ctx.headers["x-amz-copy-source"])
     with ctx.sessions() as session:
-        owned_bucket(session, source.bucket, principal)
+        bucket = existing_bucket(session, source.bucket)
         if source.version_id is not None:
             row = store.version(session, source.bucket, source.key, source.version_id)
             if row is None:
+                authorize(session, ctx.principal, bucket, "s3:ListBucket", current_facts())
                 raise errors.NoSuchVersion(Key=source.key, VersionId=source.version_id)
             if row.delete_marker:
                 raise errors.InvalidRequest("The source of a copy request may not specifically "
@@ -63,7 +69,10 @@ def find_copy_source(ctx: S3Context, principal: Principal) -> tuple[CopySource, 
         else:
             row = store.latest(session, source.bucket, source.key)
             if row is None or row.delete_marker:
+                authorize(session, ctx.principal, bucket, "s3:ListBucket", current_facts())
                 raise errors.NoSuchKey(Key=source.key)
+        action = "s3:GetObjectVersion" if source.version_id is not None else "s3:GetObject"
+        authorize(session, ctx.principal, bucket, action, current_facts(), row)
     check_copy_conditions(ctx.headers, row)
     return source, row
 
@@ -114,11 +123,12 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     """PUT /bucket/key with ``x-amz-copy-source``: a new object with the source's bytes."""
     from controller.s3.objects import check_key
 
-    principal = caller(ctx.principal)
     check_key(ctx.key)
     with ctx.sessions() as session:
-        owned_bucket(session, ctx.bucket, principal)
-    source, src = find_copy_source(ctx, principal)
+        bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
+        new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
+                                      ctx.headers)
+    source, src = find_copy_source(ctx)
     _check_not_self(ctx, source, src)
     headers, meta = _new_headers(ctx, src)
     algorithm = _checksum_algorithm(ctx, src)
@@ -128,12 +138,13 @@ async def copy_object(ctx: S3Context) -> S3Reply:
                                    checksum=algorithm)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
-        "etag": f'"{info.md5_hex}"', "owner_account_id": principal.account_id,
+        "etag": f'"{info.md5_hex}"', "owner_account_id": new.owner_account_id,
         "headers": headers, "user_metadata": meta, "checksum_algorithm": algorithm,
+        "acl": new.acl,
         "checksum_value": info.checksum_b64}
 
     def install(session: Any) -> tuple[list[str], S3Object]:
-        bucket = owned_bucket(session, ctx.bucket, principal)
+        bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
         row = S3Object(**row_fields)
         return store.install(session, bucket, row), row
 

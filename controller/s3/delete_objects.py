@@ -11,7 +11,7 @@ from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
 from controller.s3 import errors
 from controller.s3 import objects_store as store
-from controller.s3.access import caller, owned_bucket
+from controller.s3.access import existing_bucket
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.headers import content_md5, declared_checksum
 from controller.s3.objects import MAX_KEY_BYTES, remove_key
@@ -57,16 +57,16 @@ def _objects(body: bytes) -> tuple[list[dict[str, Any]], bool]:
     return objects, bool(parsed.get("Quiet", False))
 
 
-def _delete_one(session: Any, bucket: str, item: dict[str, Any],
-                principal: Any) -> tuple[dict[str, Any], list[str]]:
+def _delete_one(session: Any, ctx: S3Context,
+                item: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """(Deleted or Error entry, freed blobs) for one ``ObjectIdentifier``."""
     key = str(item["Key"])
     version = item.get("VersionId")
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         return {"Key": key, "Code": "KeyTooLongError", "Message": "Your key is too long"}, []
     try:
-        removal = remove_key(session, bucket, key, version, principal)
-    except errors.NoSuchVersion as exc:
+        removal = remove_key(session, ctx, key, version)
+    except (errors.NoSuchVersion, errors.AccessDenied) as exc:
         return {"Key": key, "VersionId": version, "Code": exc.code, "Message": exc.message}, []
     entry: dict[str, Any] = {"Key": key}
     if version is not None:
@@ -82,20 +82,19 @@ def _delete_one(session: Any, bucket: str, item: dict[str, Any],
 
 @route("POST", "bucket", "delete")
 async def delete_objects(ctx: S3Context) -> S3Reply:
-    principal = caller(ctx.principal)
     with ctx.sessions() as session:
-        owned_bucket(session, ctx.bucket, principal)
+        existing_bucket(session, ctx.bucket)
     body = await ctx.read_body(MAX_BODY)
     check_integrity(ctx, body)
     objects, quiet = _objects(body)
 
     def work(session: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-        owned_bucket(session, ctx.bucket, principal)
+        existing_bucket(session, ctx.bucket)
         deleted: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         freed: list[str] = []
         for item in objects:
-            entry, blobs = _delete_one(session, ctx.bucket, item, principal)
+            entry, blobs = _delete_one(session, ctx, item)
             (failed if "Code" in entry else deleted).append(entry)
             freed += blobs
         session.flush()

@@ -18,9 +18,10 @@ from controller.db.reader import reading
 from controller.identity.authenticate import Authenticator, Principal
 from controller.logs import event
 from controller.s3 import errors
+from controller.s3.access import RequestFacts, action_for, bind
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.errors import render_error
-from controller.s3.routes import resolve
+from controller.s3.routes import resolve, subresource_of
 from controller.s3.target import Target, parse_target
 from storage.objects import BlobStore
 
@@ -69,6 +70,7 @@ class S3Endpoint:
             target = _target(http, self._settings.dns_domain)
             principal = self._authenticate(http)
             handler = resolve(request.method, target.level, dict(http.query))
+            _bind_access(request, target, http)
             ctx = S3Context(request=request, target=target, query=dict(http.query),
                             headers=http.headers, principal=principal, sessions=self._sessions,
                             blobs=self._blobs, settings=self._settings, request_id=request_id,
@@ -101,6 +103,15 @@ class S3Endpoint:
             return Response(None, exc.http_status, headers=headers)
         body = render_error(exc, target.resource, request_id)
         return Response(body, exc.http_status, headers=headers, media_type="application/xml")
+
+
+def _bind_access(request: Request, target: Target, http: HttpRequest) -> None:
+    """What access checks need to know of this request (source address, scheme, headers)."""
+    query = dict(http.query)
+    facts = RequestFacts(source_ip=request.client.host if request.client else "",
+                         secure=request.url.scheme == "https", headers=http.headers, query=query)
+    bind(facts, action_for(request.method, target.level, subresource_of(query), query),
+         target.key)
 
 
 def _may_hold_unread_body(request: Request) -> bool:

@@ -103,6 +103,25 @@ IllegalVersioningConfigurationException = _client(
     "The versioning configuration specified in the request is invalid.")
 NoSuchLifecycleConfiguration = _client(
     "NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist")
+MalformedACLError = _client(
+    "MalformedACLError", 400,
+    "The XML you provided was not well-formed or did not validate against our published schema")
+UnresolvableGrantByEmailAddress = _client(
+    "UnresolvableGrantByEmailAddress", 400,
+    "The e-mail address you provided does not match any account on record.")
+AccessControlListNotSupported = _client(
+    "AccessControlListNotSupported", 400, "The bucket does not allow ACLs")
+InvalidBucketAclWithObjectOwnership = _client(
+    "InvalidBucketAclWithObjectOwnership", 400,
+    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")
+MissingSecurityHeader = _client(
+    "MissingSecurityHeader", 400, "Your request was missing a required header")
+UnexpectedContent = _client(
+    "UnexpectedContent", 400, "This request does not support content")
+NoSuchBucketPolicy = _client("NoSuchBucketPolicy", 404, "The bucket policy does not exist")
+MalformedPolicy = _client("MalformedPolicy", 400, "Policies must be valid JSON")
+OwnershipControlsNotFoundError = _client(
+    "OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found")
 BadChecksum = _client("BadDigest", 400, "The checksum you specified did not match what we received.")
 InvalidPolicyDocument = _client(
     "InvalidPolicyDocument", 400, "The content of the form does not meet the conditions specified "

@@ -19,9 +19,9 @@ from controller.db.models import MultipartUpload, S3Object, UploadPart, utcnow
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
-from controller.s3 import errors
+from controller.s3 import acl_requests, errors
 from controller.s3 import objects_store as store
-from controller.s3.access import caller, owned_bucket, owner_of
+from controller.s3.access import owned_bucket, owner_of, writer_account
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.copy import checksum_fields, find_copy_source
 from controller.s3.headers import (
@@ -73,17 +73,19 @@ def _upload(session: Session, ctx: S3Context) -> MultipartUpload:
 
 @route("POST", "object", "uploads")
 async def create_multipart_upload(ctx: S3Context) -> S3Reply:
-    principal = caller(ctx.principal)
     check_key(ctx.key)
     algorithm = ctx.headers.get("x-amz-checksum-algorithm", "").upper() or None
     if algorithm is not None and algorithm not in CHECKSUMS:
         raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
-    upload = MultipartUpload(
-        upload_id=secrets.token_urlsafe(36), bucket=ctx.bucket, key=ctx.key,
-        owner_account_id=principal.account_id, headers=stored_headers(ctx.headers),
-        user_metadata=user_metadata(ctx.headers), checksum_algorithm=algorithm)
     with transaction(ctx.sessions) as session:
-        owned_bucket(session, ctx.bucket, principal)
+        bucket = owned_bucket(session, ctx.bucket, ctx.principal)
+        new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
+                                      ctx.headers)
+        upload = MultipartUpload(
+            upload_id=secrets.token_urlsafe(36), bucket=ctx.bucket, key=ctx.key,
+            owner_account_id=new.owner_account_id, headers=stored_headers(ctx.headers),
+            user_metadata=user_metadata(ctx.headers), checksum_algorithm=algorithm,
+            acl=new.acl)
         session.add(upload)
     data: dict[str, Any] = {"Bucket": ctx.bucket, "Key": ctx.key, "UploadId": upload.upload_id}
     if algorithm is not None:
@@ -126,7 +128,6 @@ def _check_part_checksum(upload: MultipartUpload, declared: tuple[str, str] | No
 
 @route("PUT", "object", "uploadId")
 async def upload_part(ctx: S3Context) -> S3Reply:
-    caller(ctx.principal)
     number = _part_number(ctx.query)
     if "x-amz-copy-source" in ctx.headers:
         return await upload_part_copy(ctx, number)
@@ -158,10 +159,9 @@ def _copy_range(header: str | None, size: int) -> tuple[int, int]:
 
 
 async def upload_part_copy(ctx: S3Context, number: int) -> S3Reply:
-    principal = caller(ctx.principal)
     with ctx.sessions() as session:
         upload = _upload(session, ctx)
-    _, src = find_copy_source(ctx, principal)
+    _, src = find_copy_source(ctx)
     start, end = _copy_range(ctx.headers.get("x-amz-copy-source-range"), src.size)
     if end - start + 1 > MAX_PART:
         raise errors.EntityTooLarge(ProposedSize=str(end - start + 1), MaxSizeAllowed=str(MAX_PART))
@@ -232,7 +232,6 @@ def _multipart_etag(parts: Sequence[UploadPart]) -> str:
 
 @route("POST", "object", "uploadId")
 async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
-    principal = caller(ctx.principal)
     wanted = await _requested_parts(ctx)
     with ctx.sessions() as session:
         upload = _upload(session, ctx)
@@ -242,14 +241,14 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
     checksum = _composite(upload.checksum_algorithm, chosen)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
-        "etag": _multipart_etag(chosen), "owner_account_id": principal.account_id,
-        "headers": upload.headers, "user_metadata": upload.user_metadata,
+        "etag": _multipart_etag(chosen), "owner_account_id": upload.owner_account_id,
+        "headers": upload.headers, "user_metadata": upload.user_metadata, "acl": upload.acl,
         "checksum_algorithm": upload.checksum_algorithm if checksum else None,
         "checksum_value": checksum}
 
     def install(session: Session) -> tuple[list[str], S3Object]:
-        bucket = owned_bucket(session, ctx.bucket, principal)
         current = _upload(session, ctx)
+        bucket = owned_bucket(session, ctx.bucket, ctx.principal)
         parts = _parts(session, current.upload_id)
         if [part.blob_id for part in _chosen(parts, wanted)] != blob_ids:
             raise errors.InvalidPart()  # a part was replaced while we concatenated
@@ -288,7 +287,6 @@ def abort_upload(session: Session, upload: MultipartUpload) -> list[str]:
 
 @route("DELETE", "object", "uploadId")
 async def abort_multipart_upload(ctx: S3Context) -> S3Reply:
-    caller(ctx.principal)
 
     def abort(session: Session) -> list[str]:
         return abort_upload(session, _upload(session, ctx))
@@ -300,7 +298,6 @@ async def abort_multipart_upload(ctx: S3Context) -> S3Reply:
 
 @route("GET", "object", "uploadId")
 async def list_parts(ctx: S3Context) -> S3Reply:
-    caller(ctx.principal)
     marker = _int_param(ctx.query, "part-number-marker", 0, MAX_PARTS)
     limit = _int_param(ctx.query, "max-parts", MAX_LISTED, MAX_LISTED)
     with ctx.sessions() as session:
@@ -350,7 +347,6 @@ def _group(key: str, prefix: str, delimiter: str) -> str | None:
 
 @route("GET", "bucket", "uploads")
 async def list_multipart_uploads(ctx: S3Context) -> S3Reply:
-    caller(ctx.principal)
     q = ctx.query
     prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
     key_marker, id_marker = q.get("key-marker", ""), q.get("upload-id-marker", "")

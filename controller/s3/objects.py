@@ -8,11 +8,16 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from controller.db.models import S3Object
-from controller.identity.authenticate import Principal
-from controller.s3 import chunked, errors
+from controller.db.models import Bucket, S3Object
+from controller.s3 import acl_requests, chunked, errors
 from controller.s3 import objects_store as store
-from controller.s3.access import caller, owned_bucket
+from controller.s3.access import (
+    authorize,
+    bound_action,
+    bucket_for,
+    current_facts,
+    writer_account,
+)
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.copy import copy_object
 from controller.s3.headers import (
@@ -27,6 +32,7 @@ from controller.s3.headers import (
     user_metadata,
 )
 from controller.s3.lifecycle_rules import expiration_headers
+from controller.s3.operation_actions import versioned
 from controller.s3.routes import route
 from storage.objects import BlobInfo, BlobTooLarge, BlobWriter
 
@@ -110,21 +116,21 @@ def verify_blob(ctx: S3Context, info: BlobInfo, md5: str | None,
         raise problem
 
 
-def install_object(ctx: S3Context, principal: Principal, info: BlobInfo,
-                   fields: dict[str, Any], *, conditional: bool = False,
-                   ) -> tuple[str, list[tuple[str, str]]]:
+def install_object(ctx: S3Context, info: BlobInfo, fields: dict[str, Any], *,
+                   conditional: bool = False) -> tuple[str, list[tuple[str, str]]]:
     """Make the written blob the latest version of ``fields["key"]`` in ``ctx.bucket`` (the
     blob is deleted if that fails, and the blobs it replaces once it succeeded); its version id
     and the ``x-amz-expiration`` header a lifecycle rule gives it, if any.
-    ``fields`` are further :class:`S3Object` columns (key, headers, metadata, checksum, tags).
-    ``conditional``: the request's If-Match / If-None-Match are checked in the same
-    transaction against the key's current object."""
+    ``fields`` are further :class:`S3Object` columns (key, owner, acl, headers, metadata,
+    checksum, tags). Access (``s3:PutObject`` on the key) is checked again in the install
+    transaction. ``conditional``: the request's If-Match / If-None-Match are checked there too,
+    against the key's current object."""
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "blob_id": info.blob_id, "size": info.size,
-        "etag": f'"{info.md5_hex}"', "owner_account_id": principal.account_id, **fields}
+        "etag": f'"{info.md5_hex}"', **fields}
 
     def install(session: Any) -> tuple[list[str], str, list[tuple[str, str]]]:
-        bucket = owned_bucket(session, ctx.bucket, principal)
+        bucket = bucket_for(session, ctx, "s3:PutObject", row_fields["key"])
         if conditional:
             current = store.latest(session, ctx.bucket, row_fields["key"])
             live = current is not None and not current.delete_marker
@@ -149,15 +155,17 @@ def install_object(ctx: S3Context, principal: Principal, info: BlobInfo,
 async def put_object(ctx: S3Context) -> S3Reply:
     if "x-amz-copy-source" in ctx.headers:
         return await copy_object(ctx)
-    principal = caller(ctx.principal)
     check_key(ctx.key)
     with ctx.sessions() as session:
-        owned_bucket(session, ctx.bucket, principal)
+        bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
+        new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
+                                      ctx.headers)
     meta = user_metadata(ctx.headers)
     info = await receive_blob(ctx)
     algorithm = checksum_algorithm(ctx.headers)
-    version_id, expiration = install_object(ctx, principal, info, {
-        "key": ctx.key, "headers": stored_headers(ctx.headers), "user_metadata": meta,
+    version_id, expiration = install_object(ctx, info, {
+        "key": ctx.key, "owner_account_id": new.owner_account_id, "acl": new.acl,
+        "headers": stored_headers(ctx.headers), "user_metadata": meta,
         "checksum_algorithm": algorithm, "checksum_value": info.checksum_b64},
         conditional="if-match" in ctx.headers or "if-none-match" in ctx.headers)
     headers = [("ETag", f'"{info.md5_hex}"'), *expiration]
@@ -168,27 +176,43 @@ async def put_object(ctx: S3Context) -> S3Reply:
     return S3Reply(200, headers)
 
 
-def _find(ctx: S3Context) -> tuple[S3Object, str | None]:
-    """The version asked for, and the bucket's lifecycle configuration."""
+def find_object(ctx: S3Context, action: str) -> tuple[S3Object, Bucket]:
+    """The object (version) the request names, if the caller may do ``action`` to it, and its
+    bucket; a missing one is NoSuchKey only for callers who may list the bucket (AccessDenied
+    otherwise)."""
     with ctx.sessions() as session:
-        lifecycle = owned_bucket(session, ctx.bucket, ctx.principal).lifecycle
+        bucket = session.get(Bucket, ctx.bucket)
+        if bucket is None:
+            raise errors.NoSuchBucket(BucketName=ctx.bucket)
         version_id = ctx.query.get("versionId")
         if version_id is not None:
             row = store.version(session, ctx.bucket, ctx.key, version_id)
             if row is None:
+                _check_may_list(session, ctx, bucket)
                 raise errors.NoSuchVersion(Key=ctx.key, VersionId=version_id)
         else:
             row = store.latest(session, ctx.bucket, ctx.key)
-            if row is None:
-                raise errors.NoSuchKey(Key=ctx.key)
-            if row.delete_marker:
+            if row is None or row.delete_marker:
+                _check_may_list(session, ctx, bucket)
                 missing = errors.NoSuchKey(Key=ctx.key)
-                missing.headers = {"x-amz-delete-marker": "true",
-                                   "x-amz-version-id": row.version_id}
+                if row is not None:
+                    missing.headers = {"x-amz-delete-marker": "true",
+                                       "x-amz-version-id": row.version_id}
                 raise missing
+        authorize(session, ctx.principal, bucket, versioned(action, version_id),
+                  current_facts(), row)
     if row.delete_marker:
         raise errors.MethodNotAllowed()
-    return row, lifecycle
+    return row, bucket
+
+
+def _find(ctx: S3Context) -> S3Object:
+    """:func:`find_object` for the current request's own action (GetObject, tagging, ...)."""
+    return find_object(ctx, bound_action() or "s3:GetObject")[0]
+
+
+def _check_may_list(session: Any, ctx: S3Context, bucket: Bucket) -> None:
+    authorize(session, ctx.principal, bucket, "s3:ListBucket", current_facts())
 
 
 def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
@@ -212,7 +236,8 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
 
 
 async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
-    row, lifecycle = _find(ctx)
+    row, bucket = find_object(ctx, "s3:GetObject")
+    lifecycle = bucket.lifecycle
     check_conditions(ctx.headers, row.etag, row.last_modified)
     headers = _object_headers(ctx, row)
     if row.is_latest:
@@ -245,19 +270,19 @@ async def head_object(ctx: S3Context) -> S3Reply:
     return await _read(ctx, with_body=False)
 
 
-def remove_key(session: Any, bucket: str, key: str, version_id: str | None,
-               principal: Any) -> store.Removal:
+def remove_key(session: Any, ctx: S3Context, key: str, version_id: str | None
+               ) -> store.Removal:
     """DeleteObject on one key (shared with DeleteObjects); the caller commits."""
-    owned = owned_bucket(session, bucket, principal)
-    return store.remove(session, owned, key, version_id, principal.account_id)
+    bucket = bucket_for(session, ctx, versioned("s3:DeleteObject", version_id), key)
+    return store.remove(session, bucket, key, version_id,
+                        writer_account(ctx.principal, bucket))
 
 
 @route("DELETE", "object")
 async def delete_object(ctx: S3Context) -> S3Reply:
-    principal = caller(ctx.principal)
     version_id = ctx.query.get("versionId")
     removal = store.with_retry(
-        ctx.sessions, lambda session: remove_key(session, ctx.bucket, ctx.key, version_id, principal))
+        ctx.sessions, lambda session: remove_key(session, ctx, ctx.key, version_id))
     for blob in removal.freed:
         ctx.blobs.delete(blob)
     headers: list[tuple[str, str]] = []

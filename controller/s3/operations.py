@@ -1,6 +1,8 @@
 """Imports every S3 handler module so that their ``@route`` registrations fill the table."""
 
 from controller.s3 import (
+    acls,
+    bucket_policy,
     buckets,
     copy,
     delete_objects,
@@ -8,11 +10,14 @@ from controller.s3 import (
     listing,
     multipart,
     objects,
+    ownership_controls,
     post_object,
     versioning,
 )
 
 __all__ = [
+    "acls",
+    "bucket_policy",
     "buckets",
     "copy",
     "delete_objects",
@@ -20,6 +25,7 @@ __all__ = [
     "listing",
     "multipart",
     "objects",
+    "ownership_controls",
     "post_object",
     "versioning",
 ]

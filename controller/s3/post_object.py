@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from lxml import etree
+from starlette.concurrency import run_in_threadpool
 
 from controller.auth.errors import AuthError
 from controller.auth.post_form import missing_field, parse_post_form
@@ -21,8 +22,8 @@ from controller.identity.authenticate import Principal
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
-from controller.s3 import errors
-from controller.s3.access import caller, owned_bucket
+from controller.s3 import acl_requests, errors
+from controller.s3.access import bucket_for, writer_account
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.headers import declared_checksum, stored_headers, user_metadata
 from controller.s3.objects import (
@@ -107,12 +108,16 @@ async def post_object(ctx: S3Context) -> S3Reply:
         raise errors.InvalidArgument("User key must have a length greater than zero.",
                                      ArgumentName="key", ArgumentValue="")
     check_key(key)
-    principal = caller(principal)  # the same access check as PutObject
-    with ctx.sessions() as session:
-        owned_bucket(session, ctx.bucket, principal)
     _check_simple_fields(fields)
+    ctx.principal = principal  # the form's signer (None: anonymous), checked as for PutObject
+    acl_headers = {"x-amz-acl": fields["acl"]} if "acl" in fields else {}
+    with ctx.sessions() as session:
+        bucket = bucket_for(session, ctx, "s3:PutObject", key)
+        new = acl_requests.new_object(session, bucket, writer_account(principal, bucket),
+                                      acl_headers)
     columns: dict[str, Any] = {
-        "key": key, "headers": stored_headers(fields), "user_metadata": user_metadata(fields),
+        "key": key, "owner_account_id": new.owner_account_id, "acl": new.acl,
+        "headers": stored_headers(fields), "user_metadata": user_metadata(fields),
         "tags": _tags(fields)}
     checksum = declared_checksum(fields)
     high = min(policy.length_range[1], MAX_OBJECT) if policy and policy.length_range else MAX_OBJECT
@@ -120,7 +125,7 @@ async def post_object(ctx: S3Context) -> S3Reply:
     with writer:
         await fill_blob(writer, reader.file_chunks(), lambda: errors.EntityTooLarge(
             MaxSizeAllowed=str(high)))
-        info = writer.commit()
+        info = await run_in_threadpool(writer.commit)
     verify_blob(ctx, info, None, checksum, None)
     if policy is not None:
         try:
@@ -130,7 +135,7 @@ async def post_object(ctx: S3Context) -> S3Reply:
             raise
     columns |= {"checksum_algorithm": checksum[0] if checksum else None,
                 "checksum_value": info.checksum_b64}
-    version_id, _ = install_object(ctx, principal, info, columns)
+    version_id, _ = install_object(ctx, info, columns)
     return _success(ctx, fields, key, f'"{info.md5_hex}"', version_id)
 
 
