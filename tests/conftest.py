@@ -416,7 +416,7 @@ class RestartableServer:
 
     def start(self) -> Server:
         assert self.server is None or self.server.process.poll() is not None
-        self.server = _start(self.data_dir, self.database_url, self.pg)
+        self.server = _start(self.data_dir, self.database_url, self.pg, {})
         creds = json.loads((self.data_dir / "admin-credentials.json").read_text())
         self.server.admin = Credentials(creds["account_id"], "admin", creds["user"],
                                         creds["access_key_id"], creds["secret_access_key"])
