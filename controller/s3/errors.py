@@ -101,6 +101,8 @@ MetadataTooLarge = _client(
 IllegalVersioningConfigurationException = _client(
     "IllegalVersioningConfigurationException", 400,
     "The versioning configuration specified in the request is invalid.")
+NoSuchWebsiteConfiguration = _client(
+    "NoSuchWebsiteConfiguration", 404, "The specified bucket does not have a website configuration")
 BadChecksum = _client("BadDigest", 400, "The checksum you specified did not match what we received.")
 
 

@@ -8,8 +8,9 @@ from controller.s3 import (
     multipart,
     objects,
     versioning,
+    website,
 )
 
 __all__ = [
-    "buckets", "copy", "delete_objects", "listing", "multipart", "objects", "versioning",
+    "buckets", "copy", "delete_objects", "listing", "multipart", "objects", "versioning", "website",
 ]
