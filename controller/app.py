@@ -80,6 +80,9 @@ class Frontend:
     async def _serve(self, request: Request, request_id: str) -> Response:
         """Query-protocol calls (an ``Action`` in the URL, or a form POST) are read whole, within
         a cap; everything else is S3, whose handlers stream the body themselves."""
+        site = self.runtime.website.bucket_of(request.headers.get("host", ""))
+        if site is not None:
+            return await self.runtime.website.handle(request, site, request_id)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         is_form = request.method == "POST" and content_type == FORM
         if not is_form and not any(name == "Action" for name, _ in parse_qsl(request.url.query)):

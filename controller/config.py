@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     region: str = "us-east-1"
     availability_zones: list[str] = Field(default_factory=list)
     dns_domain: str | None = None
+    website_domain: str = "s3-website.localhost"
+    """S3 static websites answer at ``BUCKET.<website_domain>`` (and ``BUCKET.s3-website.<dns
+    domain>``); browsers and curl resolve ``*.localhost`` to the loopback address by themselves."""
     secret_key: str | None = None
     log_level: str = "INFO"
     log_json: bool = False

@@ -17,6 +17,7 @@ from controller.identity.secretbox import SecretBox
 from controller.logs import event
 from controller.provisioning import bootstrap_admin
 from controller.s3.endpoint import S3Endpoint
+from controller.s3.website_endpoint import WebsiteEndpoint
 from storage.objects import BlobStore
 
 log = logging.getLogger("ironbark.runtime")
@@ -30,6 +31,7 @@ class Runtime:
     box: SecretBox
     ec2: Ec2Endpoint
     s3: S3Endpoint
+    website: WebsiteEndpoint
     blobs: BlobStore
 
     def close(self) -> None:
@@ -63,5 +65,6 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         box=box,
         ec2=Ec2Endpoint(settings, engine, sessions, authenticator),
         s3=S3Endpoint(settings, engine, sessions, authenticator, blobs),
+        website=WebsiteEndpoint(settings, sessions, blobs),
         blobs=blobs,
     )

@@ -137,3 +137,8 @@ def _response(method: str, reply: S3Reply, request_id: str) -> Response:
         # For HEAD the handler's Content-Length stands (the size of what a GET would send).
         return Response(body if method != "HEAD" else None, reply.status, headers=headers)
     return StreamingResponse(iter(body), reply.status, headers=headers)
+
+
+def response_of(method: str, reply: S3Reply, request_id: str) -> Response:
+    """The HTTP response for a handler's reply (also used by the website endpoint)."""
+    return _response(method, reply, request_id)

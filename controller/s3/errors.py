@@ -122,6 +122,8 @@ NoSuchBucketPolicy = _client("NoSuchBucketPolicy", 404, "The bucket policy does 
 MalformedPolicy = _client("MalformedPolicy", 400, "Policies must be valid JSON")
 OwnershipControlsNotFoundError = _client(
     "OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found")
+NoSuchWebsiteConfiguration = _client(
+    "NoSuchWebsiteConfiguration", 404, "The specified bucket does not have a website configuration")
 BadChecksum = _client("BadDigest", 400, "The checksum you specified did not match what we received.")
 InvalidPolicyDocument = _client(
     "InvalidPolicyDocument", 400, "The content of the form does not meet the conditions specified "

@@ -260,6 +260,11 @@ async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
     return S3Reply(status, headers, chunks)
 
 
+async def read_object(ctx: S3Context, with_body: bool) -> S3Reply:
+    """GetObject (or HeadObject) for another front end: the website endpoint."""
+    return await _read(ctx, with_body)
+
+
 @route("GET", "object")
 async def get_object(ctx: S3Context) -> S3Reply:
     return await _read(ctx, with_body=True)

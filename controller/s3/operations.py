@@ -13,6 +13,7 @@ from controller.s3 import (
     ownership_controls,
     post_object,
     versioning,
+    website,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "ownership_controls",
     "post_object",
     "versioning",
+    "website",
 ]
