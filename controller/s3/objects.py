@@ -61,9 +61,13 @@ async def receive_blob(ctx: S3Context) -> BlobInfo:
     an aws-chunked body is decoded (chunk signatures checked, a trailing checksum read)."""
     is_chunked = chunked.is_aws_chunked(ctx.headers)
     length = ctx.headers.get("x-amz-decoded-content-length" if is_chunked else "content-length")
-    if length is None or not length.isdigit():
+    streamed = (length is None and not is_chunked
+                and "chunked" in ctx.headers.get("transfer-encoding", "").lower())
+    if streamed:  # HTTP chunked transfer coding: the length is known at the end only
+        length = None
+    elif length is None or not length.isdigit():
         raise errors.MissingContentLength()
-    if int(length) > MAX_OBJECT:
+    if length is not None and int(length) > MAX_OBJECT:
         raise errors.EntityTooLarge(ProposedSize=length, MaxSizeAllowed=str(MAX_OBJECT))
     md5 = content_md5(ctx.headers)
     checksum = declared_checksum(ctx.headers)
@@ -72,14 +76,15 @@ async def receive_blob(ctx: S3Context) -> BlobInfo:
     if is_chunked:
         body = decoded = chunked.decode_aws_chunked(
             body, signing=chunked.chunk_signing(ctx.headers, ctx.principal),
-            expected_length=int(length))
+            expected_length=int(length or 0))
     algorithm = checksum[0] if checksum else trailer
     writer = ctx.blobs.writer(want_sha256=ctx.payload_sha256 is not None,
-                              checksum=algorithm, max_size=int(length))
+                              checksum=algorithm, max_size=int(length or MAX_OBJECT))
     with writer:
-        await fill_blob(writer, body, lambda: errors.IncompleteBody(
+        await fill_blob(writer, body, lambda: errors.EntityTooLarge(
+            MaxSizeAllowed=str(MAX_OBJECT)) if length is None else errors.IncompleteBody(
             "The request body is longer than Content-Length"))
-        if writer.size != int(length):
+        if length is not None and writer.size != int(length):
             raise errors.IncompleteBody()
         if trailer is not None:
             checksum = decoded.checksum(trailer)

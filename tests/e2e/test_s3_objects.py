@@ -376,3 +376,19 @@ def test_conditional_put(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as err:
         s3.put_object(Bucket=bucket, Key="absent", Body=b"x", IfMatch=first)
     assert _code(err) == "NoSuchKey" and _status(err) == 404
+
+
+def test_http_chunked_transfer_without_content_length(s3: Any, bucket: str) -> None:
+    """A PUT whose body comes with ``Transfer-Encoding: chunked`` and no Content-Length (the
+    signed payload hash still covers it) is stored whole."""
+
+    def chunked(request: Any, **_: Any) -> None:
+        request.headers.add_header("Transfer-Encoding", "chunked")
+
+    s3.meta.events.register_first("before-sign.s3.PutObject", chunked)
+    try:
+        body = b"0123456789" * 100_000
+        s3.put_object(Bucket=bucket, Key="te", Body=body)
+    finally:
+        s3.meta.events.unregister("before-sign.s3.PutObject", chunked)
+    assert s3.get_object(Bucket=bucket, Key="te")["Body"].read() == body
