@@ -186,6 +186,10 @@ class S3Object(Base):
     checksum_value: Mapped[str | None] = mapped_column(String(128))
     acl: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[str | None] = mapped_column(Text)
+    upload_id: Mapped[str | None] = mapped_column(String(64))
+    """The multipart upload this version was completed from (a repeated Complete answers again)."""
+    parts: Mapped[str | None] = mapped_column(Text)
+    """JSON ``[[size, etag], ...]`` of a multipart object's parts (GET/HEAD ``?partNumber=``)."""
 
 
 class MultipartUpload(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import itertools
 import secrets
 from collections.abc import Mapping, Sequence
@@ -234,7 +235,13 @@ def _multipart_etag(parts: Sequence[UploadPart]) -> str:
 async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
     wanted = await _requested_parts(ctx)
     with ctx.sessions() as session:
-        upload = _upload(session, ctx)
+        try:
+            upload = _upload(session, ctx)
+        except errors.NoSuchUpload:
+            done = store.latest(session, ctx.bucket, ctx.key)
+            if done is None or done.upload_id != ctx.query.get("uploadId"):
+                raise
+            return _completed(ctx, done)  # a repeated Complete answers as the first did
         chosen = _chosen(_parts(session, upload.upload_id), wanted)
     blob_ids = [part.blob_id for part in chosen]
     info = await run_in_threadpool(ctx.blobs.concatenate, blob_ids)
@@ -244,7 +251,8 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
         "etag": _multipart_etag(chosen), "owner_account_id": upload.owner_account_id,
         "headers": upload.headers, "user_metadata": upload.user_metadata, "acl": upload.acl,
         "checksum_algorithm": upload.checksum_algorithm if checksum else None,
-        "checksum_value": checksum}
+        "checksum_value": checksum, "upload_id": upload.upload_id,
+        "parts": json.dumps([[part.size, part.etag] for part in chosen])}
 
     def install(session: Session) -> tuple[list[str], S3Object]:
         current = _upload(session, ctx)
@@ -265,6 +273,11 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
         raise
     for blob in freed:
         ctx.blobs.delete(blob)
+    return _completed(ctx, row)
+
+
+def _completed(ctx: S3Context, row: S3Object) -> S3Reply:
+    checksum = row.checksum_value if row.checksum_algorithm else None
     data: dict[str, Any] = {
         "Location": f"{str(ctx.request.base_url).rstrip('/')}/{ctx.bucket}/{quote(ctx.key)}",
         "Bucket": ctx.bucket, "Key": ctx.key, "ETag": row.etag,

@@ -249,12 +249,19 @@ async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
         headers += expiration_headers(lifecycle, row.key, row.last_modified, row.size, row.tags,
                                       ctx.settings.s3_lifecycle_day_seconds)
     span = parse_range(ctx.headers.get("range"), row.size)
+    if "partNumber" in ctx.query:
+        if "range" in ctx.headers:
+            raise errors.InvalidRequest(
+                "Cannot specify both Range header and partNumber query parameter")
+        span, part_headers = _part_span(row, ctx.query["partNumber"])
+        headers = [(n, v) for n, v in headers if n != "ETag"] + part_headers
     start, end = span if span is not None else (0, row.size - 1)
     headers.append(("Content-Length", str(end - start + 1)))
     status = 200
     if span is not None:
         status = 206
-        headers.append(("Content-Range", f"bytes {start}-{end}/{row.size}"))
+        if not any(name == "Content-Range" for name, _ in headers):
+            headers.append(("Content-Range", f"bytes {start}-{end}/{row.size}"))
     if not with_body or row.blob_id is None:
         return S3Reply(status, headers, b"" if with_body else None)
     chunks = ctx.blobs.iter_range(row.blob_id, start, end)
@@ -263,6 +270,33 @@ async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
         # chunk by chunk, which costs more than reading it here.
         return S3Reply(status, headers, b"".join(chunks))
     return S3Reply(status, headers, chunks)
+
+
+MAX_PART_NUMBER = 10000
+
+
+def _part_span(row: S3Object, value: str) -> tuple[tuple[int, int] | None,
+                                                   list[tuple[str, str]]]:
+    """GET/HEAD ``?partNumber=N``: the byte span of part N of a multipart object (None: the
+    whole of an ordinary object, which is its own part 1), and the headers that go with it."""
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_PART_NUMBER):
+        raise errors.InvalidArgument(
+            f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive",
+            ArgumentName="partNumber", ArgumentValue=value[:32])
+    number = int(value)
+    if row.parts is None:
+        if number != 1:
+            raise errors.InvalidPart(PartNumber=value)
+        return None, [("ETag", row.etag)]
+    parts: list[list[Any]] = json.loads(row.parts)
+    if number > len(parts):
+        raise errors.InvalidPart(PartNumber=value)
+    start = sum(int(size) for size, _ in parts[: number - 1])
+    size, etag = parts[number - 1]
+    headers = [("ETag", str(etag)), ("x-amz-mp-parts-count", str(len(parts)))]
+    if int(size) > 0:
+        headers.append(("Content-Range", f"bytes {start}-{start + int(size) - 1}/{row.size}"))
+    return (start, start + int(size) - 1), headers
 
 
 async def read_object(ctx: S3Context, with_body: bool) -> S3Reply:

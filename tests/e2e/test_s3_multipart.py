@@ -409,3 +409,38 @@ def test_copy_keys_with_odd_characters(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=b"odd")
     s3.copy_object(Bucket=bucket, Key="plain", CopySource={"Bucket": bucket, "Key": key})
     assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == b"odd"
+
+
+def test_parts_of_a_completed_object_and_a_repeated_complete(s3: Any, bucket: str) -> None:
+    parts = [os.urandom(5 * MIB), b"tail" * 1000]
+    upload = _start(s3, bucket, "p")
+    done = _put_parts(s3, bucket, "p", upload, parts)
+    first = s3.complete_multipart_upload(Bucket=bucket, Key="p", UploadId=upload,
+                                         MultipartUpload={"Parts": done})
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="p", UploadId=upload,
+                                         MultipartUpload={"Parts": done})
+    assert again["ETag"] == first["ETag"]
+    for number, body in enumerate(parts, start=1):
+        got = s3.get_object(Bucket=bucket, Key="p", PartNumber=number)
+        assert got["Body"].read() == body
+        assert got["PartsCount"] == 2 and got["ContentLength"] == len(body)
+        assert got["ETag"] == done[number - 1]["ETag"]
+        assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+        head = s3.head_object(Bucket=bucket, Key="p", PartNumber=number)
+        assert head["ContentLength"] == len(body) and head["PartsCount"] == 2
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="p", PartNumber=3)
+    assert _code(caught.value) == "InvalidPart"
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="p", PartNumber=0)
+    assert _code(caught.value) == "InvalidArgument"
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"whole")
+    assert s3.get_object(Bucket=bucket, Key="plain", PartNumber=1)["Body"].read() == b"whole"
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="plain", PartNumber=2)
+    assert _code(caught.value) == "InvalidPart"
+    other = _start(s3, bucket, "p")
+    with pytest.raises(ClientError) as caught:  # another, unknown upload id stays unknown
+        s3.complete_multipart_upload(Bucket=bucket, Key="p", UploadId=other + "x",
+                                     MultipartUpload={"Parts": done})
+    assert _code(caught.value) == "NoSuchUpload"
