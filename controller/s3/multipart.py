@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import itertools
+import json
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
