@@ -9,7 +9,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from controller.db.models import Bucket, S3Object
-from controller.s3 import acl_requests, chunked, errors
+from controller.s3 import acl_requests, chunked, errors, lookup
 from controller.s3 import objects_store as store
 from controller.s3.access import (
     authorize,
@@ -186,17 +186,17 @@ def find_object(ctx: S3Context, action: str) -> tuple[S3Object, Bucket]:
     bucket; a missing one is NoSuchKey only for callers who may list the bucket (AccessDenied
     otherwise)."""
     with ctx.sessions() as session:
-        bucket = session.get(Bucket, ctx.bucket)
+        bucket = lookup.bucket(session, ctx.bucket)
         if bucket is None:
             raise errors.NoSuchBucket(BucketName=ctx.bucket)
         version_id = ctx.query.get("versionId")
         if version_id is not None:
-            row = store.version(session, ctx.bucket, ctx.key, version_id)
+            row = lookup.version(session, ctx.bucket, ctx.key, version_id)
             if row is None:
                 _check_may_list(session, ctx, bucket)
                 raise errors.NoSuchVersion(Key=ctx.key, VersionId=version_id)
         else:
-            row = store.latest(session, ctx.bucket, ctx.key)
+            row = lookup.latest(session, ctx.bucket, ctx.key)
             if row is None or row.delete_marker:
                 _check_may_list(session, ctx, bucket)
                 missing = errors.NoSuchKey(Key=ctx.key)
