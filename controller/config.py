@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     region: str = "us-east-1"
     availability_zones: list[str] = Field(default_factory=list)
     dns_domain: str | None = None
+    s3_inline_max_bytes: int = Field(default=64 * 1024, ge=0, le=1024 * 1024)
+    """Objects up to this size are stored in the database row with their metadata (one
+    transaction, no blob file, no fsync): exactly as durable as the database. 0 turns it off."""
     website_domain: str = "s3-website.localhost"
     """S3 static websites answer at ``BUCKET.<website_domain>`` (and ``BUCKET.s3-website.<dns
     domain>``); browsers and curl resolve ``*.localhost`` to the loopback address by themselves."""

@@ -190,6 +190,9 @@ class S3Object(Base):
     """The multipart upload this version was completed from (a repeated Complete answers again)."""
     parts: Mapped[str | None] = mapped_column(Text)
     """JSON ``[[size, etag], ...]`` of a multipart object's parts (GET/HEAD ``?partNumber=``)."""
+    inline_data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    """A small object's bytes, kept with its metadata instead of in a blob file (``blob_id``
+    is then NULL): one transaction writes both, with no file to create and fsync."""
 
 
 class MultipartUpload(Base):

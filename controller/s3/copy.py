@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from starlette.concurrency import run_in_threadpool
 
 from controller.db.models import S3Object
-from controller.s3 import acl_requests, errors
+from controller.s3 import acl_requests, errors, lookup
 from controller.s3 import objects_store as store
 from controller.s3.access import (
     authorize,
@@ -22,6 +22,7 @@ from controller.s3.access import (
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.headers import CHECKSUMS, check_conditions, stored_headers, user_metadata
 from controller.s3.replies import xml_reply
+from storage.objects import BlobInfo, InlineWriter
 
 SELF_COPY = ("This copy request is illegal because it is trying to copy an object to itself "
              "without changing the object's metadata, storage class, website redirect location "
@@ -59,7 +60,7 @@ def find_copy_source(ctx: S3Context) -> tuple[CopySource, S3Object]:
     with ctx.sessions() as session:
         bucket = existing_bucket(session, source.bucket)
         if source.version_id is not None:
-            row = store.version(session, source.bucket, source.key, source.version_id)
+            row = lookup.version(session, source.bucket, source.key, source.version_id)
             if row is None:
                 authorize(session, ctx.principal, bucket, "s3:ListBucket", current_facts())
                 raise errors.NoSuchVersion(Key=source.key, VersionId=source.version_id)
@@ -67,7 +68,7 @@ def find_copy_source(ctx: S3Context) -> tuple[CopySource, S3Object]:
                 raise errors.InvalidRequest("The source of a copy request may not specifically "
                                             "refer to a delete marker by version id.")
         else:
-            row = store.latest(session, source.bucket, source.key)
+            row = lookup.latest(session, source.bucket, source.key)
             if row is None or row.delete_marker:
                 authorize(session, ctx.principal, bucket, "s3:ListBucket", current_facts())
                 raise errors.NoSuchKey(Key=source.key)
@@ -85,6 +86,29 @@ def check_copy_conditions(headers: Mapping[str, str], row: S3Object) -> None:
         check_conditions(wanted, row.etag, row.last_modified)
     except errors.NotModified:
         raise errors.PreconditionFailed(Condition="x-amz-copy-source-If-None-Match") from None
+
+
+async def copy_bytes(ctx: S3Context, src: S3Object, start: int, end: int,
+                     checksum: str | None, inline_max: int) -> BlobInfo:
+    """Bytes ``start..end`` of the source object as new inline bytes (at most ``inline_max``
+    of them, from an inline source) or as a new blob."""
+    if src.inline_data is not None:
+        data = src.inline_data[start:end + 1]
+        if len(data) <= inline_max:
+            inline = InlineWriter(checksum=checksum, max_size=len(data))
+            inline.write(data)
+            return inline.commit()
+
+        def write() -> BlobInfo:
+            with ctx.blobs.writer(checksum=checksum) as writer:
+                writer.write(data)
+                return writer.commit()
+
+        return await run_in_threadpool(write)
+    if src.blob_id is None:
+        raise errors.NoSuchKey(Key=src.key)
+    return await run_in_threadpool(ctx.blobs.copy_range, src.blob_id, start, end,
+                                   checksum=checksum)
 
 
 def checksum_fields(algorithm: str | None, value: str | None) -> dict[str, str]:
@@ -132,12 +156,10 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     _check_not_self(ctx, source, src)
     headers, meta = _new_headers(ctx, src)
     algorithm = _checksum_algorithm(ctx, src)
-    if src.blob_id is None:
-        raise errors.NoSuchKey(Key=source.key)
-    info = await run_in_threadpool(ctx.blobs.copy_range, src.blob_id, 0, src.size - 1,
-                                   checksum=algorithm)
+    info = await copy_bytes(ctx, src, 0, src.size - 1, algorithm, ctx.settings.s3_inline_max_bytes)
     row_fields: dict[str, Any] = {
-        "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
+        "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id or None,
+        "inline_data": info.data, "size": info.size,
         "etag": f'"{info.md5_hex}"', "owner_account_id": new.owner_account_id,
         "headers": headers, "user_metadata": meta, "checksum_algorithm": algorithm,
         "acl": new.acl,
@@ -151,7 +173,8 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     try:
         freed, row = store.with_retry(ctx.sessions, install)
     except BaseException:
-        ctx.blobs.delete(info.blob_id)
+        if info.blob_id:
+            ctx.blobs.delete(info.blob_id)
         raise
     for blob in freed:
         ctx.blobs.delete(blob)

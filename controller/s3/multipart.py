@@ -24,7 +24,7 @@ from controller.s3 import acl_requests, errors
 from controller.s3 import objects_store as store
 from controller.s3.access import owned_bucket, owner_of, writer_account
 from controller.s3.context import S3Context, S3Reply
-from controller.s3.copy import checksum_fields, find_copy_source
+from controller.s3.copy import checksum_fields, copy_bytes, find_copy_source
 from controller.s3.headers import (
     CHECKSUMS,
     declared_checksum,
@@ -166,10 +166,7 @@ async def upload_part_copy(ctx: S3Context, number: int) -> S3Reply:
     start, end = _copy_range(ctx.headers.get("x-amz-copy-source-range"), src.size)
     if end - start + 1 > MAX_PART:
         raise errors.EntityTooLarge(ProposedSize=str(end - start + 1), MaxSizeAllowed=str(MAX_PART))
-    if src.blob_id is None:
-        raise errors.NoSuchKey()
-    info = await run_in_threadpool(ctx.blobs.copy_range, src.blob_id, start, end,
-                                   checksum=upload.checksum_algorithm)
+    info = await copy_bytes(ctx, src, start, end, upload.checksum_algorithm, inline_max=0)
     _save_part(ctx, number, info)
     result = {"ETag": f'"{info.md5_hex}"', "LastModified": utcnow(),
               **checksum_fields(upload.checksum_algorithm, info.checksum_b64)}

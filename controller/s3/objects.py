@@ -34,7 +34,7 @@ from controller.s3.headers import (
 from controller.s3.lifecycle_rules import expiration_headers
 from controller.s3.operation_actions import versioned
 from controller.s3.routes import route
-from storage.objects import BlobInfo, BlobTooLarge, BlobWriter
+from storage.objects import BlobInfo, BlobTooLarge, BlobWriter, InlineWriter
 
 MAX_OBJECT = 5 * 1024**3
 MAX_KEY_BYTES = 1024
@@ -56,9 +56,11 @@ def checksum_algorithm(headers: Mapping[str, str]) -> str | None:
     return chunked.announced_checksum(headers) if chunked.is_aws_chunked(headers) else None
 
 
-async def receive_blob(ctx: S3Context) -> BlobInfo:
+async def receive_blob(ctx: S3Context, inline_max: int = 0) -> BlobInfo:
     """Stream the request body into a new blob, checking length, MD5, checksum and signed hash;
-    an aws-chunked body is decoded (chunk signatures checked, a trailing checksum read)."""
+    an aws-chunked body is decoded (chunk signatures checked, a trailing checksum read). A body
+    whose declared length is at most ``inline_max`` is kept in memory (``info.data``) to be
+    stored inline with its metadata."""
     is_chunked = chunked.is_aws_chunked(ctx.headers)
     length = ctx.headers.get("x-amz-decoded-content-length" if is_chunked else "content-length")
     streamed = (length is None and not is_chunked
@@ -78,8 +80,12 @@ async def receive_blob(ctx: S3Context) -> BlobInfo:
             body, signing=chunked.chunk_signing(ctx.headers, ctx.principal),
             expected_length=int(length or 0))
     algorithm = checksum[0] if checksum else trailer
-    writer = ctx.blobs.writer(want_sha256=ctx.payload_sha256 is not None,
-                              checksum=algorithm, max_size=int(length or MAX_OBJECT))
+    want_sha256 = ctx.payload_sha256 is not None
+    writer: BlobWriter | InlineWriter = (
+        InlineWriter(want_sha256=want_sha256, checksum=algorithm, max_size=int(length))
+        if length is not None and int(length) <= inline_max
+        else ctx.blobs.writer(want_sha256=want_sha256, checksum=algorithm,
+                              max_size=int(length or MAX_OBJECT)))
     with writer:
         await fill_blob(writer, body, lambda: errors.EntityTooLarge(
             MaxSizeAllowed=str(MAX_OBJECT)) if length is None else errors.IncompleteBody(
@@ -88,12 +94,13 @@ async def receive_blob(ctx: S3Context) -> BlobInfo:
             raise errors.IncompleteBody()
         if trailer is not None:
             checksum = decoded.checksum(trailer)
-        info = await run_in_threadpool(writer.commit)  # fsyncs: off the event loop
+        info = (writer.commit() if isinstance(writer, InlineWriter)
+                else await run_in_threadpool(writer.commit))  # fsyncs: off the event loop
     verify_blob(ctx, info, md5, checksum, ctx.payload_sha256)
     return info
 
 
-async def fill_blob(writer: BlobWriter, body: AsyncIterator[bytes],
+async def fill_blob(writer: BlobWriter | InlineWriter, body: AsyncIterator[bytes],
                     overflow: Callable[[], errors.S3Error]) -> None:
     """Stream ``body`` into ``writer``; ``overflow()`` is raised past the writer's max size."""
     try:
@@ -117,8 +124,14 @@ def verify_blob(ctx: S3Context, info: BlobInfo, md5: str | None,
         problem = errors.BadChecksum(f"The {checksum[0]} you specified did not match the "
                                      "calculated checksum.")
     if problem is not None:
-        ctx.blobs.delete(info.blob_id)
+        discard(ctx, info)
         raise problem
+
+
+def discard(ctx: S3Context, info: BlobInfo) -> None:
+    """Delete a new blob that will not be used (nothing to do for inline bytes)."""
+    if info.blob_id:
+        ctx.blobs.delete(info.blob_id)
 
 
 def install_object(ctx: S3Context, info: BlobInfo, fields: dict[str, Any], *,
@@ -131,8 +144,8 @@ def install_object(ctx: S3Context, info: BlobInfo, fields: dict[str, Any], *,
     transaction. ``conditional``: the request's If-Match / If-None-Match are checked there too,
     against the key's current object."""
     row_fields: dict[str, Any] = {
-        "bucket": ctx.bucket, "blob_id": info.blob_id, "size": info.size,
-        "etag": f'"{info.md5_hex}"', **fields}
+        "bucket": ctx.bucket, "blob_id": info.blob_id or None, "inline_data": info.data,
+        "size": info.size, "etag": f'"{info.md5_hex}"', **fields}
 
     def install(session: Any) -> tuple[list[str], str, list[tuple[str, str]]]:
         bucket = bucket_for(session, ctx, "s3:PutObject", row_fields["key"])
@@ -149,7 +162,7 @@ def install_object(ctx: S3Context, info: BlobInfo, fields: dict[str, Any], *,
     try:
         freed, version_id, expiration = store.with_retry(ctx.sessions, install)
     except BaseException:
-        ctx.blobs.delete(info.blob_id)
+        discard(ctx, info)
         raise
     for blob in freed:
         ctx.blobs.delete(blob)
@@ -166,7 +179,7 @@ async def put_object(ctx: S3Context) -> S3Reply:
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
     meta = user_metadata(ctx.headers)
-    info = await receive_blob(ctx)
+    info = await receive_blob(ctx, ctx.settings.s3_inline_max_bytes)
     algorithm = checksum_algorithm(ctx.headers)
     version_id, expiration = install_object(ctx, info, {
         "key": ctx.key, "owner_account_id": new.owner_account_id, "acl": new.acl,
@@ -262,8 +275,12 @@ async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
         status = 206
         if not any(name == "Content-Range" for name, _ in headers):
             headers.append(("Content-Range", f"bytes {start}-{end}/{row.size}"))
-    if not with_body or row.blob_id is None:
-        return S3Reply(status, headers, b"" if with_body else None)
+    if not with_body:
+        return S3Reply(status, headers, None)
+    if row.inline_data is not None:
+        return S3Reply(status, headers, row.inline_data[start:end + 1])
+    if row.blob_id is None:
+        return S3Reply(status, headers, b"")
     chunks = ctx.blobs.iter_range(row.blob_id, start, end)
     if end - start < SMALL_BODY:
         # Small bodies go out in one piece: a streamed body is pulled through the thread pool

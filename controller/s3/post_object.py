@@ -29,6 +29,7 @@ from controller.s3.headers import declared_checksum, stored_headers, user_metada
 from controller.s3.objects import (
     MAX_OBJECT,
     check_key,
+    discard,
     fill_blob,
     install_object,
     verify_blob,
@@ -131,7 +132,7 @@ async def post_object(ctx: S3Context) -> S3Reply:
         try:
             policy.check_length(info.size)
         except errors.S3Error:
-            ctx.blobs.delete(info.blob_id)
+            discard(ctx, info)
             raise
     columns |= {"checksum_algorithm": checksum[0] if checksum else None,
                 "checksum_value": info.checksum_b64}

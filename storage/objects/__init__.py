@@ -10,7 +10,7 @@ from storage.objects.errors import BlobNotFound, BlobRangeError, BlobStoreError,
 from storage.objects.layout import is_blob_id
 from storage.objects.reaper import ReapReport, reap
 from storage.objects.streams import write_stream
-from storage.objects.writer import BlobInfo, BlobWriter
+from storage.objects.writer import BlobInfo, BlobWriter, InlineWriter
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",
@@ -22,6 +22,7 @@ __all__ = [
     "BlobStoreError",
     "BlobTooLarge",
     "BlobWriter",
+    "InlineWriter",
     "ReapReport",
     "crc32c",
     "is_blob_id",

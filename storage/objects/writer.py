@@ -33,10 +33,82 @@ _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 @dataclass(frozen=True, slots=True)
 class BlobInfo:
     blob_id: str
+    """Empty for bytes kept inline (:class:`InlineWriter`): there is no blob file."""
     size: int
     md5_hex: str
     sha256_hex: str | None
     checksum_b64: str | None
+    data: bytes | None = None
+    """The bytes themselves, for an inline write only."""
+
+
+class Digests:
+    """MD5 always, SHA-256 when asked (or as the checksum), and one ``x-amz-checksum-*``
+    algorithm, in a single pass over the bytes."""
+
+    def __init__(self, want_sha256: bool, checksum: str | None) -> None:
+        if checksum is not None and checksum not in CHECKSUM_ALGORITHMS:
+            raise ValueError(f"unsupported checksum algorithm: {checksum!r}")
+        self._md5 = new_hasher("MD5")
+        self._sha256 = new_hasher("SHA256") if want_sha256 or checksum == "SHA256" else None
+        self._checksum: Hasher | None = (
+            self._sha256 if checksum == "SHA256"  # one SHA-256 pass serves both
+            else None if checksum is None else new_hasher(checksum))
+        self._hashers = [self._md5]
+        if self._sha256 is not None:
+            self._hashers.append(self._sha256)
+        if self._checksum is not None and self._checksum is not self._sha256:
+            self._hashers.append(self._checksum)
+
+    def update(self, data: bytes | memoryview) -> None:
+        for hasher in self._hashers:
+            hasher.update(data)
+
+    def info(self, blob_id: str, size: int, data: bytes | None = None) -> BlobInfo:
+        checksum = self._checksum
+        return BlobInfo(
+            blob_id=blob_id,
+            size=size,
+            md5_hex=self._md5.digest().hex(),
+            sha256_hex=None if self._sha256 is None else self._sha256.digest().hex(),
+            checksum_b64=None if checksum is None else base64.b64encode(checksum.digest()).decode(),
+            data=data,
+        )
+
+
+class InlineWriter:
+    """The :class:`BlobWriter` interface for small bodies kept in memory and stored with their
+    metadata (in the database) instead of as blob files: no file, no fsync. The caller bounds
+    ``max_size``."""
+
+    def __init__(self, *, want_sha256: bool = False, checksum: str | None = None,
+                 max_size: int) -> None:
+        self.blob_id = ""
+        self.size = 0
+        self.max_size: int | None = max_size
+        self._digests = Digests(want_sha256, checksum)
+        self._chunks: list[bytes] = []
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        data = chunk if isinstance(chunk, bytes) else bytes(chunk)
+        if self.max_size is not None and self.size + len(data) > self.max_size:
+            raise BlobTooLarge(f"blob exceeds {self.max_size} bytes")
+        self._chunks.append(data)
+        self.size += len(data)
+
+    def commit(self) -> BlobInfo:
+        data = b"".join(self._chunks)
+        self._digests.update(data)
+        return self._digests.info("", self.size, data)
+
+    def abort(self) -> None:
+        self._chunks.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
 
 
 class BlobWriter:
@@ -58,21 +130,12 @@ class BlobWriter:
         checksum: str | None = None,
         max_size: int | None = None,
     ) -> None:
-        if checksum is not None and checksum not in CHECKSUM_ALGORITHMS:
-            raise ValueError(f"unsupported checksum algorithm: {checksum!r}")
         self.blob_id = new_blob_id()
         self.size = 0
         self.max_size = max_size
         self._blobs_dir = blobs_dir
         self._tmp_path = tmp_dir / self.blob_id
-        self._md5 = new_hasher("MD5")
-        self._sha256 = new_hasher("SHA256") if want_sha256 or checksum == "SHA256" else None
-        self._checksum = self._checksum_hasher(checksum)
-        self._hashers = [self._md5]
-        if self._sha256 is not None:
-            self._hashers.append(self._sha256)
-        if self._checksum is not None and self._checksum is not self._sha256:
-            self._hashers.append(self._checksum)
+        self._digests = Digests(want_sha256, checksum)
         self._written_back = 0
         self._batch: list[bytes] = []
         self._batched = 0
@@ -80,11 +143,6 @@ class BlobWriter:
         self._lane: ThreadPoolExecutor | None = None
         self._in_flight: deque[Future[None]] = deque()
         self._fd: int | None = _open_locked(self._tmp_path)
-
-    def _checksum_hasher(self, checksum: str | None) -> Hasher | None:
-        if checksum == "SHA256":
-            return self._sha256  # one SHA-256 pass serves both
-        return None if checksum is None else new_hasher(checksum)
 
     def write(self, chunk: bytes | bytearray | memoryview) -> None:
         """Append ``chunk`` (copied unless it is ``bytes``, so callers may reuse buffers). On any
@@ -123,8 +181,7 @@ class BlobWriter:
     def _store(self, fd: int, data: bytes, offset: int) -> None:
         """Hash and write one batch; runs on the writer's thread (or in commit), in order."""
         with memoryview(data) as view:
-            for hasher in self._hashers:
-                hasher.update(view)
+            self._digests.update(view)
             pwrite_all(fd, view, offset)
         end = offset + len(data)
         if end - self._written_back >= _WRITEBACK_EVERY:
@@ -166,7 +223,7 @@ class BlobWriter:
             self.abort()
             raise
         self._close()
-        return self._info()
+        return self._digests.info(self.blob_id, self.size)
 
     def abort(self) -> None:
         """Close and remove the temp file. Idempotent; a no-op after commit."""
@@ -180,16 +237,6 @@ class BlobWriter:
             os.unlink(self._tmp_path)
         except FileNotFoundError:
             pass
-
-    def _info(self) -> BlobInfo:
-        checksum = self._checksum
-        return BlobInfo(
-            blob_id=self.blob_id,
-            size=self.size,
-            md5_hex=self._md5.digest().hex(),
-            sha256_hex=None if self._sha256 is None else self._sha256.digest().hex(),
-            checksum_b64=None if checksum is None else base64.b64encode(checksum.digest()).decode(),
-        )
 
     def _require_open(self) -> int:
         if self._fd is None:

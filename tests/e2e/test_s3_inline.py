@@ -1,0 +1,77 @@
+"""Small objects are stored inline, in the database row with their metadata (no blob file);
+larger ones as blob files. Clients cannot tell: every operation behaves the same either side
+of the 64 KiB threshold."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Server
+
+INLINE_MAX = 64 * 1024
+
+
+def blob_files(server: Server) -> set[Path]:
+    return {p for p in (server.data_dir / "objects" / "blobs").rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"inl-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.mark.parametrize("size", [0, 1, INLINE_MAX, INLINE_MAX + 1])
+def test_round_trip_either_side_of_the_threshold(s3: Any, bucket: str, server: Server,
+                                                 size: int) -> None:
+    body = os.urandom(size)
+    before = blob_files(server)
+    put = s3.put_object(Bucket=bucket, Key="k", Body=body, ChecksumAlgorithm="SHA256")
+    new_files = blob_files(server) - before
+    assert len(new_files) == (1 if size > INLINE_MAX else 0)
+    got = s3.get_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+    assert got["Body"].read() == body and got["ETag"] == put["ETag"]
+    assert got["ChecksumSHA256"] == put["ChecksumSHA256"]
+    if size > 10:
+        part = s3.get_object(Bucket=bucket, Key="k", Range="bytes=3-9")
+        assert part["Body"].read() == body[3:10] and part["ContentRange"].endswith(f"/{size}")
+    assert s3.head_object(Bucket=bucket, Key="k")["ContentLength"] == size
+
+
+def test_copies_and_part_copies_of_inline_objects(s3: Any, bucket: str, server: Server) -> None:
+    small = os.urandom(1000)
+    s3.put_object(Bucket=bucket, Key="small", Body=small, Metadata={"a": "b"})
+    before = blob_files(server)
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "small"})
+    assert blob_files(server) == before  # the copy of an inline object is inline too
+    copied = s3.get_object(Bucket=bucket, Key="copy")
+    assert copied["Body"].read() == small and copied["Metadata"] == {"a": "b"}
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    first = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1,
+                           Body=b"x" * (5 * 1024 * 1024))
+    second = s3.upload_part_copy(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=2,
+                                 CopySource={"Bucket": bucket, "Key": "small"},
+                                 CopySourceRange="bytes=10-99")
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": first["ETag"]},
+                  {"PartNumber": 2, "ETag": second["CopyPartResult"]["ETag"]}]})
+    whole = s3.get_object(Bucket=bucket, Key="mp")["Body"].read()
+    assert whole == b"x" * (5 * 1024 * 1024) + small[10:100]
+
+
+def test_versions_and_deletes_of_inline_objects(s3: Any, bucket: str, server: Server) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    before = blob_files(server)
+    one = s3.put_object(Bucket=bucket, Key="v", Body=b"one")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="v", Body=b"two")
+    s3.delete_object(Bucket=bucket, Key="v")
+    assert s3.get_object(Bucket=bucket, Key="v", VersionId=one)["Body"].read() == b"one"
+    for version in s3.list_object_versions(Bucket=bucket)["Versions"]:
+        s3.delete_object(Bucket=bucket, Key="v", VersionId=version["VersionId"])
+    assert blob_files(server) == before
