@@ -15,6 +15,7 @@ from controller.s3.access import (
     authorize,
     bound_action,
     bucket_for,
+    bucket_view,
     current_facts,
     writer_account,
 )
@@ -148,7 +149,7 @@ def install_object(ctx: S3Context, info: BlobInfo, fields: dict[str, Any], *,
         "size": info.size, "etag": f'"{info.md5_hex}"', **fields}
 
     def install(session: Any) -> tuple[list[str], str, list[tuple[str, str]]]:
-        bucket = bucket_for(session, ctx, "s3:PutObject", row_fields["key"])
+        bucket = bucket_view(session, ctx, "s3:PutObject", row_fields["key"])
         if conditional:
             current = store.latest(session, ctx.bucket, row_fields["key"])
             live = current is not None and not current.delete_marker
@@ -175,7 +176,7 @@ async def put_object(ctx: S3Context) -> S3Reply:
         return await copy_object(ctx)
     check_key(ctx.key)
     with ctx.sessions() as session:
-        bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
+        bucket = bucket_view(session, ctx, "s3:PutObject", ctx.key)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
     meta = user_metadata(ctx.headers)

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller.db.engine import transaction
-from controller.db.models import Bucket, S3Object
+from controller.db.models import Bucket, S3Object, utcnow
 from controller.s3 import errors
 
 NULL_VERSION = "null"
@@ -46,28 +46,42 @@ def version(session: Session, bucket: str, key: str, version_id: str) -> S3Objec
     )
 
 
+_T: Table = S3Object.__table__  # type: ignore[assignment]
+_KEY = (_T.c.bucket == bindparam("b_bucket")) & (_T.c.key == bindparam("b_key"))
+_NULL_BLOBS = select(_T.c.blob_id).where(_KEY, _T.c.version_id == NULL_VERSION)
+_DELETE_NULL = delete(_T).where(_KEY, _T.c.version_id == NULL_VERSION)
+_DEMOTE = update(_T).where(_KEY, _T.c.is_latest.is_(True)).values(is_latest=False)
+_INSERT = insert(_T)
+
+
 def install(session: Session, bucket: Bucket, row: S3Object) -> list[str]:
     """Make ``row`` the latest version of its key; return blob ids no longer referenced.
 
     Unversioned and suspended buckets keep one ``null`` version (replaced); versioned buckets
-    keep every version."""
-    where = (S3Object.bucket == row.bucket, S3Object.key == row.key)
+    keep every version. Prebuilt Core statements (this runs on every write); ``row`` stays a
+    transient object, filled in with what was inserted (version id, time, defaults)."""
+    key = {"b_bucket": row.bucket, "b_key": row.key}
     freed: list[str] = []
     if bucket.versioning == "Enabled":
         row.version_id = new_version_id()
     else:
         row.version_id = NULL_VERSION
-        old = session.scalars(
-            select(S3Object.blob_id).where(*where, S3Object.version_id == NULL_VERSION)
-        ).all()
-        freed = [blob for blob in old if blob]
-        session.execute(delete(S3Object).where(*where, S3Object.version_id == NULL_VERSION))
-    session.execute(update(S3Object).where(*where, S3Object.is_latest.is_(True))
-                    .values(is_latest=False))
+        freed = [blob for blob in session.scalars(_NULL_BLOBS, key).all() if blob]
+        session.execute(_DELETE_NULL, key)
+    session.execute(_DEMOTE, key)
     row.is_latest = True
-    session.add(row)
-    session.flush()
+    if row.last_modified is None:
+        row.last_modified = utcnow()
+    for name, default in _DEFAULTS.items():
+        if getattr(row, name) is None:
+            setattr(row, name, default)
+    values = {c.key: getattr(row, c.key) for c in _T.columns if c.key != "id"}
+    session.execute(_INSERT, {k: v for k, v in values.items() if v is not None})
     return freed
+
+
+_DEFAULTS = {"delete_marker": False, "size": 0, "etag": "", "headers": "{}",
+             "user_metadata": "{}"}
 
 
 @dataclass(frozen=True)
