@@ -55,7 +55,7 @@ mv "$work/vmlinux" "$out/vmlinux"
 # --- busybox tree shared by ramdisk and root ------------------------------------------------
 populate_busybox() {  # DIR
     local dir="$1" applet
-    mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,root,var/lib}
+    mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,root,var/lib,var/log}
     cp "$busybox" "$dir/bin/busybox"
     for applet in $("$busybox" --list); do
         [[ "$applet" == busybox ]] && continue
