@@ -25,9 +25,18 @@ async def create_overlay(overlay: Path, backing: Path, backing_format: str) -> N
     tmp.unlink(missing_ok=True)
     try:
         proc = await asyncio.create_subprocess_exec(
-            "qemu-img", "create", "-q", "-f", "qcow2",
-            "-b", str(backing), "-F", backing_format, str(tmp),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            "qemu-img",
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            str(backing),
+            "-F",
+            backing_format,
+            str(tmp),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
     except FileNotFoundError as exc:
         raise DiskError("qemu-img not found (install qemu-utils)") from exc

@@ -44,9 +44,7 @@ def design(spec: InstanceSpec, paths: InstancePaths, policy: NodePolicy) -> Doma
         virt_type=policy.virt_type,
         memory_mib=spec.memory_mib,
         vcpus=spec.vcpus,
-        os=DirectKernelBootConfig(
-            kernel=spec.kernel, initrd=spec.ramdisk, cmdline=spec.cmdline
-        ),
+        os=DirectKernelBootConfig(kernel=spec.kernel, initrd=spec.ramdisk, cmdline=spec.cmdline),
         disks=[
             DiskConfig(
                 source=str(paths.overlay),

@@ -71,16 +71,20 @@ class Host:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, self._call_blocking, fn)
         try:
-            return await asyncio.wait_for(future, deadline if deadline is not None else self.deadline)
+            return await asyncio.wait_for(
+                future, deadline if deadline is not None else self.deadline
+            )
         except TimeoutError as exc:
-            raise HypervisorTimeout(f"hypervisor call overran {deadline or self.deadline} s") from exc
+            raise HypervisorTimeout(
+                f"hypervisor call overran {deadline or self.deadline} s"
+            ) from exc
 
     def _call_blocking(self, fn: Callable[[lv.Connection], T]) -> T:
         for attempt in (1, 2):
             conn = self._connection()
             try:
                 return fn(conn)
-            except Exception as exc:  # noqa: BLE001 - translated right here
+            except Exception as exc:
                 error = translate(exc)
                 if isinstance(error, HypervisorUnavailable) and attempt == 1:
                     log.warning("event=libvirt_connection_lost uri=%s error=%s", self.uri, error)
@@ -100,7 +104,7 @@ class Host:
                 self._conn = lv.open_connection(self.uri)
             except HypervisorError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - translated right here
+            except Exception as exc:
                 error = translate(exc)
                 raise HypervisorUnavailable(f"cannot connect to {self.uri}: {error}") from exc
             log.info("event=libvirt_connected uri=%s", self.uri)
@@ -112,8 +116,8 @@ class Host:
                 self._conn = None
         try:
             conn.close()
-        except Exception:  # noqa: BLE001 - the connection is already broken
-            pass
+        except Exception as exc:  # noqa: BLE001 - the connection is already broken
+            log.debug("event=libvirt_close_failed error=%s", exc)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

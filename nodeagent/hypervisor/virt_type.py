@@ -17,8 +17,10 @@ _HW_VIRT = re.compile(r"^flags\s*:.*\b(vmx|svm)\b", re.MULTILINE)
 
 def choose_virt_type(setting: str, *, dev_kvm: bool, modules: str, cpuinfo: str) -> VirtType:
     """``setting`` is ``auto``, ``kvm`` or ``qemu``; the other arguments are host facts."""
-    if setting == "kvm" or setting == "qemu":
-        return setting
+    if setting == "kvm":
+        return "kvm"
+    if setting == "qemu":
+        return "qemu"
     if setting != "auto":
         raise ValueError(f"virt_type must be auto, kvm or qemu, not {setting!r}")
     pvm = any(line.split(" ", 1)[0] == "kvm_pvm" for line in modules.splitlines())

@@ -84,7 +84,9 @@ class BridgeNetwork:
                 await self._start_dnsmasq()
         table = nft.table_name(s.bridge)
         guard_exists = (await run("nft", "list", "table", "bridge", table, check=False))[0] == 0
-        script = nft.setup_script(s.bridge, s.gateway, s.metadata_port, guard_table=not guard_exists)
+        script = nft.setup_script(
+            s.bridge, s.gateway, s.metadata_port, guard_table=not guard_exists
+        )
         await run("nft", "-f", "-", stdin=script)
 
     async def teardown(self) -> None:
@@ -98,7 +100,12 @@ class BridgeNetwork:
         ip_t = (await run("nft", "list", "table", "ip", table, check=False))[0] == 0
         br_t = (await run("nft", "list", "table", "bridge", table, check=False))[0] == 0
         if ip_t or br_t:
-            await run("nft", "-f", "-", stdin=nft.teardown_script(s.bridge, ip_table=ip_t, bridge_table=br_t))
+            await run(
+                "nft",
+                "-f",
+                "-",
+                stdin=nft.teardown_script(s.bridge, ip_table=ip_t, bridge_table=br_t),
+            )
         if (await run("ip", "link", "show", "dev", s.bridge, check=False))[0] == 0:
             await run("ip", "link", "del", s.bridge)
 
@@ -109,9 +116,16 @@ class BridgeNetwork:
         async with self._lock:
             guests = self._load_guests()
             if guests.get(port.name) != port:
-                clash = [g for g in guests.values() if g.name != port.name and (g.ip == port.ip or g.mac == port.mac or g.tap == port.tap)]
+                clash = [
+                    g
+                    for g in guests.values()
+                    if g.name != port.name
+                    and (g.ip == port.ip or g.mac == port.mac or g.tap == port.tap)
+                ]
                 if clash:
-                    raise NetworkError(f"{port.name}: address, MAC or tap in use by {clash[0].name}")
+                    raise NetworkError(
+                        f"{port.name}: address, MAC or tap in use by {clash[0].name}"
+                    )
                 guests[port.name] = port
                 self._save_guests(guests)
                 self._write_hosts(guests)
@@ -183,15 +197,24 @@ class BridgeNetwork:
         net = s.network
         hosts = list(net.hosts())
         await run(
-            "dnsmasq", "--conf-file=/dev/null", "--port=0", f"--interface={s.bridge}",
-            "--bind-interfaces", "--except-interface=lo",
+            "dnsmasq",
+            "--conf-file=/dev/null",
+            "--port=0",
+            f"--interface={s.bridge}",
+            "--bind-interfaces",
+            "--except-interface=lo",
             f"--dhcp-range={hosts[1]},static,{net.netmask},1h",
-            f"--dhcp-hostsfile={self.hosts_file}", f"--dhcp-option=option:router,{s.gateway}",
-            "--dhcp-authoritative", "--leasefile-ro", f"--pid-file={self.pid_file}",
-            f"--log-facility={self.dir / 'dnsmasq.log'}", "--log-dhcp",
+            f"--dhcp-hostsfile={self.hosts_file}",
+            f"--dhcp-option=option:router,{s.gateway}",
+            "--dhcp-authoritative",
+            "--leasefile-ro",
+            f"--pid-file={self.pid_file}",
+            f"--log-facility={self.dir / 'dnsmasq.log'}",
+            "--log-dhcp",
             # It re-reads the hosts file from the node's (private) state directory on SIGHUP,
             # after dropping privileges: as "nobody" it could not.
-            "--user=root", "--group=root",
+            "--user=root",
+            "--group=root",
         )
 
     async def _stop_dnsmasq(self) -> None:

@@ -36,15 +36,17 @@ def setup_script(bridge: str, gateway: str, metadata_port: int, *, guard_table: 
     otherwise, with the chains of running guests). Guests are added by :func:`guard_script`."""
     table = table_name(bridge)
     lines = [
-            f"table ip {table} {{}}",
-            f"delete table ip {table}",
-            f"table ip {table} {{",
-            "  chain prerouting {",
-            "    type nat hook prerouting priority dstnat; policy accept;",
+        f"table ip {table} {{}}",
+        f"delete table ip {table}",
+        f"table ip {table} {{",
+        "  chain prerouting {",
+        "    type nat hook prerouting priority dstnat; policy accept;",
+        (
             f'    iifname "{bridge}" ip daddr {METADATA_ADDRESS} tcp dport 80'
-            f" dnat to {gateway}:{metadata_port}",
-            "  }",
-            "}",
+            f" dnat to {gateway}:{metadata_port}"
+        ),
+        "  }",
+        "}",
     ]
     if not guard_table:
         return "\n".join(lines + [""])
@@ -66,17 +68,17 @@ def setup_script(bridge: str, gateway: str, metadata_port: int, *, guard_table: 
 def guard_script(bridge: str, guard: Guard) -> str:
     """Add (or replace) the anti-spoofing chain of one tap."""
     table, chain = table_name(bridge), f"guest_{guard.tap.replace('-', '_')}"
+    rule = f"add rule bridge {table} {chain}"
+    own_ip = f"{{ {guard.ip}, 0.0.0.0 }}"
     return "\n".join(
         [
             f"add chain bridge {table} {chain}",
             f"flush chain bridge {table} {chain}",
-            f"add rule bridge {table} {chain} ether saddr != {guard.mac} drop",
-            f"add rule bridge {table} {chain} ether type ip6 drop",
-            f"add rule bridge {table} {chain} ether type ip ip saddr != {{ {guard.ip}, 0.0.0.0 }}"
-            " drop",
-            f"add rule bridge {table} {chain} ether type arp arp saddr ether != {guard.mac} drop",
-            f"add rule bridge {table} {chain} ether type arp arp saddr ip != {{ {guard.ip}, 0.0.0.0 }}"
-            " drop",
+            f"{rule} ether saddr != {guard.mac} drop",
+            f"{rule} ether type ip6 drop",
+            f"{rule} ether type ip ip saddr != {own_ip} drop",
+            f"{rule} ether type arp arp saddr ether != {guard.mac} drop",
+            f"{rule} ether type arp arp saddr ip != {own_ip} drop",
             f'add element bridge {table} taps {{ "{guard.tap}" : jump {chain} }}',
             "",
         ]

@@ -100,7 +100,9 @@ def node(demo_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     state = tmp_path_factory.mktemp("node-state")
     settings = BridgeSettings(bridge=BRIDGE, gateway_cidr=GATEWAY_CIDR, metadata_port=free_port())
     network = SpecNetwork(settings, state / "network")
-    metadata = MetadataServer({GUEST_IP: (INSTANCE_ID, b"#!/bin/sh\necho hello from $(hostname)\n")})
+    metadata = MetadataServer(
+        {GUEST_IP: (INSTANCE_ID, b"#!/bin/sh\necho hello from $(hostname)\n")}
+    )
     host = Host("qemu:///system", deadline=60)
     sync(network.setup())
     server = ThreadingHTTPServer((settings.gateway, settings.metadata_port), metadata.handler())
@@ -140,7 +142,9 @@ def wait_console(manager: Any, marker: str, count: int = 1, deadline: float = BO
 
 
 def nft_ruleset() -> str:
-    return subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["nft", "list", "ruleset"], capture_output=True, text=True, check=False
+    ).stdout
 
 
 def test_guest_boots_runs_user_data_stops_starts_and_terminates(
@@ -150,10 +154,17 @@ def test_guest_boots_runs_user_data_stops_starts_and_terminates(
 
     manifest = json.loads((demo_image / "image.json").read_text())
     spec = InstanceSpec(
-        instance_id=INSTANCE_ID, memory_mib=128, vcpus=1,
-        kernel=str(demo_image / "vmlinux"), ramdisk=str(demo_image / "initrd.img"),
-        root_image=str(demo_image / "root.img"), root_image_format="raw",
-        cmdline=manifest["cmdline"], mac=MAC, tap=TAP, private_ip=GUEST_IP,
+        instance_id=INSTANCE_ID,
+        memory_mib=128,
+        vcpus=1,
+        kernel=str(demo_image / "vmlinux"),
+        ramdisk=str(demo_image / "initrd.img"),
+        root_image=str(demo_image / "root.img"),
+        root_image_format="raw",
+        cmdline=manifest["cmdline"],
+        mac=MAC,
+        tap=TAP,
+        private_ip=GUEST_IP,
     )
     paths = node.store.paths(INSTANCE_ID)
 
@@ -181,7 +192,10 @@ def test_guest_boots_runs_user_data_stops_starts_and_terminates(
     assert sync(node.terminate(INSTANCE_ID)).state == "terminated"  # idempotent
     assert sync(node.host.domain_names()).count(INSTANCE_ID) == 0
     assert not paths.root.exists()
-    assert subprocess.run(["ip", "link", "show", TAP], capture_output=True).returncode != 0
+    assert (
+        subprocess.run(["ip", "link", "show", TAP], capture_output=True, check=False).returncode
+        != 0
+    )
     assert MAC not in (node.network.hosts_file.read_text())
     assert TAP not in nft_ruleset()
     assert shutil.which("nft")

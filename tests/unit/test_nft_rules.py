@@ -9,9 +9,7 @@ GUARD = nft.Guard(tap="ib-abc", mac="52:54:00:aa:bb:cc", ip="10.77.0.10")
 
 def test_metadata_redirect_goes_to_the_listener() -> None:
     script = nft.setup_script("ibr0", "10.77.0.1", 8775, guard_table=True)
-    assert (
-        'iifname "ibr0" ip daddr 169.254.169.254 tcp dport 80 dnat to 10.77.0.1:8775' in script
-    )
+    assert 'iifname "ibr0" ip daddr 169.254.169.254 tcp dport 80 dnat to 10.77.0.1:8775' in script
     assert "table bridge ironbark_ibr0 {" in script
     assert "iifname vmap @taps" in script
 
