@@ -75,10 +75,33 @@ class InstanceSpec:
         unknown = set(data) - known
         if unknown:
             raise InvalidSpec(f"unknown fields: {', '.join(sorted(unknown))}")
+        for name, value in data.items():
+            wanted = _FIELD_TYPES[name]
+            if value is None and name in _OPTIONAL:
+                continue
+            if not isinstance(value, wanted) or isinstance(value, bool):
+                raise InvalidSpec(f"{name} must be of type {wanted.__name__}")
         try:
             return cls(**data)
         except TypeError as exc:
             raise InvalidSpec(str(exc)) from exc
+
+
+_FIELD_TYPES: dict[str, type] = {
+    "instance_id": str,
+    "memory_mib": int,
+    "vcpus": int,
+    "kernel": str,
+    "root_image": str,
+    "mac": str,
+    "tap": str,
+    "private_ip": str,
+    "ramdisk": str,
+    "root_image_format": str,
+    "cmdline": str,
+    "hostname": str,
+}
+_OPTIONAL = {"ramdisk", "hostname"}
 
 
 @dataclass(frozen=True)
