@@ -7,6 +7,7 @@ running without their agent, and the next start adopts them again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -52,6 +53,18 @@ def build(settings: NodeSettings) -> tuple[InstanceManager, GuestNetwork]:
         host, settings.state_dir, policy, network, stop_grace=settings.stop_grace
     )
     return manager, network
+
+
+def teardown_network(settings: NodeSettings) -> int:
+    """Remove the bridge, dnsmasq and nftables tables; refused while instances exist."""
+    manager, network = build(settings)
+    remaining = [spec.instance_id for spec in manager.store.all()]
+    if remaining:
+        print(f"ironbark node: instances still on this node: {', '.join(remaining)}")
+        return 1
+    if isinstance(network, SpecNetwork):
+        asyncio.run(network.teardown())
+    return 0
 
 
 def serve(settings: NodeSettings) -> None:

@@ -58,10 +58,15 @@ def _cmd_controller(args: argparse.Namespace) -> int:
 
 
 def _cmd_node(args: argparse.Namespace) -> int:
-    from nodeagent.server import serve
+    from nodeagent.server import serve, teardown_network
     from nodeagent.settings import load_node_settings
 
-    serve(load_node_settings(args.config, host=args.host, port=args.port, state_dir=args.state_dir))
+    settings = load_node_settings(
+        args.config, host=args.host, port=args.port, state_dir=args.state_dir
+    )
+    if args.teardown_network:
+        return teardown_network(settings)
+    serve(settings)
     return 0
 
 
@@ -82,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     node.add_argument("--state-dir", type=Path, help="node state directory")
     node.add_argument("--host", help="API listen address (default 127.0.0.1)")
     node.add_argument("--port", type=int, help="API listen port (default 8774)")
+    node.add_argument(
+        "--teardown-network",
+        action="store_true",
+        help="remove the node's bridge, dnsmasq and nftables rules, then exit",
+    )
     node.set_defaults(func=_cmd_node)
     admin.add_parser(sub, _common)
     return parser

@@ -115,17 +115,21 @@ def node(demo_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     finally:
         server.shutdown()
         server.server_close()
-        sync(_forget_instance(host))
-        sync(network.teardown())
         sync(host.close())
+        sync(_forget_instance())
+        sync(network.teardown())
 
 
-async def _forget_instance(host: Any) -> None:
+async def _forget_instance() -> None:
+    """Whatever the test left behind (it may have replaced the manager's Host)."""
     from nodeagent.hypervisor.guest import Guest
+    from nodeagent.hypervisor.host import Host
 
+    host = Host("qemu:///system")
     guest = Guest(host, INSTANCE_ID)
     await guest.destroy()
     await guest.undefine()
+    await host.close()
 
 
 def wait_console(manager: Any, marker: str, count: int = 1, deadline: float = BOOT_DEADLINE) -> str:
@@ -139,6 +143,23 @@ def wait_console(manager: Any, marker: str, count: int = 1, deadline: float = BO
             break
         time.sleep(1)
     raise AssertionError(f"no {marker!r} (x{count}) within {deadline} s; console:\n{text[-3000:]}")
+
+
+def restarted_agent(old: Any) -> Any:
+    """A new manager on a new libvirt connection over the same state directory."""
+    from nodeagent.hypervisor.host import Host
+    from nodeagent.instances import InstanceManager
+
+    sync(old.host.close())
+    fresh = InstanceManager(
+        Host("qemu:///system", deadline=60),
+        old.store.state_dir,
+        old.policy,
+        old.network,
+        stop_grace=90,
+    )
+    fresh.metadata = old.metadata
+    return fresh
 
 
 def nft_ruleset() -> str:
@@ -177,6 +198,10 @@ def test_guest_boots_runs_user_data_stops_starts_and_terminates(
     assert (GUEST_IP, "/latest/user-data") in node.metadata.seen
     assert paths.overlay.is_file() and paths.spec.is_file()
     assert f'"{TAP}"' in nft_ruleset()
+
+    node = restarted_agent(node)  # the agent restarts under the running guest and adopts it
+    assert [(s.instance_id, s.state) for s in sync(node.adopt())] == [(INSTANCE_ID, "running")]
+    assert "IRONBARK-USERDATA-END rc=0" in sync(node.console(INSTANCE_ID)).decode()
 
     started = time.monotonic()
     assert sync(node.stop(INSTANCE_ID)).state == "shutoff"
