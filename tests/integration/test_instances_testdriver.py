@@ -17,6 +17,7 @@ from nodeagent.hypervisor.guest import Guest
 from nodeagent.hypervisor.host import Host
 from nodeagent.instances import InstanceManager, NoNetwork, SpecConflict, UnknownInstance
 from nodeagent.spec import InstanceSpec
+from tests.conftest import host_tests_unavailable
 from tests.hostcheck import require_libvirt_binding
 
 T = TypeVar("T")
@@ -30,7 +31,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 def image(tmp_path: Path) -> Path:
     require_libvirt_binding()
     if shutil.which("qemu-img") is None:
-        pytest.skip("qemu-img missing (deploy/host-setup.sh installs qemu-utils)")
+        host_tests_unavailable("qemu-img missing (deploy/host-setup.sh installs qemu-utils)")
     root = tmp_path / "root.img"
     root.write_bytes(b"\0" * 1024 * 1024)
     return root
