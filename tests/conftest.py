@@ -90,6 +90,14 @@ def fresh_pg_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def host_tests_unavailable(message: str) -> NoReturn:
+    """Skip a test that needs the host (root, libvirt, QEMU, bridges), or fail it when
+    ``IRONBARK_REQUIRE_HOST_TESTS=1`` (CI: a missing hypervisor must not look like a pass)."""
+    if os.environ.get("IRONBARK_REQUIRE_HOST_TESTS") == "1":
+        pytest.fail(f"{message}\n(IRONBARK_REQUIRE_HOST_TESTS=1 makes this a failure)", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="module", params=_backend_params())
 def db_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -57,6 +57,19 @@ def _cmd_controller(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_node(args: argparse.Namespace) -> int:
+    from nodeagent.server import serve, teardown_network
+    from nodeagent.settings import load_node_settings
+
+    settings = load_node_settings(
+        args.config, host=args.host, port=args.port, state_dir=args.state_dir
+    )
+    if args.teardown_network:
+        return teardown_network(settings)
+    serve(settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ironbark", description="Ironbark private cloud")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--host", help="listen address (default 127.0.0.1)")
         cmd.add_argument("--port", type=int, help="listen port (default 8773)")
         cmd.set_defaults(func=func)
+    node = sub.add_parser("node", help="run the node agent (libvirt guests on this host)")
+    node.add_argument("--config", type=Path, help="TOML configuration file")
+    node.add_argument("--state-dir", type=Path, help="node state directory")
+    node.add_argument("--host", help="API listen address (default 127.0.0.1)")
+    node.add_argument("--port", type=int, help="API listen port (default 8774)")
+    node.add_argument(
+        "--teardown-network",
+        action="store_true",
+        help="remove the node's bridge, dnsmasq and nftables rules, then exit",
+    )
+    node.set_defaults(func=_cmd_node)
     admin.add_parser(sub, _common)
     return parser
 

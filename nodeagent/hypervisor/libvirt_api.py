@@ -1,0 +1,89 @@
+"""The one module that imports the untyped ``libvirt`` binding; everything else goes through it.
+
+``libvirt`` comes from the optional ``[node]`` extra (libvirt-python), so it is imported lazily:
+a controller without libvirt installed never touches this module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from nodeagent.hypervisor.errors import HypervisorUnavailable
+
+Connection = Any  # libvirt.virConnect; untyped binding
+Domain = Any  # libvirt.virDomain
+
+# Constants copied from libvirt's public headers (stable ABI), so modules that only need a
+# number do not import the binding.
+DOMAIN_NOSTATE = 0
+DOMAIN_RUNNING = 1
+DOMAIN_BLOCKED = 2
+DOMAIN_PAUSED = 3
+DOMAIN_SHUTDOWN = 4
+DOMAIN_SHUTOFF = 5
+DOMAIN_CRASHED = 6
+DOMAIN_PMSUSPENDED = 7
+SHUTDOWN_DEFAULT = 0  # QEMU without a guest agent channel (ours have none): ACPI power button
+SHUTDOWN_ACPI_POWER_BTN = 1
+REBOOT_DEFAULT = 0
+REBOOT_ACPI_POWER_BTN = 1
+UNDEFINE_NVRAM = 4
+
+ERR_INTERNAL_ERROR = 1
+ERR_NO_CONNECT = 5
+ERR_INVALID_CONN = 6
+ERR_OPERATION_FAILED = 9
+ERR_INVALID_ARG = 8
+ERR_XML_ERROR = 27
+ERR_SYSTEM_ERROR = 38
+ERR_RPC = 39
+ERR_NO_DOMAIN = 42
+ERR_OPERATION_INVALID = 55
+ERR_OPERATION_TIMEOUT = 68
+ERR_DOM_EXIST = 28
+ERR_AUTH_FAILED = 45
+ERR_AUTH_UNAVAILABLE = 94
+
+FROM_RPC = 7
+FROM_REMOTE = 13
+
+
+@dataclass(frozen=True)
+class LibvirtFailure:
+    """What we keep of a ``libvirtError``: its code, its domain (subsystem) and message."""
+
+    code: int
+    domain: int
+    message: str
+
+
+def binding() -> ModuleType:
+    """The ``libvirt`` module, or :class:`HypervisorUnavailable` when it is not installed."""
+    try:
+        return importlib.import_module("libvirt")
+    except ImportError as exc:
+        raise HypervisorUnavailable(
+            "libvirt-python is not installed (pip install 'ironbark[node]')"
+        ) from exc
+
+
+def open_connection(uri: str) -> Connection:
+    """Open a read-write connection; libvirt's own error handler is silenced first."""
+    libvirt = binding()
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    return libvirt.open(uri)
+
+
+def failure_of(exc: BaseException) -> LibvirtFailure | None:
+    """The code/domain/message of a ``libvirtError``; None for any other exception."""
+    libvirt = binding()
+    if not isinstance(exc, libvirt.libvirtError):
+        return None
+    return LibvirtFailure(
+        code=int(exc.get_error_code() or 0),
+        domain=int(exc.get_error_domain() or 0),
+        message=str(exc.get_error_message() or exc),
+    )

@@ -1,0 +1,166 @@
+"""The node's instances: idempotent commands keyed by instance id.
+
+Each command persists what it needs (the spec first), then drives the network, the disks and
+the hypervisor towards the wanted state; repeating a command is harmless and resumes a command
+interrupted by a crash. Commands on one instance are serialised by a per-instance lock; there
+is no node-wide lock, and none is held across a libvirt call for other instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from nodeagent.disks import create_overlay
+from nodeagent.hypervisor.designer import NodePolicy, design
+from nodeagent.hypervisor.guest import Guest, GuestState, console_tail
+from nodeagent.hypervisor.host import Host
+from nodeagent.spec import InstanceSpec, SpecStore
+
+log = logging.getLogger(__name__)
+
+
+class UnknownInstance(LookupError):
+    """No instance of that id on this node."""
+
+
+class SpecConflict(ValueError):
+    """``run`` repeated for an instance id with a different spec."""
+
+
+class GuestNetwork(Protocol):
+    """What the instances need from the node network (:class:`BridgeNetwork` or a null one)."""
+
+    async def add_guest_for(self, spec: InstanceSpec) -> None: ...
+
+    async def remove_guest_for(self, spec: InstanceSpec) -> None: ...
+
+
+class NoNetwork:
+    """For nodes and tests whose guests' network is set up by someone else."""
+
+    async def add_guest_for(self, spec: InstanceSpec) -> None:
+        return None
+
+    async def remove_guest_for(self, spec: InstanceSpec) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    instance_id: str
+    state: str  # a GuestState value, or "terminated"
+
+
+class InstanceManager:
+    def __init__(
+        self,
+        host: Host,
+        state_dir: Path,
+        policy: NodePolicy,
+        network: GuestNetwork,
+        *,
+        stop_grace: float = 60.0,
+    ) -> None:
+        self.host = host
+        self.store = SpecStore(state_dir)
+        self.policy = policy
+        self.network = network
+        self.stop_grace = stop_grace
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def _spec(self, instance_id: str) -> InstanceSpec:
+        spec = self.store.load(instance_id)
+        if spec is None:
+            raise UnknownInstance(instance_id)
+        return spec
+
+    async def _status(self, instance_id: str) -> InstanceStatus:
+        return InstanceStatus(instance_id, (await Guest(self.host, instance_id).state()).value)
+
+    async def _define(self, spec: InstanceSpec) -> None:
+        paths = self.store.paths(spec.instance_id)
+        await create_overlay(paths.overlay, Path(spec.root_image), spec.root_image_format)
+        await self.network.add_guest_for(spec)
+        await self.host.define(design(spec, paths, self.policy).to_string())
+
+    async def run(self, spec: InstanceSpec) -> InstanceStatus:
+        """Persist the spec, make its disk and network, define and boot the domain."""
+        async with self._locks[spec.instance_id]:
+            known = self.store.load(spec.instance_id)
+            if known is not None and known != spec:
+                raise SpecConflict(f"{spec.instance_id} already runs with a different spec")
+            self.store.save(spec)
+            await self._define(spec)
+            await Guest(self.host, spec.instance_id).start()
+            log.info("event=instance_run instance_id=%s", spec.instance_id)
+            return await self._status(spec.instance_id)
+
+    async def start(self, instance_id: str) -> InstanceStatus:
+        """Boot a stopped instance again (XML re-rendered from the spec)."""
+        async with self._locks[instance_id]:
+            spec = self._spec(instance_id)
+            guest = Guest(self.host, instance_id)
+            if not (await guest.state()).active:
+                await self._define(spec)
+                await guest.start()
+            return await self._status(instance_id)
+
+    async def stop(self, instance_id: str, grace: float | None = None) -> InstanceStatus:
+        """ACPI shutdown, destroy after the grace period; disk and spec are kept."""
+        async with self._locks[instance_id]:
+            self._spec(instance_id)
+            clean = await Guest(self.host, instance_id).shutdown(
+                self.stop_grace if grace is None else grace
+            )
+            log.info("event=instance_stop instance_id=%s graceful=%s", instance_id, clean)
+            return await self._status(instance_id)
+
+    async def reboot(self, instance_id: str) -> InstanceStatus:
+        async with self._locks[instance_id]:
+            self._spec(instance_id)
+            guest = Guest(self.host, instance_id)
+            if (await guest.state()).active:
+                await guest.reboot()
+            return await self._status(instance_id)
+
+    async def terminate(self, instance_id: str) -> InstanceStatus:
+        """Destroy and undefine the domain, drop its network, delete its files. Unknown ids
+        are already terminated."""
+        async with self._locks[instance_id]:
+            spec = self.store.load(instance_id)
+            guest = Guest(self.host, instance_id)
+            await guest.destroy()
+            await guest.undefine()
+            if spec is not None:
+                await self.network.remove_guest_for(spec)
+            await asyncio.to_thread(self.store.delete, instance_id)
+            log.info("event=instance_terminate instance_id=%s", instance_id)
+            self._locks.pop(instance_id, None)
+            return InstanceStatus(instance_id, "terminated")
+
+    async def console(self, instance_id: str) -> bytes:
+        self._spec(instance_id)
+        return await console_tail(self.store.paths(instance_id).console_log)
+
+    async def status(self, instance_id: str) -> InstanceStatus:
+        self._spec(instance_id)
+        return await self._status(instance_id)
+
+    async def adopt(self) -> list[InstanceStatus]:
+        """After an agent restart: every stored instance gets its network and domain definition
+        back; running domains keep running untouched."""
+        statuses = []
+        for spec in self.store.all():
+            async with self._locks[spec.instance_id]:
+                state = await Guest(self.host, spec.instance_id).state()
+                if state is GuestState.MISSING or not state.active:
+                    await self._define(spec)
+                else:
+                    await self.network.add_guest_for(spec)
+                statuses.append(await self._status(spec.instance_id))
+        return statuses

@@ -1,0 +1,1 @@
+"""Guest networking on the node: bridge, DHCP with static leases, metadata redirect, anti-spoofing."""

@@ -1,0 +1,107 @@
+"""``ironbark node``: the node agent in the foreground until SIGINT/SIGTERM.
+
+At start: the guest network is set up (idempotently; running guests keep their leases and
+guards), then every instance on disk is re-adopted. At stop nothing is torn down: guests keep
+running without their agent, and the next start adopts them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from pathlib import Path
+
+import uvicorn
+
+from nodeagent.api import create_app, host_capacity
+from nodeagent.hypervisor.designer import NodePolicy
+from nodeagent.hypervisor.host import Host
+from nodeagent.hypervisor.virt_type import detect_virt_type
+from nodeagent.instances import GuestNetwork, InstanceManager, NoNetwork
+from nodeagent.network.bridge import BridgeSettings, SpecNetwork
+from nodeagent.settings import NodeSettings
+
+log = logging.getLogger("ironbark.node")
+
+
+def api_token(settings: NodeSettings) -> str:
+    """The configured token, else the one in STATE/api-token (created 0600 on first start)."""
+    if settings.api_token:
+        return settings.api_token
+    path = settings.state_dir / "api-token"
+    if path.exists():
+        return path.read_text().strip()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    return token
+
+
+def build(settings: NodeSettings) -> tuple[InstanceManager, GuestNetwork]:
+    virt_type = detect_virt_type(settings.virt_type)
+    host = Host(settings.libvirt_uri, deadline=settings.libvirt_deadline)
+    network: GuestNetwork = NoNetwork()
+    if settings.manage_network:
+        bridge = BridgeSettings(settings.bridge, settings.gateway_cidr, settings.metadata_port)
+        network = SpecNetwork(bridge, settings.state_dir / "network")
+    policy = NodePolicy(virt_type=virt_type, bridge=settings.bridge)
+    manager = InstanceManager(
+        host, settings.state_dir, policy, network, stop_grace=settings.stop_grace
+    )
+    return manager, network
+
+
+def teardown_network(settings: NodeSettings) -> int:
+    """Remove the bridge, dnsmasq and nftables tables; refused while instances exist."""
+    manager, network = build(settings)
+    remaining = [spec.instance_id for spec in manager.store.all()]
+    if remaining:
+        print(f"ironbark node: instances still on this node: {', '.join(remaining)}")
+        return 1
+    if isinstance(network, SpecNetwork):
+        asyncio.run(network.teardown())
+    return 0
+
+
+def serve(settings: NodeSettings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    manager, network = build(settings)
+
+    async def on_start() -> None:
+        if isinstance(network, SpecNetwork):
+            await network.setup()
+        adopted = await manager.adopt()
+        log.info(
+            "event=node_started instances=%d virt_type=%s", len(adopted), manager.policy.virt_type
+        )
+
+    async def on_stop() -> None:
+        await manager.host.close()
+
+    app = create_app(
+        manager,
+        api_token(settings),
+        capacity=lambda: host_capacity(manager.policy.virt_type),
+        on_start=on_start,
+        on_stop=on_stop,
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+    log.info(
+        "event=node_listening endpoint=http://%s:%d/ state_dir=%s",
+        settings.host,
+        settings.port,
+        Path(settings.state_dir),
+    )
+    uvicorn.Server(config).run()

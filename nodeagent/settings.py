@@ -1,0 +1,75 @@
+"""Node agent configuration: environment (``IRONBARK_NODE_*``), an optional TOML file, overrides.
+
+Built once at start-up by :func:`load_node_settings` and passed in.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_NODE_PORT = 8774
+
+
+def default_state_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/ironbark/node")
+    return Path.home() / ".local" / "share" / "ironbark" / "node"
+
+
+class NodeSettings(BaseSettings):
+    """Everything the node agent can be told. Field names map to ``IRONBARK_NODE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="IRONBARK_NODE_", extra="forbid")
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_NODE_PORT, ge=0, le=65535)
+    api_token: str | None = None  # generated into STATE/api-token when not set
+    libvirt_uri: str = "qemu:///system"
+    virt_type: Literal["auto", "kvm", "qemu"] = "auto"
+    libvirt_deadline: float = Field(default=30.0, gt=0)
+    stop_grace: float = Field(default=60.0, ge=0)
+    bridge: str = Field(default="ibr0", pattern=r"^[A-Za-z0-9_-]{1,15}$")
+    gateway_cidr: str = "10.77.0.1/24"
+    metadata_port: int = Field(default=8775, ge=1, le=65535)
+    manage_network: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _CONFIG_FILE.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+_CONFIG_FILE: dict[str, Path | None] = {"path": None}
+
+
+def load_node_settings(config_file: Path | None = None, **overrides: Any) -> NodeSettings:
+    """CLI overrides beat the environment, which beats the TOML file."""
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"configuration file not found: {config_file}")
+    _CONFIG_FILE["path"] = config_file
+    try:
+        return NodeSettings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _CONFIG_FILE["path"] = None

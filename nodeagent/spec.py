@@ -1,0 +1,180 @@
+"""An instance as the node agent knows it: the spec the controller sent, persisted on disk.
+
+The agent renders libvirt XML from the spec (never the other way round), so after a restart
+it can re-adopt a running domain from ``STATE/instances/<id>/spec.json`` alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
+TAP = re.compile(r"^[A-Za-z0-9_-]{1,15}$")
+IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$")
+RESERVED_TAP_PREFIXES = ("vnet", "vif", "macvtap", "macvlan")
+DEFAULT_CMDLINE = "console=ttyS0 root=/dev/vda rw quiet"
+
+
+class InvalidSpec(ValueError):
+    """The spec cannot describe a guest (bad id, MAC, tap name, sizes, paths)."""
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """What the controller decided about one instance; everything the designer needs."""
+
+    instance_id: str
+    memory_mib: int
+    vcpus: int
+    kernel: str
+    root_image: str
+    mac: str
+    tap: str
+    private_ip: str
+    ramdisk: str | None = None
+    root_image_format: str = "raw"
+    cmdline: str = DEFAULT_CMDLINE
+    hostname: str | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not INSTANCE_ID.match(self.instance_id):
+            problems.append(f"instance_id {self.instance_id!r} is not i- and 8 or 17 hex digits")
+        if not MAC.match(self.mac):
+            problems.append(f"mac {self.mac!r} is not six lower-case hex pairs")
+        if not TAP.match(self.tap) or self.tap.startswith(RESERVED_TAP_PREFIXES):
+            problems.append(f"tap {self.tap!r}: 1-15 of [A-Za-z0-9_-], not vnet*/vif*/macv*")
+        if not IPV4.match(self.private_ip):
+            problems.append(f"private_ip {self.private_ip!r} is not an IPv4 address")
+        if not 96 <= self.memory_mib <= 1024 * 1024:
+            problems.append("memory_mib must be at least 96 (the Debian kernel needs it)")
+        if not 1 <= self.vcpus <= 256:
+            problems.append("vcpus must be between 1 and 256")
+        if self.root_image_format not in ("raw", "qcow2"):
+            problems.append("root_image_format must be raw or qcow2")
+        for name in ("kernel", "root_image", "ramdisk"):
+            value = getattr(self, name)
+            if value is not None and not os.path.isabs(value):
+                problems.append(f"{name} must be an absolute path")
+        if problems:
+            raise InvalidSpec("; ".join(problems))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InstanceSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise InvalidSpec(f"unknown fields: {', '.join(sorted(unknown))}")
+        for name, value in data.items():
+            wanted = _FIELD_TYPES[name]
+            if value is None and name in _OPTIONAL:
+                continue
+            if not isinstance(value, wanted) or isinstance(value, bool):
+                raise InvalidSpec(f"{name} must be of type {wanted.__name__}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise InvalidSpec(str(exc)) from exc
+
+
+_FIELD_TYPES: dict[str, type] = {
+    "instance_id": str,
+    "memory_mib": int,
+    "vcpus": int,
+    "kernel": str,
+    "root_image": str,
+    "mac": str,
+    "tap": str,
+    "private_ip": str,
+    "ramdisk": str,
+    "root_image_format": str,
+    "cmdline": str,
+    "hostname": str,
+}
+_OPTIONAL = {"ramdisk", "hostname"}
+
+
+@dataclass(frozen=True)
+class InstancePaths:
+    """Where one instance's files live under the node's state directory."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, state_dir: Path, instance_id: str) -> InstancePaths:
+        if not INSTANCE_ID.match(instance_id):
+            raise InvalidSpec(f"instance_id {instance_id!r} is not an instance id")
+        return cls(state_dir / "instances" / instance_id)
+
+    @property
+    def spec(self) -> Path:
+        return self.root / "spec.json"
+
+    @property
+    def overlay(self) -> Path:
+        return self.root / "root.qcow2"
+
+    @property
+    def console_log(self) -> Path:
+        return self.root / "console.log"
+
+
+class SpecStore:
+    """Instance specs as JSON files, written atomically (temporary file, fsync, rename)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def paths(self, instance_id: str) -> InstancePaths:
+        return InstancePaths.of(self.state_dir, instance_id)
+
+    def save(self, spec: InstanceSpec) -> InstancePaths:
+        paths = self.paths(spec.instance_id)
+        paths.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=paths.root, prefix=".spec-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(spec.to_json())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, paths.spec)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return paths
+
+    def load(self, instance_id: str) -> InstanceSpec | None:
+        path = self.paths(instance_id).spec
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        if not isinstance(data, dict):
+            raise InvalidSpec(f"{path}: not a JSON object")
+        return InstanceSpec.from_dict(data)
+
+    def all(self) -> list[InstanceSpec]:
+        base = self.state_dir / "instances"
+        if not base.is_dir():
+            return []
+        specs = (self.load(p.name) for p in sorted(base.iterdir()) if INSTANCE_ID.match(p.name))
+        return [spec for spec in specs if spec is not None]
+
+    def delete(self, instance_id: str) -> None:
+        """Remove the instance's directory (spec, overlay, console log)."""
+        paths = self.paths(instance_id)
+        if not paths.root.exists():
+            return
+        for child in paths.root.iterdir():
+            child.unlink()
+        paths.root.rmdir()

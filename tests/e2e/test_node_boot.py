@@ -1,0 +1,226 @@
+"""A real TCG guest through the node agent's hypervisor layer, end to end.
+
+The demo image (deploy/images/build-demo.sh) boots on a test bridge with a static DHCP lease;
+169.254.169.254:80 is redirected by nftables to a tiny metadata server in this test (the
+controller's metadata service plays that role later). The guest must print its user-data
+output on the serial console, power off on ACPI, boot again keeping its disk, and leave
+nothing behind when terminated. One guest at a time: the CI machines have two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.hostcheck import require_real_host
+
+REPO = Path(__file__).resolve().parents[2]
+BRIDGE = "ibtest0"
+GATEWAY_CIDR = "10.79.0.1/24"
+GUEST_IP = "10.79.0.23"
+INSTANCE_ID = "i-0e2e0000000000001"
+MAC = "52:54:00:79:00:17"
+TAP = "ibt-e2e0"
+BOOT_DEADLINE = 180.0
+T = TypeVar("T")
+
+
+def sync(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@dataclass
+class MetadataServer:
+    """Answers instance-id and user-data for the guest whose source address it knows."""
+
+    instances: dict[str, tuple[str, bytes]]
+    seen: list[tuple[str, str]] = field(default_factory=list)
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                source = self.client_address[0]
+                outer.seen.append((source, self.path))
+                known = outer.instances.get(source)
+                body: bytes | None = None
+                if known is not None and self.path == "/latest/meta-data/instance-id":
+                    body = known[0].encode()
+                elif known is not None and self.path == "/latest/user-data":
+                    body = known[1]
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        return Handler
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_real_host("qemu-img", "dnsmasq", "nft", "ip", "mkfs.ext4", "fakeroot", "busybox")
+    out = tmp_path_factory.mktemp("demo-image")
+    subprocess.run([REPO / "deploy/images/build-demo.sh", out], check=True, timeout=120)
+    return out
+
+
+@pytest.fixture(scope="module")
+def node(demo_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from nodeagent.hypervisor.designer import NodePolicy
+    from nodeagent.hypervisor.host import Host
+    from nodeagent.hypervisor.virt_type import detect_virt_type
+    from nodeagent.instances import InstanceManager
+    from nodeagent.network.bridge import BridgeSettings, SpecNetwork
+
+    state = tmp_path_factory.mktemp("node-state")
+    settings = BridgeSettings(bridge=BRIDGE, gateway_cidr=GATEWAY_CIDR, metadata_port=free_port())
+    network = SpecNetwork(settings, state / "network")
+    metadata = MetadataServer(
+        {GUEST_IP: (INSTANCE_ID, b"#!/bin/sh\necho hello from $(hostname)\n")}
+    )
+    host = Host("qemu:///system", deadline=60)
+    sync(network.setup())
+    server = ThreadingHTTPServer((settings.gateway, settings.metadata_port), metadata.handler())
+    try:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        policy = NodePolicy(virt_type=detect_virt_type("auto"), bridge=BRIDGE)
+        manager = InstanceManager(host, state, policy, network, stop_grace=90)
+        manager.metadata = metadata  # type: ignore[attr-defined]
+        yield manager
+    finally:
+        server.shutdown()
+        server.server_close()
+        sync(host.close())
+        sync(_forget_instance())
+        sync(network.teardown())
+
+
+async def _forget_instance() -> None:
+    """Whatever the test left behind (it may have replaced the manager's Host)."""
+    from nodeagent.hypervisor.guest import Guest
+    from nodeagent.hypervisor.host import Host
+
+    host = Host("qemu:///system")
+    guest = Guest(host, INSTANCE_ID)
+    await guest.destroy()
+    await guest.undefine()
+    await host.close()
+
+
+def wait_console(manager: Any, marker: str, count: int = 1, deadline: float = BOOT_DEADLINE) -> str:
+    end = time.monotonic() + deadline
+    text = ""
+    while time.monotonic() < end:
+        text = sync(manager.console(INSTANCE_ID)).decode(errors="replace")
+        if text.count(marker) >= count:
+            return text
+        if "IRONBARK-BOOT-FAILED" in text:
+            break
+        time.sleep(1)
+    raise AssertionError(f"no {marker!r} (x{count}) within {deadline} s; console:\n{text[-3000:]}")
+
+
+def restarted_agent(old: Any) -> Any:
+    """A new manager on a new libvirt connection over the same state directory."""
+    from nodeagent.hypervisor.host import Host
+    from nodeagent.instances import InstanceManager
+
+    sync(old.host.close())
+    fresh = InstanceManager(
+        Host("qemu:///system", deadline=60),
+        old.store.state_dir,
+        old.policy,
+        old.network,
+        stop_grace=90,
+    )
+    fresh.metadata = old.metadata
+    return fresh
+
+
+def nft_ruleset() -> str:
+    return subprocess.run(
+        ["nft", "list", "ruleset"], capture_output=True, text=True, check=False
+    ).stdout
+
+
+def test_guest_boots_runs_user_data_stops_starts_and_terminates(
+    node: Any, demo_image: Path
+) -> None:
+    from nodeagent.spec import InstanceSpec
+
+    manifest = json.loads((demo_image / "image.json").read_text())
+    spec = InstanceSpec(
+        instance_id=INSTANCE_ID,
+        memory_mib=128,
+        vcpus=1,
+        kernel=str(demo_image / "vmlinux"),
+        ramdisk=str(demo_image / "initrd.img"),
+        root_image=str(demo_image / "root.img"),
+        root_image_format="raw",
+        cmdline=manifest["cmdline"],
+        mac=MAC,
+        tap=TAP,
+        private_ip=GUEST_IP,
+    )
+    paths = node.store.paths(INSTANCE_ID)
+
+    assert sync(node.run(spec)).state == "running"
+    assert sync(node.run(spec)).state == "running"  # idempotent
+    text = wait_console(node, "IRONBARK-USERDATA-END")
+    assert f"IRONBARK-BOOT-OK instance-id={INSTANCE_ID} ip={GUEST_IP}" in text
+    assert "hello from ironbark-demo" in text
+    assert "IRONBARK-USERDATA-END rc=0" in text
+    assert (GUEST_IP, "/latest/user-data") in node.metadata.seen
+    assert paths.overlay.is_file() and paths.spec.is_file()
+    assert f'"{TAP}"' in nft_ruleset()
+
+    node = restarted_agent(node)  # the agent restarts under the running guest and adopts it
+    assert [(s.instance_id, s.state) for s in sync(node.adopt())] == [(INSTANCE_ID, "running")]
+    assert "IRONBARK-USERDATA-END rc=0" in sync(node.console(INSTANCE_ID)).decode()
+
+    started = time.monotonic()
+    assert sync(node.stop(INSTANCE_ID)).state == "shutoff"
+    assert time.monotonic() - started < 60, "ACPI shutdown should not need the destroy fallback"
+    assert "IRONBARK-POWER-BUTTON" in wait_console(node, "IRONBARK-SHUTDOWN", deadline=5)
+    assert sync(node.stop(INSTANCE_ID)).state == "shutoff"  # idempotent
+
+    assert sync(node.start(INSTANCE_ID)).state == "running"
+    text = wait_console(node, "IRONBARK-BOOT-OK", count=2)
+    text = wait_console(node, "IRONBARK-USERDATA-SKIPPED")  # same disk: user-data ran once
+
+    assert sync(node.terminate(INSTANCE_ID)).state == "terminated"
+    assert sync(node.terminate(INSTANCE_ID)).state == "terminated"  # idempotent
+    assert sync(node.host.domain_names()).count(INSTANCE_ID) == 0
+    assert not paths.root.exists()
+    assert (
+        subprocess.run(["ip", "link", "show", TAP], capture_output=True, check=False).returncode
+        != 0
+    )
+    assert MAC not in (node.network.hosts_file.read_text())
+    assert TAP not in nft_ruleset()
+    assert shutil.which("nft")

@@ -1,0 +1,98 @@
+"""Golden domain XML: the designer's output for fixed specs, compared with files under golden/.
+
+After an intended change, regenerate with IRONBARK_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from nodeagent.hypervisor.config import METADATA_NS
+from nodeagent.hypervisor.designer import NodePolicy, design
+from nodeagent.spec import InstancePaths, InstanceSpec
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def spec(**changes: object) -> InstanceSpec:
+    fields: dict[str, object] = {
+        "instance_id": "i-0123456789abcdef0",
+        "memory_mib": 128,
+        "vcpus": 1,
+        "kernel": "/var/lib/ironbark/node/images/eki-1/vmlinux",
+        "ramdisk": "/var/lib/ironbark/node/images/eri-1/initrd.img",
+        "root_image": "/var/lib/ironbark/node/images/emi-1/root.img",
+        "mac": "52:54:00:12:34:56",
+        "tap": "ib-0123456789ab",
+        "private_ip": "10.77.0.10",
+    }
+    fields.update(changes)
+    return InstanceSpec(**fields)  # type: ignore[arg-type]
+
+
+PATHS = InstancePaths(Path("/var/lib/ironbark/node/instances/i-0123456789abcdef0"))
+
+
+def check_golden(name: str, xml: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("IRONBARK_UPDATE_GOLDEN") == "1":
+        path.write_text(xml)
+    assert xml == path.read_text()
+
+
+def test_tcg_guest_matches_golden() -> None:
+    xml = design(spec(), PATHS, NodePolicy(virt_type="qemu", bridge="ibr0")).to_string()
+    check_golden("domain_tcg.xml", xml)
+
+
+def test_kvm_guest_without_ramdisk_matches_golden() -> None:
+    changed = spec(ramdisk=None, memory_mib=512, vcpus=2, cmdline="console=ttyS0 root=/dev/vda1")
+    xml = design(changed, PATHS, NodePolicy(virt_type="kvm", bridge="br-cloud")).to_string()
+    check_golden("domain_kvm.xml", xml)
+
+
+def test_tb_cache_only_under_tcg() -> None:
+    tcg = etree.fromstring(design(spec(), PATHS, NodePolicy("qemu", "ibr0")).to_string())
+    kvm = etree.fromstring(design(spec(), PATHS, NodePolicy("kvm", "ibr0")).to_string())
+    assert tcg.findtext("features/tcg/tb-cache") == "32"
+    assert kvm.find("features/tcg") is None
+    assert kvm.find("features/acpi") is not None
+
+
+def test_metadata_names_the_instance() -> None:
+    root = etree.fromstring(design(spec(), PATHS, NodePolicy("qemu", "ibr0")).to_string())
+    ns = {"ib": METADATA_NS}
+    assert root.xpath("string(metadata/ib:instance/ib:instance-id)", namespaces=ns) == (
+        "i-0123456789abcdef0"
+    )
+
+
+def test_values_are_escaped_not_templated() -> None:
+    hostile = spec(cmdline="console=ttyS0 x='<a>&\"")
+    root = etree.fromstring(design(hostile, PATHS, NodePolicy("qemu", "ibr0")).to_string())
+    assert root.findtext("os/cmdline") == "console=ttyS0 x='<a>&\""
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("instance_id", "i-../../etc"),
+        ("mac", "52:54:00:12:34"),
+        ("tap", "vnet0"),
+        ("tap", "a-name-longer-than-15"),
+        ("private_ip", "10.77.0.256"),
+        ("memory_mib", 64),
+        ("vcpus", 0),
+        ("kernel", "relative/vmlinux"),
+        ("root_image_format", "vmdk"),
+    ],
+)
+def test_bad_specs_are_refused(field: str, value: object) -> None:
+    from nodeagent.spec import InvalidSpec
+
+    with pytest.raises(InvalidSpec):
+        spec(**{field: value})
