@@ -28,6 +28,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from typing import Self
+
 from bench.bench_s3 import ROOT, free_port, wait
 
 
@@ -48,7 +50,7 @@ class PeakRss:
             self.peak = max(self.peak, rss_mib(self.pid))
             time.sleep(0.05)
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
