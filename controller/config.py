@@ -6,8 +6,9 @@ Built once at start-up by :func:`load_settings` and passed in; nothing reads the
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -26,7 +27,43 @@ def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "ironbark"
 
 
-class Settings(BaseSettings):
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("ironbark_config_file", default=None)
+S = TypeVar("S", bound="TomlSettings")
+
+
+class TomlSettings(BaseSettings):
+    """Settings from, highest precedence first: explicit overrides (command-line options), the
+    environment, then an optional TOML file given to :meth:`load`. Shared by the controller and
+    the node agent."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _CONFIG_FILE.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Self:
+        """Build the settings; overrides that are None (options not given) do not count."""
+        if config_file is not None and not config_file.is_file():
+            raise FileNotFoundError(f"configuration file not found: {config_file}")
+        token = _CONFIG_FILE.set(config_file)
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        finally:
+            _CONFIG_FILE.reset(token)
+
+
+class Settings(TomlSettings):
     """Everything the controller can be told. Field names map to ``IRONBARK_<NAME>``."""
 
     model_config = SettingsConfigDict(env_prefix="IRONBARK_", extra="forbid")
@@ -74,32 +111,7 @@ class Settings(BaseSettings):
     def secret_key_file(self) -> Path:
         return self.data_dir / "secret.key"
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = _CONFIG_FILE.get("path")
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
-        return tuple(sources)
-
-
-_CONFIG_FILE: dict[str, Path | None] = {"path": None}
-
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings: CLI overrides beat the environment, which beats the TOML file."""
-    if config_file is not None and not config_file.is_file():
-        raise FileNotFoundError(f"configuration file not found: {config_file}")
-    _CONFIG_FILE["path"] = config_file
-    try:
-        clean = {k: v for k, v in overrides.items() if v is not None}
-        return Settings(**clean)
-    finally:
-        _CONFIG_FILE["path"] = None
+    return Settings.load(config_file, **overrides)

@@ -10,12 +10,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import SettingsConfigDict
+
+from controller.config import TomlSettings
 
 DEFAULT_NODE_PORT = 8774
 
@@ -26,7 +23,7 @@ def default_state_dir() -> Path:
     return Path.home() / ".local" / "share" / "ironbark" / "node"
 
 
-class NodeSettings(BaseSettings):
+class NodeSettings(TomlSettings):
     """Everything the node agent can be told. Field names map to ``IRONBARK_NODE_<NAME>``."""
 
     model_config = SettingsConfigDict(env_prefix="IRONBARK_NODE_", extra="forbid")
@@ -45,31 +42,7 @@ class NodeSettings(BaseSettings):
     manage_network: bool = True
     log_level: str = "INFO"
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = _CONFIG_FILE.get("path")
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
-        return tuple(sources)
-
-
-_CONFIG_FILE: dict[str, Path | None] = {"path": None}
-
 
 def load_node_settings(config_file: Path | None = None, **overrides: Any) -> NodeSettings:
     """CLI overrides beat the environment, which beats the TOML file."""
-    if config_file is not None and not config_file.is_file():
-        raise FileNotFoundError(f"configuration file not found: {config_file}")
-    _CONFIG_FILE["path"] = config_file
-    try:
-        return NodeSettings(**{k: v for k, v in overrides.items() if v is not None})
-    finally:
-        _CONFIG_FILE["path"] = None
+    return NodeSettings.load(config_file, **overrides)
