@@ -11,15 +11,12 @@ import uuid
 import warnings
 from typing import Any
 
-import httpx
 import pytest
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 
 from controller.identity.service import Credentials
-from tests.conftest import REGION, AwsCli, AwsCliError, Server
+from tests.conftest import AwsCli, AwsCliError, Server
+from tests.e2e.signing import signed
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ImportWarning)
@@ -79,17 +76,6 @@ def test_bucket_tagging_limits(s3: Any, bucket: str) -> None:
         assert _error(caught) == (code, 400)
         assert caught.value.response["Error"]["Message"] == message
     assert len(s3.get_bucket_tagging(Bucket=bucket)["TagSet"]) == 50  # unchanged
-
-
-def signed(creds: Credentials, method: str, url: str, body: bytes = b"",
-           headers: dict[str, str] | None = None) -> httpx.Response:
-    """A raw request with exactly this body and these headers, signed with SigV4."""
-    request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
-    request.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
-    S3SigV4Auth(BotoCredentials(creds.access_key_id, creds.secret_access_key), "s3",
-                REGION).add_auth(request)
-    return httpx.request(method, url, content=body, headers=dict(request.headers.items()),
-                         trust_env=False)
 
 
 def test_bucket_tagging_bad_xml_and_digest(s3: Any, server: Server, account: Credentials,
