@@ -11,6 +11,7 @@ import uuid
 import warnings
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -281,3 +282,26 @@ def test_multipart_upload_tags_apply_at_complete(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as caught:
         s3.create_multipart_upload(Bucket=bucket, Key="mp2", Tagging="aws:x=1")
     assert _error(caught) == ("InvalidTag", 400)
+
+
+def _post_tagging(s3: Any, server: Server, bucket: str, key: str,
+                  tags: dict[str, str]) -> httpx.Response:
+    document = "<Tagging><TagSet>" + "".join(
+        f"<Tag><Key>{k}</Key><Value>{v}</Value></Tag>" for k, v in tags.items()) + (
+        "</TagSet></Tagging>")
+    form = s3.generate_presigned_post(bucket, key, Fields={"tagging": document},
+                                      Conditions=[{"tagging": document}])
+    return httpx.post(f"{server.endpoint}{bucket}", data=form["fields"],
+                      files={"file": ("f.txt", b"posted")}, trust_env=False)
+
+
+def test_post_object_tagging_field(s3: Any, server: Server, bucket: str) -> None:
+    assert _post_tagging(s3, server, bucket, "ok", {"team": "blue"}).status_code == 204
+    assert s3.get_object_tagging(Bucket=bucket, Key="ok")["TagSet"] == [
+        {"Key": "team", "Value": "blue"}]
+    assert s3.head_object(Bucket=bucket, Key="ok")["ResponseMetadata"]["HTTPHeaders"][
+        "x-amz-tagging-count"] == "1"
+    too_many = _post_tagging(s3, server, bucket, "bad", {str(i): "" for i in range(11)})
+    assert too_many.status_code == 400 and "<Code>BadRequest</Code>" in too_many.text
+    reserved = _post_tagging(s3, server, bucket, "bad", {"aws:x": "1"})
+    assert reserved.status_code == 400 and "<Code>InvalidTag</Code>" in reserved.text
