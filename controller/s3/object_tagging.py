@@ -11,7 +11,7 @@ from controller.db.engine import transaction
 from controller.db.models import S3Object
 from controller.s3 import errors, tagging
 from controller.s3 import objects_store as store
-from controller.s3.access import owned_bucket
+from controller.s3.access import authorize, bound_action, current_facts, existing_bucket
 from controller.s3.bodies import read_config
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.replies import xml_reply
@@ -19,18 +19,23 @@ from controller.s3.routes import route
 
 
 def tagged_version(session: Session, ctx: S3Context) -> S3Object:
-    """The version whose tags the request reads or writes. NoSuchKey / NoSuchVersion when it
-    does not exist; a delete marker (latest, or named) has no tags: MethodNotAllowed (405)."""
-    owned_bucket(session, ctx.bucket, ctx.principal)
+    """The version whose tags the request reads or writes, if the caller may (the request's own
+    action: ``s3:GetObjectTagging``, ``s3:PutObjectVersionTagging``, ...). A missing key or
+    version is NoSuchKey / NoSuchVersion to callers who may list the bucket (AccessDenied to
+    others); a delete marker (latest, or named) has no tags: MethodNotAllowed (405)."""
+    bucket = existing_bucket(session, ctx.bucket)
     version_id = ctx.query.get("versionId")
     if version_id is not None:
         row = store.version(session, ctx.bucket, ctx.key, version_id)
-        if row is None:
-            raise errors.NoSuchVersion(Key=ctx.key, VersionId=version_id)
+        missing: errors.S3Error = errors.NoSuchVersion(Key=ctx.key, VersionId=version_id)
     else:
         row = store.latest(session, ctx.bucket, ctx.key)
-        if row is None:
-            raise errors.NoSuchKey(Key=ctx.key)
+        missing = errors.NoSuchKey(Key=ctx.key)
+    if row is None:
+        authorize(session, ctx.principal, bucket, "s3:ListBucket", current_facts())
+        raise missing
+    authorize(session, ctx.principal, bucket, bound_action() or "s3:GetObjectTagging",
+              current_facts(), row)
     if row.delete_marker:
         refused = errors.MethodNotAllowed(Method=ctx.request.method, ResourceType="DeleteMarker")
         refused.headers = {"x-amz-delete-marker": "true", "x-amz-version-id": row.version_id,

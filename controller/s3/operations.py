@@ -2,8 +2,8 @@
 
 from controller.s3 import (
     acls,
-    bucket_policy,
     bucket_cors,
+    bucket_policy,
     bucket_tagging,
     buckets,
     copy,
@@ -21,8 +21,8 @@ from controller.s3 import (
 
 __all__ = [
     "acls",
-    "bucket_policy",
     "bucket_cors",
+    "bucket_policy",
     "bucket_tagging",
     "buckets",
     "copy",

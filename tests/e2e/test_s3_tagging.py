@@ -109,6 +109,14 @@ def test_bucket_tagging_missing_bucket_and_other_account(s3: Any, make_s3: Any,
     with pytest.raises(ClientError) as caught:
         other.put_bucket_tagging(Bucket=bucket, Tagging=_tag_set({"a": "b"}))
     assert _error(caught) == ("AccessDenied", 403)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="a=b")
+    for call in (lambda: other.get_object_tagging(Bucket=bucket, Key="k"),
+                 lambda: other.get_object_tagging(Bucket=bucket, Key="missing"),
+                 lambda: other.delete_object_tagging(Bucket=bucket, Key="k")):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert _error(caught) == ("AccessDenied", 403)
+    assert s3.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == [{"Key": "a", "Value": "b"}]
 
 
 def test_cli_bucket_and_object_tagging(aws: AwsCli) -> None:
