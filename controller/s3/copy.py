@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from starlette.concurrency import run_in_threadpool
 
 from controller.db.models import S3Object
-from controller.s3 import acl_requests, errors, lookup
+from controller.s3 import acl_requests, errors, lookup, tagging
 from controller.s3 import objects_store as store
 from controller.s3.access import (
     authorize,
@@ -155,6 +155,7 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     source, src = find_copy_source(ctx)
     _check_not_self(ctx, source, src)
     headers, meta = _new_headers(ctx, src)
+    tags = tagging.copied_tags(ctx.headers, src.tags)
     algorithm = _checksum_algorithm(ctx, src)
     info = await copy_bytes(ctx, src, 0, src.size - 1, algorithm, ctx.settings.s3_inline_max_bytes)
     row_fields: dict[str, Any] = {
@@ -163,7 +164,7 @@ async def copy_object(ctx: S3Context) -> S3Reply:
         "etag": f'"{info.md5_hex}"', "owner_account_id": new.owner_account_id,
         "headers": headers, "user_metadata": meta, "checksum_algorithm": algorithm,
         "acl": new.acl,
-        "checksum_value": info.checksum_b64}
+        "checksum_value": info.checksum_b64, "tags": tags}
 
     def install(session: Any) -> tuple[list[str], S3Object]:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)

@@ -17,8 +17,9 @@ from controller.config import Settings
 from controller.db.reader import reading
 from controller.identity.authenticate import Authenticator, Principal
 from controller.logs import event
-from controller.s3 import errors
+from controller.s3 import cors, errors
 from controller.s3.access import RequestFacts, action_for, bind
+from controller.s3.bucket_cors import cors_configuration
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.errors import render_error
 from controller.s3.routes import resolve, subresource_of
@@ -78,11 +79,26 @@ class S3Endpoint:
                             authenticator=self._auth)
             reply = await handler(ctx)
         except errors.S3Error as exc:
-            return self._error(request, exc, target, request_id)
+            response = self._error(request, exc, target, request_id)
         except Exception:  # noqa: BLE001 - the last resort: answer InternalError, log the traceback
             event(log, logging.ERROR, "s3.unhandled", exc_info=True)
-            return self._error(request, errors.S3Error(), target, request_id)
-        return _response(request.method, reply, request_id)
+            response = self._error(request, errors.S3Error(), target, request_id)
+        else:
+            response = _response(request.method, reply, request_id)
+        return self._cors(request, target, response)
+
+    def _cors(self, request: Request, target: Target, response: Response) -> Response:
+        """A cross-origin request (``Origin``) to a bucket gets the Access-Control-* headers of
+        the bucket's first CORS rule allowing its origin and method, success or error. The
+        method is ``Access-Control-Request-Method`` when sent, else the request's own."""
+        origin = request.headers.get("origin")
+        if origin is None or target.bucket is None or request.method == "OPTIONS":
+            return response
+        method = request.headers.get("access-control-request-method", request.method)
+        config = cors_configuration(self._sessions, target.bucket)
+        for name, value in cors.actual(config, origin, method):
+            response.headers[name] = value
+        return response
 
     def _authenticate(self, http: HttpRequest) -> Principal | None:
         try:

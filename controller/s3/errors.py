@@ -124,6 +124,16 @@ OwnershipControlsNotFoundError = _client(
     "OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found")
 NoSuchWebsiteConfiguration = _client(
     "NoSuchWebsiteConfiguration", 404, "The specified bucket does not have a website configuration")
+InvalidTag = _client("InvalidTag", 400, "The TagKey you have provided is invalid")
+BadRequest = _client("BadRequest", 400, "Bad Request")
+NoSuchTagSet = _client("NoSuchTagSet", 404, "The TagSet does not exist")
+NoSuchCORSConfiguration = _client(
+    "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist")
+AccessForbidden = _client(
+    "AccessForbidden", 403,
+    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of "
+    "Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers "
+    "are not whitelisted by the resource's CORS spec.")
 BadChecksum = _client("BadDigest", 400, "The checksum you specified did not match what we received.")
 InvalidPolicyDocument = _client(
     "InvalidPolicyDocument", 400, "The content of the form does not meet the conditions specified "

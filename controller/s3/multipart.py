@@ -20,7 +20,7 @@ from controller.db.models import MultipartUpload, S3Object, UploadPart, utcnow
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
-from controller.s3 import acl_requests, errors
+from controller.s3 import acl_requests, errors, tagging
 from controller.s3 import objects_store as store
 from controller.s3.access import owned_bucket, owner_of, writer_account
 from controller.s3.context import S3Context, S3Reply
@@ -78,6 +78,7 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     algorithm = ctx.headers.get("x-amz-checksum-algorithm", "").upper() or None
     if algorithm is not None and algorithm not in CHECKSUMS:
         raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
+    tags = tagging.header_tags(ctx.headers)
     with transaction(ctx.sessions) as session:
         bucket = owned_bucket(session, ctx.bucket, ctx.principal)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
@@ -86,7 +87,7 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
             upload_id=secrets.token_urlsafe(36), bucket=ctx.bucket, key=ctx.key,
             owner_account_id=new.owner_account_id, headers=stored_headers(ctx.headers),
             user_metadata=user_metadata(ctx.headers), checksum_algorithm=algorithm,
-            acl=new.acl)
+            acl=new.acl, tags=tags)
         session.add(upload)
     data: dict[str, Any] = {"Bucket": ctx.bucket, "Key": ctx.key, "UploadId": upload.upload_id}
     if algorithm is not None:
@@ -247,6 +248,7 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
         "etag": _multipart_etag(chosen), "owner_account_id": upload.owner_account_id,
         "headers": upload.headers, "user_metadata": upload.user_metadata, "acl": upload.acl,
+        "tags": upload.tags,
         "checksum_algorithm": upload.checksum_algorithm if checksum else None,
         "checksum_value": checksum, "upload_id": upload.upload_id,
         "parts": json.dumps([[part.size, part.etag] for part in chosen])}

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from controller.db.models import Bucket, S3Object
-from controller.s3 import acl_requests, chunked, errors, lookup
+from controller.s3 import acl_requests, chunked, errors, lookup, tagging
 from controller.s3 import objects_store as store
 from controller.s3.access import (
     authorize,
@@ -180,12 +180,13 @@ async def put_object(ctx: S3Context) -> S3Reply:
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
     meta = user_metadata(ctx.headers)
+    tags = tagging.header_tags(ctx.headers)
     info = await receive_blob(ctx, ctx.settings.s3_inline_max_bytes)
     algorithm = checksum_algorithm(ctx.headers)
     version_id, expiration = install_object(ctx, info, {
         "key": ctx.key, "owner_account_id": new.owner_account_id, "acl": new.acl,
         "headers": stored_headers(ctx.headers), "user_metadata": meta,
-        "checksum_algorithm": algorithm, "checksum_value": info.checksum_b64},
+        "checksum_algorithm": algorithm, "checksum_value": info.checksum_b64, "tags": tags},
         conditional="if-match" in ctx.headers or "if-none-match" in ctx.headers)
     headers = [("ETag", f'"{info.md5_hex}"'), *expiration]
     if version_id != store.NULL_VERSION:
@@ -243,6 +244,8 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
     headers += [(f"x-amz-meta-{k}", v) for k, v in json.loads(row.user_metadata).items()]
     if row.version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", row.version_id))
+    if row.tags:
+        headers.append(("x-amz-tagging-count", str(tagging.count(row.tags))))
     whole = "range" not in ctx.headers  # a checksum covers the whole object only
     if (row.checksum_algorithm and whole
             and ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"):

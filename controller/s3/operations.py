@@ -2,13 +2,16 @@
 
 from controller.s3 import (
     acls,
+    bucket_cors,
     bucket_policy,
+    bucket_tagging,
     buckets,
     copy,
     delete_objects,
     lifecycle,
     listing,
     multipart,
+    object_tagging,
     objects,
     ownership_controls,
     post_object,
@@ -18,13 +21,16 @@ from controller.s3 import (
 
 __all__ = [
     "acls",
+    "bucket_cors",
     "bucket_policy",
+    "bucket_tagging",
     "buckets",
     "copy",
     "delete_objects",
     "lifecycle",
     "listing",
     "multipart",
+    "object_tagging",
     "objects",
     "ownership_controls",
     "post_object",

@@ -7,7 +7,6 @@ file is stored, and the file streams to the blob store like a PUT body.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -22,7 +21,7 @@ from controller.identity.authenticate import Principal
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
-from controller.s3 import acl_requests, errors
+from controller.s3 import acl_requests, errors, tagging
 from controller.s3.access import bucket_for, writer_account
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.headers import declared_checksum, stored_headers, user_metadata
@@ -84,8 +83,7 @@ def _tags(fields: dict[str, str]) -> str | None:
         parsed = parse_s3_input_xml(shape, document.encode("utf-8"))
     except MalformedXML:
         raise errors.MalformedXML() from None
-    tags = {str(tag["Key"]): str(tag["Value"]) for tag in parsed.get("TagSet") or []}
-    return json.dumps(tags)
+    return tagging.dumps(tagging.from_tagging(parsed, bucket=False))
 
 
 def _check_simple_fields(fields: dict[str, str]) -> None:

@@ -6,18 +6,14 @@ endpoint that serves it is ``controller/s3/website_endpoint.py``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from controller.db.engine import transaction
-from controller.protocol.s3_errors import MalformedXML
-from controller.protocol.s3_model import s3_operation
-from controller.protocol.s3_xml import parse_s3_input_xml
 from controller.s3 import errors
 from controller.s3.access import owned_bucket
+from controller.s3.bodies import read_config
 from controller.s3.context import S3Context, S3Reply
-from controller.s3.headers import content_md5
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
 
@@ -96,25 +92,9 @@ def check_website(config: dict[str, Any]) -> None:
         _check_rule(rule)
 
 
-async def parse_config_body(ctx: S3Context, operation: str, member: str) -> dict[str, Any]:
-    """A bucket configuration document: size-capped, Content-MD5 checked, parsed by shape."""
-    body = await ctx.read_body(MAX_BODY)
-    declared = content_md5(ctx.headers)
-    if declared is not None and hashlib.md5(body).hexdigest() != declared:
-        raise errors.BadDigest()
-    shape = s3_operation(operation).input_shape.members[member]
-    try:
-        config = parse_s3_input_xml(shape, body)
-    except MalformedXML:
-        raise errors.MalformedXML() from None
-    if not isinstance(config, dict):
-        raise errors.MalformedXML()
-    return config
-
-
 @route("PUT", "bucket", "website")
 async def put_bucket_website(ctx: S3Context) -> S3Reply:
-    config = await parse_config_body(ctx, "PutBucketWebsite", "WebsiteConfiguration")
+    config = await read_config(ctx, "PutBucketWebsite", "WebsiteConfiguration", MAX_BODY)
     check_website(config)
     with transaction(ctx.sessions) as session:
         bucket = owned_bucket(session, ctx.bucket, ctx.principal)
