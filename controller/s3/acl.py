@@ -50,8 +50,10 @@ def group(uri: str, permission: str) -> Grant:
 
 
 def canned(name: str, owner: str, bucket_owner: str | None = None) -> list[Grant]:
-    """The grants of a canned ACL; ``owner`` and ``bucket_owner`` are canonical user ids."""
-    grants = [user(owner, "FULL_CONTROL")]
+    """The grants of a canned ACL; ``owner`` and ``bucket_owner`` are canonical user ids.
+    The owner's FULL_CONTROL comes last, after the grants the canned name adds (the order S3
+    implementations list them in, which conformance suites index into)."""
+    grants: list[Grant] = []
     if name in ("public-read", "public-read-write"):
         grants.append(group(ALL_USERS, "READ"))
     if name == "public-read-write":
@@ -66,7 +68,7 @@ def canned(name: str, owner: str, bucket_owner: str | None = None) -> list[Grant
             grants.append(user(bucket_owner, perm))
     elif name not in CANNED:
         raise AclError("InvalidArgument", None, ArgumentName="x-amz-acl", ArgumentValue=name)
-    return grants
+    return [*grants, user(owner, "FULL_CONTROL")]
 
 
 _PAIR = re.compile(r'\s*([A-Za-z]+)\s*=\s*(?:"([^"]*)"|([^,\s]+))\s*(?:,|$)')

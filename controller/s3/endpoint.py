@@ -69,7 +69,9 @@ class S3Endpoint:
         target = Target(None, None)
         try:
             target = _target(http, self._settings.dns_domain)
-            principal = self._authenticate(http)
+            # An OPTIONS request is a CORS preflight, never signed (a presigned URL's query
+            # signature was made for another method): it is answered without authentication.
+            principal = None if request.method == "OPTIONS" else self._authenticate(http)
             handler = resolve(request.method, target.level, dict(http.query))
             _bind_access(request, target, http)
             ctx = S3Context(request=request, target=target, query=dict(http.query),

@@ -85,7 +85,7 @@ def test_public_read_bucket_lists_to_anonymous_but_refuses_writes(
         s3: Any, anon: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="private.txt", Body=b"secret")
     s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
-    assert _grants(s3.get_bucket_acl(Bucket=bucket))[1:] == [(ALL_USERS, "READ")]
+    assert _grants(s3.get_bucket_acl(Bucket=bucket))[:-1] == [(ALL_USERS, "READ")]
     listed = anon.list_objects_v2(Bucket=bucket)
     assert [o["Key"] for o in listed["Contents"]] == ["private.txt"]
     anon.head_bucket(Bucket=bucket)
@@ -133,14 +133,14 @@ def test_authenticated_read_covers_every_signed_caller(
     assert other.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
     denied(anon.get_object, Bucket=bucket, Key="k")
     grants = _grants(s3.get_object_acl(Bucket=bucket, Key="k"))
-    assert grants[1:] == [(AUTHENTICATED_USERS, "READ")]
+    assert grants[:-1] == [(AUTHENTICATED_USERS, "READ")]
 
 
 def test_create_bucket_with_canned_acl(s3: Any, anon: Any) -> None:
     name = f"acc-{uuid.uuid4().hex[:16]}"
     s3.create_bucket(Bucket=name, ACL="public-read-write")
     assert [p for _, p in _grants(s3.get_bucket_acl(Bucket=name))] == [
-        "FULL_CONTROL", "READ", "WRITE"]
+        "READ", "WRITE", "FULL_CONTROL"]  # the owner's grant last, as S3 implementations list it
     anon.put_object(Bucket=name, Key="k", Body=b"x")
 
 
@@ -296,7 +296,7 @@ def test_delete_objects_reports_access_denied_per_key(s3: Any, other: Any,
 def test_aws_cli_acls(aws: AwsCli, s3: Any, bucket: str, server: Server) -> None:
     aws("s3api", "put-bucket-acl", "--bucket", bucket, "--acl", "public-read")
     acl = aws("s3api", "get-bucket-acl", "--bucket", bucket)
-    assert [g["Permission"] for g in acl["Grants"]] == ["FULL_CONTROL", "READ"]
+    assert [g["Permission"] for g in acl["Grants"]] == ["READ", "FULL_CONTROL"]
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     aws("s3api", "put-object-acl", "--bucket", bucket, "--key", "k", "--grant-read",
         f"uri={ALL_USERS}")
@@ -316,7 +316,7 @@ def test_boto2_acls(clients: Clients, account: Credentials, other_account: Crede
     b = conn.create_bucket(name)
     b.set_acl("public-read")
     policy = b.get_acl()
-    assert [g.permission for g in policy.acl.grants] == ["FULL_CONTROL", "READ"]
+    assert [g.permission for g in policy.acl.grants] == ["READ", "FULL_CONTROL"]
     assert policy.owner.id == canonical(s3)
     key = b.new_key("k")
     key.set_contents_from_string("boto2")

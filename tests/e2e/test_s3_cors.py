@@ -221,3 +221,16 @@ def test_actual_requests_without_a_match(s3: Any, bucket: str) -> None:
     deleted = httpx.delete(delete_url, headers={"Origin": "http://app.example.com"},
                            trust_env=False)
     assert deleted.status_code == 204 and "access-control-allow-origin" not in deleted.headers
+
+
+def test_preflight_on_a_presigned_url(s3: Any, bucket: str) -> None:
+    """Browsers send the preflight to the presigned URL itself: the query signature (made for
+    the PUT) must not make the OPTIONS request fail authentication."""
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "up"},
+                                    ExpiresIn=300)
+    assert _options(url).status_code == 400  # no Origin: S3's 400, not a signature error
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=RULES)
+    reply = _options(url, Origin="http://www.example.com",
+                     **{"Access-Control-Request-Method": "PUT"})
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["access-control-allow-origin"] == "http://www.example.com"
