@@ -70,7 +70,10 @@ def _authorize(ctx: S3Context, head: FormHead) -> tuple[Principal | None, PostPo
     except AuthError as exc:
         raise from_auth_error(exc) from None
     policy.check_expiry(datetime.now(UTC))
-    policy.check_fields(head.names, fields, ctx.bucket)
+    # Conditions see the key as it will be stored (``${filename}`` replaced), and the bucket
+    # is a field every policy must cover, though the form does not carry it.
+    expanded = {**fields, "key": fields.get("key", "").replace("${filename}", head.filename or "")}
+    policy.check_fields([*head.names, "bucket"], expanded, ctx.bucket)
     return principal, policy
 
 

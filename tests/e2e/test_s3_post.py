@@ -314,3 +314,16 @@ def test_big_file_streams(server: Server, s3: Any, bucket: str, tmp_path: Path) 
     head = s3.head_object(Bucket=bucket, Key="big")
     assert head["ContentLength"] == size
     assert head["ETag"] == f'"{digest.hexdigest()}"'
+
+
+def test_policy_sees_the_expanded_key_and_must_name_the_bucket(
+        server: Server, s3: Any, bucket: str, account: Credentials) -> None:
+    form = _v4_form(account, [{"bucket": bucket}, ["starts-with", "$key", "foo"]],
+                    {"key": "${filename}"})
+    reply = _post(server, bucket, form, b"bar", filename="foo.txt")
+    assert reply.status_code == 204, reply.text
+    assert s3.get_object(Bucket=bucket, Key="foo.txt")["Body"].read() == b"bar"
+    no_bucket = _v4_form(account, [["starts-with", "$key", ""]], {"key": "k"})
+    status, code, message = _error(_post(server, bucket, no_bucket))
+    assert (status, code) == (403, "AccessDenied")
+    assert message == "Invalid according to Policy: Extra input fields: bucket"
