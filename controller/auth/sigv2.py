@@ -16,7 +16,7 @@ import binascii
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from controller.auth.errors import (
     IncompleteSignature,
@@ -35,6 +35,8 @@ QUERY_AUTH_PARAMS = frozenset(
      "SecurityToken")
 )  # fmt: skip
 S3_PRESIGN_PARAMS = frozenset(("AWSAccessKeyId", "Signature", "Expires"))
+
+MAX_PRESIGN_LIFETIME = timedelta(days=7)  # as for Signature V4 (X-Amz-Expires <= 604800)
 
 # Query parameters that are part of the S3 V2 canonicalized resource: the sub-resources
 # AWS documents, the ones botocore and boto 2 sign, and the response-* overrides.
@@ -266,6 +268,8 @@ def parse_s3_v2_header(req: HttpRequest, now: datetime) -> S3V2Request:
     if date_value is None:
         raise IncompleteSignature("Requests must carry a valid Date or x-amz-date header.")
     request_time = parse_any_date(date_value.strip())
+    if request_time.year < 1970:  # S3 answers AccessDenied, not RequestTimeTooSkewed
+        raise InvalidDate("The request date is before the epoch.")
     check_skew(request_time, now)
     return S3V2Request(
         request=req,
@@ -294,6 +298,8 @@ def parse_s3_v2_presigned(req: HttpRequest, now: datetime) -> S3V2Request:
         raise InvalidDate("Expires is out of range.") from exc
     if now > expires_at:
         raise RequestExpired(f"Request has expired (Expires {expires_at.isoformat()}).")
+    if expires_at - now > MAX_PRESIGN_LIFETIME:
+        raise InvalidDate("A presigned URL may not be valid for more than a week.")
     return S3V2Request(
         request=req,
         access_key_id=params["AWSAccessKeyId"],

@@ -33,3 +33,15 @@ def test_out_of_range_expiry_is_forbidden(s3: Any, server: Server, account: Cred
                       trust_env=False)
     assert reply.status_code == 403
     assert b"<Code>AccessDenied</Code>" in reply.content
+
+
+def test_v2_presigned_url_valid_for_more_than_a_week_is_forbidden(s3: Any) -> None:
+    bucket = f"exp-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"data")
+    week = 7 * 24 * 3600
+    for expires, status in ((week - 60, 200), (week + 60, 403)):
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"},
+                                        ExpiresIn=expires)
+        assert "Signature=" in url and "X-Amz-Signature" not in url  # Signature V2
+        assert httpx.get(url, trust_env=False).status_code == status
