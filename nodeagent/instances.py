@@ -151,6 +151,11 @@ class InstanceManager:
         self._spec(instance_id)
         return await self._status(instance_id)
 
+    async def statuses(self) -> list[InstanceStatus]:
+        """Every instance on the node (what heartbeats report)."""
+        specs = await asyncio.to_thread(self.store.all)
+        return [await self._status(spec.instance_id) for spec in specs]
+
     async def adopt(self) -> list[InstanceStatus]:
         """After an agent restart: every stored instance gets its network and domain definition
         back; running domains keep running untouched."""
