@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from nodeagent.disks import DiskError
 from nodeagent.hypervisor.errors import HypervisorError, HypervisorTimeout, HypervisorUnavailable
+from nodeagent.images import ImageError
 from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance
 from nodeagent.network.commands import NetworkError
 from nodeagent.spec import InstanceSpec, InvalidSpec
@@ -45,6 +46,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (HypervisorUnavailable, 503),
     (HypervisorTimeout, 504),
     (HypervisorError, 500),
+    (ImageError, 502),
     (DiskError, 500),
     (NetworkError, 500),
 ]

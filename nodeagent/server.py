@@ -23,6 +23,7 @@ from nodeagent.controller_link import ControllerLink, NodeDescription
 from nodeagent.hypervisor.designer import NodePolicy
 from nodeagent.hypervisor.host import Host
 from nodeagent.hypervisor.virt_type import detect_virt_type
+from nodeagent.images import ImageCache
 from nodeagent.instances import GuestNetwork, InstanceManager, NoNetwork
 from nodeagent.network.bridge import BridgeSettings, SpecNetwork
 from nodeagent.settings import NodeSettings
@@ -53,8 +54,12 @@ def build(settings: NodeSettings) -> tuple[InstanceManager, GuestNetwork]:
         bridge = BridgeSettings(settings.bridge, settings.gateway_cidr, settings.metadata_port)
         network = SpecNetwork(bridge, settings.state_dir / "network")
     policy = NodePolicy(virt_type=virt_type, bridge=settings.bridge)
+    images = ImageCache(
+        settings.image_cache_dir or settings.state_dir / "images",
+        int(settings.image_cache_max_gib * 1024**3),
+    )
     manager = InstanceManager(
-        host, settings.state_dir, policy, network, stop_grace=settings.stop_grace
+        host, settings.state_dir, policy, network, stop_grace=settings.stop_grace, images=images
     )
     return manager, network
 
@@ -118,6 +123,8 @@ def serve(settings: NodeSettings) -> None:
     tasks: list[asyncio.Task[None]] = []
 
     async def on_start() -> None:
+        if manager.images is not None:
+            await asyncio.to_thread(manager.images.clean_tmp)
         if isinstance(network, SpecNetwork):
             await network.setup()
         adopted = await manager.adopt()
@@ -132,6 +139,8 @@ def serve(settings: NodeSettings) -> None:
             task.cancel()
         if link is not None:
             await link.client.aclose()
+        if manager.images is not None:
+            await manager.images.close()
         await manager.host.close()
 
     app = create_app(
