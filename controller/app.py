@@ -26,6 +26,8 @@ from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
 from controller.ec2.registry import actions
 from controller.logs import event, request_id_var
+from controller.nodes.health import node_health_loop
+from controller.nodes.routes import node_routes
 from controller.protocol.xml_serializer import serialize_ec2_error
 from controller.runtime import Runtime, build_runtime
 from controller.s3.housekeeping import reaper_loop
@@ -158,9 +160,13 @@ def create_app(
         lifecycle = asyncio.create_task(lifecycle_loop(
             state["runtime"].sessions, state["runtime"].blobs,
             settings.s3_lifecycle_day_seconds, settings.s3_lifecycle_interval_seconds))
+        node_health = asyncio.create_task(node_health_loop(
+            state["runtime"].sessions, settings.node_heartbeat_seconds,
+            settings.node_missed_heartbeats))
         yield
         reaper.cancel()
         lifecycle.cancel()
+        node_health.cancel()
         state["runtime"].close()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
@@ -175,6 +181,7 @@ def create_app(
         await run_in_threadpool(ping)
         return JSONResponse({"status": "ok"})
 
+    app.router.routes.extend(node_routes(state))
     app.add_route("/{path:anything}", frontend.__call__, methods=ALL_METHODS,
                   include_in_schema=False)
     return app

@@ -89,6 +89,12 @@ class Settings(TomlSettings):
     """The length of a lifecycle "day"; anything but 86400 (tests) skips the midnight rounding."""
     s3_lifecycle_interval_seconds: float = Field(default=3600.0, gt=0)
     """How often the lifecycle job passes over the buckets."""
+    cluster_token: str | None = None
+    """What node agents present to register; generated into ``DATA/cluster-token`` if unset."""
+    node_heartbeat_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """How often node agents send heartbeats (they are told so when they register)."""
+    node_missed_heartbeats: int = Field(default=3, ge=1, le=1000)
+    """A node silent for this many heartbeat intervals is marked unhealthy."""
 
     @field_validator("region")
     @classmethod
@@ -106,6 +112,10 @@ class Settings(TomlSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'ironbark.db'}"
+
+    @property
+    def cluster_token_file(self) -> Path:
+        return self.data_dir / "cluster-token"
 
     @property
     def secret_key_file(self) -> Path:

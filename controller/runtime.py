@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -33,6 +35,7 @@ class Runtime:
     s3: S3Endpoint
     website: WebsiteEndpoint
     blobs: BlobStore
+    cluster_token: str
 
     def close(self) -> None:
         self.engine.dispose()
@@ -42,6 +45,20 @@ def secret_box(settings: Settings) -> SecretBox:
     if settings.secret_key:
         return SecretBox(settings.secret_key.encode())
     return SecretBox.from_file(settings.secret_key_file)
+
+
+def cluster_token(settings: Settings) -> str:
+    """The configured cluster token, else the one in DATA/cluster-token (made 0600 once)."""
+    if settings.cluster_token:
+        return settings.cluster_token
+    path = settings.cluster_token_file
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
 
 
 def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
@@ -67,4 +84,5 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         s3=S3Endpoint(settings, engine, sessions, authenticator, blobs),
         website=WebsiteEndpoint(settings, sessions, blobs),
         blobs=blobs,
+        cluster_token=cluster_token(settings),
     )

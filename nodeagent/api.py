@@ -24,7 +24,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -32,7 +32,8 @@ from pydantic import BaseModel, Field
 
 from nodeagent.disks import DiskError
 from nodeagent.hypervisor.errors import HypervisorError, HypervisorTimeout, HypervisorUnavailable
-from nodeagent.instances import InstanceManager, InstanceStatus, SpecConflict, UnknownInstance
+from nodeagent.images import ImageError
+from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance
 from nodeagent.network.commands import NetworkError
 from nodeagent.spec import InstanceSpec, InvalidSpec
 
@@ -45,9 +46,30 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (HypervisorUnavailable, 503),
     (HypervisorTimeout, 504),
     (HypervisorError, 500),
+    (ImageError, 502),
     (DiskError, 500),
     (NetworkError, 500),
 ]
+
+
+class Commands(Protocol):
+    """What the API drives: :class:`InstanceManager`, or the fake agent's in-memory one."""
+
+    async def run(self, spec: InstanceSpec) -> InstanceStatus: ...
+
+    async def start(self, instance_id: str) -> InstanceStatus: ...
+
+    async def stop(self, instance_id: str, grace: float | None = None) -> InstanceStatus: ...
+
+    async def reboot(self, instance_id: str) -> InstanceStatus: ...
+
+    async def terminate(self, instance_id: str) -> InstanceStatus: ...
+
+    async def console(self, instance_id: str) -> bytes: ...
+
+    async def status(self, instance_id: str) -> InstanceStatus: ...
+
+    async def statuses(self) -> list[InstanceStatus]: ...
 
 
 class StopBody(BaseModel):
@@ -59,7 +81,7 @@ def _status(status: InstanceStatus) -> dict[str, Any]:
 
 
 def create_app(
-    manager: InstanceManager,
+    manager: Commands,
     token: str,
     *,
     capacity: Callable[[], dict[str, Any]],
@@ -104,8 +126,7 @@ def create_app(
 
     @app.get("/v1/instances")
     async def list_instances() -> dict[str, Any]:
-        specs = manager.store.all()
-        return {"instances": [_status(await manager.status(s.instance_id)) for s in specs]}
+        return {"instances": [_status(status) for status in await manager.statuses()]}
 
     @app.get("/v1/instances/{instance_id}")
     async def describe(instance_id: str) -> dict[str, Any]:

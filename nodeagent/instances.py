@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from nodeagent.disks import create_overlay
+from nodeagent.disks import DiskError, create_overlay
 from nodeagent.hypervisor.designer import NodePolicy, design
 from nodeagent.hypervisor.guest import Guest, GuestState, console_tail
 from nodeagent.hypervisor.host import Host
-from nodeagent.spec import InstanceSpec, SpecStore
+from nodeagent.images import ImageCache
+from nodeagent.spec import IMAGE_ROLES, InstanceSpec, SpecStore
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,12 @@ class InstanceManager:
         network: GuestNetwork,
         *,
         stop_grace: float = 60.0,
+        images: ImageCache | None = None,
     ) -> None:
         self.host = host
+        self.images = images
+        if images is not None:
+            images.in_use = self.images_in_use
         self.store = SpecStore(state_dir)
         self.policy = policy
         self.network = network
@@ -82,11 +87,31 @@ class InstanceManager:
     async def _status(self, instance_id: str) -> InstanceStatus:
         return InstanceStatus(instance_id, (await Guest(self.host, instance_id).state()).value)
 
+    def images_in_use(self) -> set[str]:
+        """SHA-256 of every image a stored instance boots from (never evicted)."""
+        return {source.sha256 for spec in self.store.all() for source in spec.images.values()}
+
+    async def _local(self, spec: InstanceSpec) -> InstanceSpec:
+        """``spec`` with its ``images`` replaced by their paths in the image cache (fetched
+        now if need be: concurrently, one download per image however many launches want it)."""
+        if not spec.images:
+            return spec
+        if self.images is None:
+            raise DiskError("this node has no image cache")
+        roles = list(spec.images)
+        got = await asyncio.gather(*(self.images.get(spec.images[role]) for role in roles))
+        paths = {IMAGE_ROLES[role]: str(path) for role, path in zip(roles, got, strict=True)}
+        return replace(spec, images={}, kernel=paths.get("kernel", spec.kernel),
+                       ramdisk=paths.get("ramdisk", spec.ramdisk),
+                       root_image=paths.get("root_image", spec.root_image))
+
     async def _define(self, spec: InstanceSpec) -> None:
         paths = self.store.paths(spec.instance_id)
-        await create_overlay(paths.overlay, Path(spec.root_image), spec.root_image_format)
+        local = await self._local(spec)
+        assert local.root_image is not None  # InstanceSpec guarantees a path or an image
+        await create_overlay(paths.overlay, Path(local.root_image), local.root_image_format)
         await self.network.add_guest_for(spec)
-        await self.host.define(design(spec, paths, self.policy).to_string())
+        await self.host.define(design(local, paths, self.policy).to_string())
 
     async def run(self, spec: InstanceSpec) -> InstanceStatus:
         """Persist the spec, make its disk and network, define and boot the domain."""
@@ -150,6 +175,11 @@ class InstanceManager:
     async def status(self, instance_id: str) -> InstanceStatus:
         self._spec(instance_id)
         return await self._status(instance_id)
+
+    async def statuses(self) -> list[InstanceStatus]:
+        """Every instance on the node (what heartbeats report)."""
+        specs = await asyncio.to_thread(self.store.all)
+        return [await self._status(spec.instance_id) for spec in specs]
 
     async def adopt(self) -> list[InstanceStatus]:
         """After an agent restart: every stored instance gets its network and domain definition

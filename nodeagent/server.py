@@ -11,14 +11,19 @@ import asyncio
 import logging
 import os
 import secrets
+import shutil
+from dataclasses import asdict
 from pathlib import Path
 
+import httpx
 import uvicorn
 
-from nodeagent.api import create_app, host_capacity
+from nodeagent.api import Commands, create_app, host_capacity
+from nodeagent.controller_link import ControllerLink, NodeDescription
 from nodeagent.hypervisor.designer import NodePolicy
 from nodeagent.hypervisor.host import Host
 from nodeagent.hypervisor.virt_type import detect_virt_type
+from nodeagent.images import ImageCache
 from nodeagent.instances import GuestNetwork, InstanceManager, NoNetwork
 from nodeagent.network.bridge import BridgeSettings, SpecNetwork
 from nodeagent.settings import NodeSettings
@@ -49,8 +54,12 @@ def build(settings: NodeSettings) -> tuple[InstanceManager, GuestNetwork]:
         bridge = BridgeSettings(settings.bridge, settings.gateway_cidr, settings.metadata_port)
         network = SpecNetwork(bridge, settings.state_dir / "network")
     policy = NodePolicy(virt_type=virt_type, bridge=settings.bridge)
+    images = ImageCache(
+        settings.image_cache_dir or settings.state_dir / "images",
+        int(settings.image_cache_max_gib * 1024**3),
+    )
     manager = InstanceManager(
-        host, settings.state_dir, policy, network, stop_grace=settings.stop_grace
+        host, settings.state_dir, policy, network, stop_grace=settings.stop_grace, images=images
     )
     return manager, network
 
@@ -67,24 +76,76 @@ def teardown_network(settings: NodeSettings) -> int:
     return 0
 
 
+def disk_gib(settings: NodeSettings) -> int:
+    if settings.disk_gib is not None:
+        return settings.disk_gib
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    return shutil.disk_usage(settings.state_dir).free // 1024**3
+
+
+def controller_link(
+    settings: NodeSettings, manager: Commands, token: str, virt_type: str
+) -> ControllerLink | None:
+    """The link to the controller, when one is configured (else the agent stands alone)."""
+    if settings.controller_url is None:
+        return None
+    if not settings.cluster_token:
+        raise ValueError("controller_url is set but cluster_token is not")
+    capacity = host_capacity(virt_type)
+    description = NodeDescription(
+        name=settings.node_name or capacity["hostname"],
+        endpoint=settings.advertise_url or f"http://{settings.host}:{settings.port}/",
+        hypervisor=virt_type,
+        vcpus=capacity["vcpus"],
+        memory_mib=capacity["memory_mib"],
+        disk_gib=disk_gib(settings),
+        max_instances=settings.max_instances,
+        api_token=token,
+    )
+
+    async def report() -> list[dict[str, str]]:
+        return [asdict(status) for status in await manager.statuses()]
+
+    return ControllerLink(
+        settings.controller_url, settings.cluster_token, description, report,
+        identity_file=settings.state_dir / "controller.json",
+        client=httpx.AsyncClient(timeout=10, trust_env=False),
+        heartbeat_interval=settings.heartbeat_interval,
+    )
+
+
 def serve(settings: NodeSettings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
     manager, network = build(settings)
 
+    token = api_token(settings)
+    link = controller_link(settings, manager, token, manager.policy.virt_type)
+    tasks: list[asyncio.Task[None]] = []
+
     async def on_start() -> None:
+        if manager.images is not None:
+            await asyncio.to_thread(manager.images.clean_tmp)
         if isinstance(network, SpecNetwork):
             await network.setup()
         adopted = await manager.adopt()
         log.info(
             "event=node_started instances=%d virt_type=%s", len(adopted), manager.policy.virt_type
         )
+        if link is not None:
+            tasks.append(asyncio.create_task(link.run()))
 
     async def on_stop() -> None:
+        for task in tasks:
+            task.cancel()
+        if link is not None:
+            await link.client.aclose()
+        if manager.images is not None:
+            await manager.images.close()
         await manager.host.close()
 
     app = create_app(
         manager,
-        api_token(settings),
+        token,
         capacity=lambda: host_capacity(manager.policy.virt_type),
         on_start=on_start,
         on_stop=on_stop,

@@ -41,6 +41,15 @@ class NodeSettings(TomlSettings):
     metadata_port: int = Field(default=8775, ge=1, le=65535)
     manage_network: bool = True
     log_level: str = "INFO"
+    controller_url: str | None = None  # register with this controller (None: stand alone)
+    cluster_token: str | None = None  # presented once, at registration
+    node_name: str | None = None  # default: the host name
+    advertise_url: str | None = None  # where the controller reaches this agent's API
+    heartbeat_interval: float | None = Field(default=None, gt=0)  # None: what the controller says
+    disk_gib: int | None = Field(default=None, ge=0)  # default: free space of state_dir
+    max_instances: int = Field(default=64, ge=0)
+    image_cache_dir: Path | None = None  # default: STATE/images
+    image_cache_max_gib: float = Field(default=20.0, gt=0)
 
 
 def load_node_settings(config_file: Path | None = None, **overrides: Any) -> NodeSettings:

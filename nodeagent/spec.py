@@ -10,9 +10,11 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from nodeagent.images.source import ImageSource
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
@@ -20,6 +22,7 @@ TAP = re.compile(r"^[A-Za-z0-9_-]{1,15}$")
 IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$")
 RESERVED_TAP_PREFIXES = ("vnet", "vif", "macvtap", "macvlan")
 DEFAULT_CMDLINE = "console=ttyS0 root=/dev/vda rw quiet"
+IMAGE_ROLES = {"kernel": "kernel", "ramdisk": "ramdisk", "root": "root_image"}
 
 
 class InvalidSpec(ValueError):
@@ -28,17 +31,22 @@ class InvalidSpec(ValueError):
 
 @dataclass(frozen=True)
 class InstanceSpec:
-    """What the controller decided about one instance; everything the designer needs."""
+    """What the controller decided about one instance; everything the designer needs.
+
+    Kernel, ramdisk and root disk are each either a local absolute path (``kernel``,
+    ``ramdisk``, ``root_image``) or an entry of ``images`` (``kernel``/``ramdisk``/``root``:
+    URL, SHA-256, size) that the node fetches into its image cache."""
 
     instance_id: str
     memory_mib: int
     vcpus: int
-    kernel: str
-    root_image: str
     mac: str
     tap: str
     private_ip: str
+    kernel: str | None = None
+    root_image: str | None = None
     ramdisk: str | None = None
+    images: dict[str, ImageSource] = field(default_factory=dict)
     root_image_format: str = "raw"
     cmdline: str = DEFAULT_CMDLINE
     hostname: str | None = None
@@ -63,8 +71,20 @@ class InstanceSpec:
             value = getattr(self, name)
             if value is not None and not os.path.isabs(value):
                 problems.append(f"{name} must be an absolute path")
+        problems.extend(self._image_problems())
         if problems:
             raise InvalidSpec("; ".join(problems))
+
+    def _image_problems(self) -> list[str]:
+        problems = [f"images: unknown role {role!r}" for role in self.images
+                    if role not in IMAGE_ROLES]
+        for role, name in IMAGE_ROLES.items():
+            if role in self.images and getattr(self, name) is not None:
+                problems.append(f"{name} is given both as a path and in images")
+        for role, name in (("kernel", "kernel"), ("root", "root_image")):
+            if role not in self.images and getattr(self, name) is None:
+                problems.append(f"{name} (a path) or images.{role} is required")
+        return problems
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -82,8 +102,10 @@ class InstanceSpec:
             if not isinstance(value, wanted) or isinstance(value, bool):
                 raise InvalidSpec(f"{name} must be of type {wanted.__name__}")
         try:
-            return cls(**data)
-        except TypeError as exc:
+            images = {str(role): ImageSource.from_dict(source)
+                      for role, source in data.get("images", {}).items()}
+            return cls(**{**data, "images": images})
+        except (TypeError, ValueError) as exc:
             raise InvalidSpec(str(exc)) from exc
 
 
@@ -100,8 +122,9 @@ _FIELD_TYPES: dict[str, type] = {
     "root_image_format": str,
     "cmdline": str,
     "hostname": str,
+    "images": dict,
 }
-_OPTIONAL = {"ramdisk", "hostname"}
+_OPTIONAL = {"ramdisk", "hostname", "kernel", "root_image"}
 
 
 @dataclass(frozen=True)

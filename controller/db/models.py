@@ -223,3 +223,27 @@ class UploadPart(Base):
     etag: Mapped[str] = mapped_column(String(64))
     checksum_value: Mapped[str | None] = mapped_column(String(128))
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Node(Base):
+    """A node agent known to the controller: where it listens, what it can hold, how it is."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(512))
+    hypervisor: Mapped[str] = mapped_column(String(16))
+    vcpus: Mapped[int] = mapped_column(Integer)
+    memory_mib: Mapped[int] = mapped_column(BigInteger)
+    disk_gib: Mapped[int] = mapped_column(BigInteger)
+    max_instances: Mapped[int] = mapped_column(Integer)
+    credential_hash: Mapped[str] = mapped_column(String(64))
+    api_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    instances: Mapped[str | None] = mapped_column(Text)
+    """JSON list of ``{"instance_id", "state"}`` from the last heartbeat."""
+    state: Mapped[str] = mapped_column(String(16), default="healthy")
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_heartbeat_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )

@@ -19,7 +19,7 @@ from nodeagent.hypervisor.config import (
     PtySerialConfig,
 )
 from nodeagent.hypervisor.virt_type import VirtType
-from nodeagent.spec import InstancePaths, InstanceSpec
+from nodeagent.spec import InstancePaths, InstanceSpec, InvalidSpec
 
 TCG_TB_CACHE_MIB = 32
 # Domain UUIDs are derived from the instance id, so redefining an instance (start after stop,
@@ -37,7 +37,9 @@ class NodePolicy:
 
 
 def design(spec: InstanceSpec, paths: InstancePaths, policy: NodePolicy) -> DomainConfig:
-    """The domain for ``spec``; its files live at ``paths``."""
+    """The domain for ``spec`` (images already resolved to paths); its files live at ``paths``."""
+    if spec.kernel is None or spec.images:
+        raise InvalidSpec("the spec's images must be resolved to local paths first")
     return DomainConfig(
         name=spec.instance_id,
         uuid=str(uuid.uuid5(DOMAIN_UUID_NAMESPACE, spec.instance_id)),

@@ -94,6 +94,7 @@ def node(demo_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     from nodeagent.hypervisor.designer import NodePolicy
     from nodeagent.hypervisor.host import Host
     from nodeagent.hypervisor.virt_type import detect_virt_type
+    from nodeagent.images import ImageCache
     from nodeagent.instances import InstanceManager
     from nodeagent.network.bridge import BridgeSettings, SpecNetwork
 
@@ -109,13 +110,15 @@ def node(demo_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     try:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         policy = NodePolicy(virt_type=detect_virt_type("auto"), bridge=BRIDGE)
-        manager = InstanceManager(host, state, policy, network, stop_grace=90)
+        images = ImageCache(state / "images", 1024**3)
+        manager = InstanceManager(host, state, policy, network, stop_grace=90, images=images)
         manager.metadata = metadata  # type: ignore[attr-defined]
         yield manager
     finally:
         server.shutdown()
         server.server_close()
         sync(host.close())
+        sync(images.close())
         sync(_forget_instance())
         sync(network.teardown())
 
@@ -157,6 +160,7 @@ def restarted_agent(old: Any) -> Any:
         old.policy,
         old.network,
         stop_grace=90,
+        images=old.images,
     )
     fresh.metadata = old.metadata
     return fresh
@@ -171,16 +175,20 @@ def nft_ruleset() -> str:
 def test_guest_boots_runs_user_data_stops_starts_and_terminates(
     node: Any, demo_image: Path
 ) -> None:
+    from nodeagent.images import ImageSource
     from nodeagent.spec import InstanceSpec
 
     manifest = json.loads((demo_image / "image.json").read_text())
+    images = {  # through the image cache, from file:// URLs (all-in-one style)
+        role: ImageSource(f"file://{demo_image / manifest[role]['file']}",
+                          manifest[role]["sha256"], manifest[role]["size"])
+        for role in ("kernel", "ramdisk", "root")
+    }
     spec = InstanceSpec(
         instance_id=INSTANCE_ID,
         memory_mib=128,
         vcpus=1,
-        kernel=str(demo_image / "vmlinux"),
-        ramdisk=str(demo_image / "initrd.img"),
-        root_image=str(demo_image / "root.img"),
+        images=images,
         root_image_format="raw",
         cmdline=manifest["cmdline"],
         mac=MAC,
@@ -197,6 +205,7 @@ def test_guest_boots_runs_user_data_stops_starts_and_terminates(
     assert "IRONBARK-USERDATA-END rc=0" in text
     assert (GUEST_IP, "/latest/user-data") in node.metadata.seen
     assert paths.overlay.is_file() and paths.spec.is_file()
+    assert node.images.downloads == 3 and len(node.images.cached()) == 3
     assert f'"{TAP}"' in nft_ruleset()
 
     node = restarted_agent(node)  # the agent restarts under the running guest and adopts it

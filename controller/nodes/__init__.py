@@ -1,0 +1,1 @@
+"""Node agents as the controller sees them: registration, heartbeats, health."""

@@ -1,0 +1,163 @@
+"""The node agent's side of registration and heartbeats (the controller's ``/_ironbark/nodes``).
+
+At start the agent reuses the node id and credential saved in ``STATE/controller.json`` (0600);
+without them, or when the controller refuses them (403: it forgot the node), it registers with
+the cluster token and saves the new ones. Then it sends a heartbeat with its capacity and the
+state of every instance every interval; failures are logged and retried, never fatal. The real
+agent and the fake one (:mod:`nodeagent.fake`) use this same class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("ironbark.node.link")
+
+Report = Callable[[], Awaitable[list[dict[str, str]]]]
+
+
+class RegistrationRefused(Exception):
+    """The controller refused the cluster token or the registration body (403/400)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    controller_url: str
+    node_id: str
+    credential: str
+
+
+@dataclass(frozen=True)
+class NodeDescription:
+    """What the agent tells the controller about itself."""
+
+    name: str
+    endpoint: str
+    hypervisor: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+    max_instances: int
+    api_token: str | None = None
+
+    def capacity(self) -> dict[str, int]:
+        return {"vcpus": self.vcpus, "memory_mib": self.memory_mib,
+                "disk_gib": self.disk_gib, "max_instances": self.max_instances}
+
+
+class IdentityFile:
+    """``controller.json`` in the state directory, written atomically, mode 0600."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def load(self, controller_url: str) -> Identity | None:
+        if self.path is None or not self.path.is_file():
+            return None
+        data = json.loads(self.path.read_text())
+        if data.get("controller_url") != controller_url:
+            return None
+        return Identity(controller_url, str(data["node_id"]), str(data["credential"]))
+
+    def save(self, identity: Identity) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".controller-")
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump(identity.__dict__, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+class ControllerLink:
+    def __init__(
+        self,
+        controller_url: str,
+        cluster_token: str,
+        node: NodeDescription,
+        report: Report,
+        *,
+        identity_file: Path | None,
+        client: httpx.AsyncClient,
+        heartbeat_interval: float | None = None,
+    ) -> None:
+        self.base = controller_url.rstrip("/") + "/_ironbark/nodes"
+        self.controller_url = controller_url
+        self.cluster_token = cluster_token
+        self.node = node
+        self.report = report
+        self.file = IdentityFile(identity_file)
+        self.client = client
+        self.interval_override = heartbeat_interval
+        self.interval = heartbeat_interval or 10.0
+        self.identity: Identity | None = None
+        self.last_state: str | None = None
+
+    async def register(self) -> Identity:
+        body: dict[str, Any] = {"name": self.node.name, "endpoint": self.node.endpoint,
+                                "hypervisor": self.node.hypervisor,
+                                "capacity": self.node.capacity()}
+        if self.node.api_token is not None:
+            body["api_token"] = self.node.api_token
+        reply = await self.client.post(f"{self.base}/register", json=body,
+                                       headers={"Authorization": f"Bearer {self.cluster_token}"})
+        if reply.status_code in (400, 403):
+            raise RegistrationRefused(f"{reply.status_code} {reply.text}")
+        reply.raise_for_status()
+        data = reply.json()
+        self.identity = Identity(self.controller_url, data["node_id"], data["credential"])
+        self._advised(data)
+        self.file.save(self.identity)
+        log.info("event=node_registered node_id=%s controller=%s", self.identity.node_id,
+                 self.controller_url)
+        return self.identity
+
+    def _advised(self, data: dict[str, Any]) -> None:
+        if self.interval_override is None:
+            self.interval = float(data.get("heartbeat_seconds", self.interval))
+
+    async def heartbeat(self) -> str:
+        """One heartbeat; registers first (again) when there is no identity or it is refused."""
+        if self.identity is None:
+            self.identity = self.file.load(self.controller_url) or await self.register()
+        for attempt in range(2):
+            body = {"capacity": self.node.capacity(), "instances": await self.report()}
+            reply = await self.client.post(
+                f"{self.base}/{self.identity.node_id}/heartbeat", json=body,
+                headers={"Authorization": f"Bearer {self.identity.credential}"})
+            if reply.status_code == 403 and attempt == 0:
+                log.warning("event=node_credential_refused node_id=%s", self.identity.node_id)
+                await self.register()
+                continue
+            reply.raise_for_status()
+            data = reply.json()
+            self._advised(data)
+            self.last_state = str(data["state"])
+            return self.last_state
+        raise AssertionError("unreachable")
+
+    async def run(self) -> None:
+        """Heartbeats forever (until cancelled); errors are logged and retried next interval."""
+        while True:
+            try:
+                await self.heartbeat()
+            except (httpx.HTTPError, RegistrationRefused, ValueError, KeyError) as exc:
+                log.warning("event=node_heartbeat_failed controller=%s error=%r",
+                            self.controller_url, exc)
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,117 @@
+"""A fake node agent for controller tests at scale: in process, no libvirt, no disks.
+
+It speaks the real protocols — it registers and sends heartbeats through the real
+:class:`ControllerLink`, and its command API is the real :func:`nodeagent.api.create_app` over
+an in-memory instance table instead of :class:`InstanceManager` — so a test can run a hundred
+of them against one controller. Never used by ``ironbark node``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from nodeagent.api import create_app
+from nodeagent.controller_link import ControllerLink, NodeDescription
+from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance
+from nodeagent.spec import InstanceSpec
+
+
+class FakeInstances:
+    """Instances as entries in a dict: run makes one ``running``, stop ``shutoff``, ..."""
+
+    def __init__(self) -> None:
+        self.specs: dict[str, InstanceSpec] = {}
+        self.states: dict[str, str] = {}
+
+    def _known(self, instance_id: str) -> None:
+        if instance_id not in self.specs:
+            raise UnknownInstance(instance_id)
+
+    def _status(self, instance_id: str) -> InstanceStatus:
+        return InstanceStatus(instance_id, self.states[instance_id])
+
+    async def run(self, spec: InstanceSpec) -> InstanceStatus:
+        known = self.specs.get(spec.instance_id)
+        if known is not None and known != spec:
+            raise SpecConflict(f"{spec.instance_id} already runs with a different spec")
+        self.specs[spec.instance_id] = spec
+        self.states.setdefault(spec.instance_id, "running")
+        return self._status(spec.instance_id)
+
+    async def start(self, instance_id: str) -> InstanceStatus:
+        self._known(instance_id)
+        self.states[instance_id] = "running"
+        return self._status(instance_id)
+
+    async def stop(self, instance_id: str, grace: float | None = None) -> InstanceStatus:
+        self._known(instance_id)
+        self.states[instance_id] = "shutoff"
+        return self._status(instance_id)
+
+    async def reboot(self, instance_id: str) -> InstanceStatus:
+        self._known(instance_id)
+        return self._status(instance_id)
+
+    async def terminate(self, instance_id: str) -> InstanceStatus:
+        self.specs.pop(instance_id, None)
+        self.states.pop(instance_id, None)
+        return InstanceStatus(instance_id, "terminated")
+
+    async def console(self, instance_id: str) -> bytes:
+        self._known(instance_id)
+        return f"fake console of {instance_id}\n".encode()
+
+    async def status(self, instance_id: str) -> InstanceStatus:
+        self._known(instance_id)
+        return self._status(instance_id)
+
+    async def statuses(self) -> list[InstanceStatus]:
+        return [self._status(iid) for iid in sorted(self.specs)]
+
+    def power_off(self, instance_id: str) -> None:
+        """What a guest powering itself off looks like: a state change nobody commanded."""
+        self._known(instance_id)
+        self.states[instance_id] = "shutoff"
+
+
+class FakeNode:
+    """One fake node: its instance table, its command API (an ASGI app) and its link."""
+
+    def __init__(
+        self,
+        name: str,
+        controller_url: str,
+        cluster_token: str,
+        client: httpx.AsyncClient,
+        *,
+        api_token: str = "fake-node-token",
+        state_dir: Path | None = None,
+        vcpus: int = 16,
+        memory_mib: int = 65536,
+        disk_gib: int = 1000,
+        max_instances: int = 64,
+    ) -> None:
+        self.instances = FakeInstances()
+        self.app: FastAPI = create_app(
+            self.instances, api_token, capacity=lambda: {"hostname": name, "vcpus": vcpus,
+                                                        "memory_mib": memory_mib,
+                                                        "hypervisor": "fake"})
+        description = NodeDescription(
+            name=name, endpoint=f"http://{name}.fake.invalid:8774/", hypervisor="fake",
+            vcpus=vcpus, memory_mib=memory_mib, disk_gib=disk_gib,
+            max_instances=max_instances, api_token=api_token)
+        self.link = ControllerLink(
+            controller_url, cluster_token, description, self._report,
+            identity_file=state_dir / "controller.json" if state_dir else None, client=client)
+
+    async def _report(self) -> list[dict[str, str]]:
+        return [{"instance_id": s.instance_id, "state": s.state}
+                for s in await self.instances.statuses()]
+
+    def commands(self) -> httpx.AsyncClient:
+        """A client for this node's command API, in process."""
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
+                                 base_url=self.link.node.endpoint)
