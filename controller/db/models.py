@@ -157,6 +157,8 @@ class Bucket(Base):
     lifecycle: Mapped[str | None] = mapped_column(Text)
     website: Mapped[str | None] = mapped_column(Text)
     ownership: Mapped[str | None] = mapped_column(String(32))
+    public_access_block: Mapped[str | None] = mapped_column(Text)
+    """JSON of the Block Public Access settings (see ``controller/s3/public_rules.py``)."""
     """Object ownership control (BucketOwnerEnforced disables ACLs), None when never set."""
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from controller.db.models import Account, Bucket, S3Object, User
 from controller.identity.authenticate import Principal
-from controller.s3 import acl, errors, policy
+from controller.s3 import acl, errors, policy, public_rules
 from controller.s3.context import S3Context
 from controller.s3.operation_actions import ACL_PERMISSIONS, POLICY_ACTIONS, action_for
 
@@ -113,6 +113,10 @@ def _allowed(session: Session, principal: Principal | None, bucket: Bucket, acti
         verdict = _policy_verdict(session, principal, bucket, action, facts, obj, key)
     if verdict is policy.Verdict.DENY:
         return is_bucket_owner and action in POLICY_ACTIONS
+    if (verdict is policy.Verdict.ALLOW and not is_bucket_owner
+            and public_rules.settings_of(bucket)["RestrictPublicBuckets"]
+            and public_rules.policy_is_public(bucket.policy, bucket.name)):
+        verdict = policy.Verdict.NONE  # a public policy grants nothing outside the account
     enforced = bucket.ownership == ENFORCED
     bucket_owns_object = obj is None or obj.owner_account_id == bucket.account_id or enforced
     if is_bucket_owner and (bucket_owns_object or action not in _OBJECT_READS):
@@ -142,7 +146,10 @@ def _acl_allows(session: Session, principal: Principal | None, bucket: Bucket, a
     if stored is None:
         return False  # the private default: only the owner, handled before
     who = acl.Caller(canonical_of(session, principal.account_id) if principal else None)
-    return acl.allows(acl.load(stored, canonical_of(session, owner)), who, permission)
+    grants = acl.load(stored, canonical_of(session, owner))
+    if public_rules.settings_of(bucket)["IgnorePublicAcls"]:
+        grants = [g for g in grants if not public_rules.is_public_grant(g)]
+    return acl.allows(grants, who, permission)
 
 
 def _policy_verdict(session: Session, principal: Principal | None, bucket: Bucket, action: str,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from controller.db.models import Bucket
-from controller.s3 import acl, errors
+from controller.s3 import acl, errors, public_rules
 from controller.s3.access import ENFORCED, canonical_of, known_ids
 
 OWNERSHIPS = ("BucketOwnerPreferred", "ObjectWriter", "BucketOwnerEnforced")
@@ -58,6 +58,7 @@ def new_object(session: Session, bucket: Bucket, writer_account: str,
         return NewObject(owner, None)
     grants = acl.resolve(wanted, canonical_of(session, owner),
                          canonical_of(session, bucket.account_id))
+    public_rules.check_acl_allowed(bucket, grants)
     return NewObject(owner, acl.dump(grants))
 
 

@@ -12,7 +12,7 @@ from controller.db.models import Account, Bucket, S3Object
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
-from controller.s3 import acl, errors
+from controller.s3 import acl, errors, public_rules
 from controller.s3.access import (
     ENFORCED,
     authorize,
@@ -97,6 +97,7 @@ async def put_bucket_acl(ctx: S3Context) -> S3Reply:
         owner = canonical_of(session, bucket.account_id)
         grants = _wanted_grants(ctx, (session, owner), None, body)
         _check_enforced(bucket.ownership, grants, owner, owner)
+        public_rules.check_acl_allowed(bucket, grants)
         bucket.acl = acl.dump(grants)
     return S3Reply(200)
 
@@ -130,6 +131,7 @@ async def put_object_acl(ctx: S3Context) -> S3Reply:
         bucket_owner = canonical_of(session, bucket.account_id)
         grants = _wanted_grants(ctx, (session, owner), bucket_owner, body)
         _check_enforced(bucket.ownership, grants, owner, bucket_owner)
+        public_rules.check_acl_allowed(bucket, grants)
         current.acl = acl.dump(grants)
     reply = S3Reply(200)
     if row.version_id != "null":

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from controller.db.engine import transaction
 from controller.db.models import Bucket
-from controller.s3 import errors, policy
+from controller.s3 import errors, policy, public_rules
 from controller.s3.access import owned_bucket
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.headers import content_md5
@@ -39,6 +39,7 @@ async def put_bucket_policy(ctx: S3Context) -> S3Reply:
             raise errors.MalformedPolicy("This policy contains invalid Json") from None
         except policy.MalformedPolicy as exc:
             raise errors.MalformedPolicy(exc.message) from None
+        public_rules.check_policy_allowed(bucket, text)
         bucket.policy = text
     return S3Reply(204)
 

@@ -122,6 +122,9 @@ NoSuchBucketPolicy = _client("NoSuchBucketPolicy", 404, "The bucket policy does 
 MalformedPolicy = _client("MalformedPolicy", 400, "Policies must be valid JSON")
 OwnershipControlsNotFoundError = _client(
     "OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found")
+NoSuchPublicAccessBlockConfiguration = _client(
+    "NoSuchPublicAccessBlockConfiguration", 404,
+    "The public access block configuration was not found")
 NoSuchWebsiteConfiguration = _client(
     "NoSuchWebsiteConfiguration", 404, "The specified bucket does not have a website configuration")
 InvalidTag = _client("InvalidTag", 400, "The TagKey you have provided is invalid")

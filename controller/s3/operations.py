@@ -15,6 +15,7 @@ from controller.s3 import (
     objects,
     ownership_controls,
     post_object,
+    public_access,
     versioning,
     website,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "objects",
     "ownership_controls",
     "post_object",
+    "public_access",
     "versioning",
     "website",
 ]
