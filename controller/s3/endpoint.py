@@ -72,9 +72,10 @@ class S3Endpoint:
             # An OPTIONS request is a CORS preflight, never signed (a presigned URL's query
             # signature was made for another method): it is answered without authentication.
             principal = None if request.method == "OPTIONS" else self._authenticate(http)
-            handler = resolve(request.method, target.level, dict(http.query))
+            query = _utf8_query(http.query)
+            handler = resolve(request.method, target.level, query)
             _bind_access(request, target, http)
-            ctx = S3Context(request=request, target=target, query=dict(http.query),
+            ctx = S3Context(request=request, target=target, query=query,
                             headers=http.headers, principal=principal, sessions=self._sessions,
                             blobs=self._blobs, settings=self._settings, request_id=request_id,
                             payload_sha256=signed_hash if declared else None,
@@ -130,6 +131,21 @@ def _bind_access(request: Request, target: Target, http: HttpRequest) -> None:
                          secure=request.url.scheme == "https", headers=http.headers, query=query)
     bind(facts, action_for(request.method, target.level, subresource_of(query), query),
          target.key)
+
+
+def _utf8_query(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The query as handlers see it. Parameters were decoded with ``surrogateescape`` so that
+    signatures can be checked byte for byte; one that is not UTF-8 is a client error."""
+    query = dict(pairs)
+    for name, value in query.items():
+        for text in (name, value):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise errors.InvalidArgument(
+                    "Query parameters must be valid UTF-8", ArgumentName=name.encode(
+                        "utf-8", "replace").decode()) from None
+    return query
 
 
 def _may_hold_unread_body(request: Request) -> bool:

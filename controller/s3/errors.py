@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import quote
+
 from lxml import etree
 
 from controller.api_error import ApiError
@@ -161,10 +164,20 @@ class NotModified(S3Error):
     default_message = "Not Modified"
 
 
+# What XML 1.0 cannot carry (NUL, most C0 controls, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text for an error document: characters XML cannot hold are percent-encoded (a key or
+    header a client sent may contain them)."""
+    return _NOT_XML.sub(lambda m: quote(m.group(), safe="", errors="surrogatepass"), text)
+
+
 def render_error(error: S3Error, resource: str, request_id: str) -> bytes:
     root = etree.Element("Error")
     fields = [("Code", error.code), ("Message", error.message), *error.extra.items(),
               ("Resource", resource), ("RequestId", request_id)]
     for tag, text in fields:
-        etree.SubElement(root, tag).text = text
+        etree.SubElement(root, tag).text = _xml_text(str(text))
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
