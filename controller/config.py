@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from controller.ec2.instance_type_catalog import InstanceTypeSpec, check_unique, default_catalog
+
 DEFAULT_PORT = 8773
 
 
@@ -89,6 +91,13 @@ class Settings(TomlSettings):
     """The length of a lifecycle "day"; anything but 86400 (tests) skips the midnight rounding."""
     s3_lifecycle_interval_seconds: float = Field(default=3600.0, gt=0)
     """How often the lifecycle job passes over the buckets."""
+    instance_types: list[InstanceTypeSpec] = Field(default_factory=default_catalog)
+    """The instance-type catalog (``controller/ec2/instance_type_catalog.py`` has the default)."""
+
+    @field_validator("instance_types")
+    @classmethod
+    def _unique_types(cls, value: list[InstanceTypeSpec]) -> list[InstanceTypeSpec]:
+        return check_unique(value)
 
     @field_validator("region")
     @classmethod
