@@ -173,4 +173,4 @@ def reset_image_attribute(ctx: RequestContext, params: Params) -> Result:
     image.is_public = False
     ctx.session.execute(delete(ImageLaunchPermission).where(
         ImageLaunchPermission.image_id == image.id))
-    return {"Return": True}
+    return {}
