@@ -76,7 +76,7 @@ def parse_manifest(body: bytes, prefix: str) -> Manifest:
     if len(body) > MAX_MANIFEST_BYTES:
         raise ManifestError(f"the manifest is larger than {MAX_MANIFEST_BYTES} bytes")
     head = body.lstrip()[:1]
-    if head == b"{":
+    if head in (b"{", b"["):
         return parse_json_manifest(body, prefix)
     if head == b"<":
         raise refuse_bundle(parse_bundle_manifest(body, prefix))

@@ -17,6 +17,11 @@ from tests.conftest import AwsCli, Server
 from tests.e2e.refusals import assert_refused, refusal
 
 AMI = re.compile(r"ami-[0-9a-f]{17}")
+BUNDLE = (b'<?xml version="1.0"?><manifest><version>2007-10-10</version><machine_configuration>'
+          b"<architecture>x86_64</architecture><kernel_id>aki-12345678</kernel_id>"
+          b"</machine_configuration><image><name>x.img</name><type>machine</type>"
+          b"<ec2_encrypted_key algorithm='AES-128-CBC'>ab</ec2_encrypted_key><parts count='1'>"
+          b"<part index='0'><filename>x.img.part.00</filename></part></parts></image></manifest>")
 
 
 def upload_image(s3: Any, bucket: str, prefix: str, image_type: str, payload: bytes,
@@ -135,11 +140,7 @@ def test_register_refusals(ec2: Any, s3: Any, bucket: str, triple: dict[str, str
     (b"not a manifest", "neither"),
     (b'{"manifest_version": "ironbark-image/1", "image_type": "machine", "parts": []}', "no parts"),
     (b'{"manifest_version": "v0"}', "manifest_version"),
-    (b'<?xml version="1.0"?><manifest><version>2007-10-10</version><machine_configuration>'
-     b"<architecture>x86_64</architecture><kernel_id>aki-12345678</kernel_id></machine_configuration>"
-     b"<image><name>x.img</name><type>machine</type><ec2_encrypted_key algorithm='AES-128-CBC'>ab"
-     b"</ec2_encrypted_key><parts count='1'><part index='0'><filename>x.img.part.00</filename>"
-     b"</part></parts></image></manifest>", "encrypted EC2 bundle (machine image, 1 parts)"),
+    (BUNDLE, "encrypted EC2 bundle (machine image, 1 parts)"),
 ])
 def test_bad_manifests_are_invalid_manifest(ec2: Any, s3: Any, bucket: str, body: bytes,
                                             words: str) -> None:
