@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from controller.ec2.instance_type_catalog import InstanceTypeSpec, check_unique, default_catalog
+
 DEFAULT_PORT = 8773
 
 
@@ -95,6 +97,13 @@ class Settings(TomlSettings):
     """How often node agents send heartbeats (they are told so when they register)."""
     node_missed_heartbeats: int = Field(default=3, ge=1, le=1000)
     """A node silent for this many heartbeat intervals is marked unhealthy."""
+    instance_types: list[InstanceTypeSpec] = Field(default_factory=default_catalog)
+    """The instance-type catalog (``controller/ec2/instance_type_catalog.py`` has the default)."""
+
+    @field_validator("instance_types")
+    @classmethod
+    def _unique_types(cls, value: list[InstanceTypeSpec]) -> list[InstanceTypeSpec]:
+        return check_unique(value)
 
     @field_validator("region")
     @classmethod

@@ -197,6 +197,9 @@ def add_parser(sub: Any, common: Common) -> None:
         help="only what is at least this old (default 3600); 0 is safe only while no server "
              "of this data directory is running")
     reap.set_defaults(admin_func=_s3_reap)
+    from controller.cli import image_import  # it uses this module's helpers
+
+    image_import.add_parser(groups, common)
 
 
 def _run(args: argparse.Namespace, settings_of: SettingsOf) -> int:

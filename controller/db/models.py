@@ -134,6 +134,46 @@ class Tag(Base):
     value: Mapped[str] = mapped_column(String(256), default="")
 
 
+# --- EC2 images -------------------------------------------------------------------------------
+
+
+class Image(Base):
+    """A registered kernel (``aki-``), ramdisk (``ari-``) or machine (``ami-``) image whose bytes
+    live in the object store; ``manifest`` is the normalised JSON of what RegisterImage read."""
+
+    __tablename__ = "images"
+    __table_args__ = (UniqueConstraint("account_id", "name"),
+                      Index("ix_images_is_public", "is_public"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str | None] = mapped_column(String(255))
+    image_type: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    architecture: Mapped[str] = mapped_column(String(16))
+    virtualization_type: Mapped[str] = mapped_column(String(16))
+    root_device_type: Mapped[str] = mapped_column(String(16))
+    root_device_name: Mapped[str | None] = mapped_column(String(64))
+    kernel_id: Mapped[str | None] = mapped_column(String(32))
+    ramdisk_id: Mapped[str | None] = mapped_column(String(32))
+    image_location: Mapped[str] = mapped_column(String(1100))
+    manifest: Mapped[str] = mapped_column(Text)
+    block_device_mappings: Mapped[str] = mapped_column(Text, default="[]")
+    is_public: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ImageLaunchPermission(Base):
+    """An account (other than the owner) that may launch a private image."""
+
+    __tablename__ = "image_launch_permissions"
+
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
+
+
 # --- S3 -------------------------------------------------------------------------------------
 
 # S3 lists keys in UTF-8 binary order: PostgreSQL must compare them bytewise ("C" collation).

@@ -1,5 +1,15 @@
 """Imports every EC2 handler module so that their ``@action`` registrations fill the table."""
 
-from controller.ec2 import key_pairs, regions, security_groups, tags
+from controller.ec2 import (
+    image_attributes,
+    images,
+    images_register,
+    instance_types,
+    key_pairs,
+    regions,
+    security_groups,
+    tags,
+)
 
-__all__ = ["key_pairs", "regions", "security_groups", "tags"]
+__all__ = ["image_attributes", "images", "images_register", "instance_types", "key_pairs",
+           "regions", "security_groups", "tags"]

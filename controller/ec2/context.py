@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from controller.config import Settings
 from controller.db.reader import Reader
+from storage.objects import BlobStore
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class RequestContext:
     api_version: str
     host: str = ""
     """The Host header the client used (without port), for endpoints in responses."""
+    blobs: BlobStore | None = None
+    """The object store's blobs, for actions that read objects (RegisterImage's manifest)."""
 
     @cached_property
     def session(self) -> Session:

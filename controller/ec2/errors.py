@@ -235,3 +235,50 @@ class InvalidPrefixListIdNotFound(ClientError):
 
 class InvalidPrefixListIdMalformed(ClientError):
     code = "InvalidPrefixListId.Malformed"
+
+
+# --- images ------------------------------------------------------------------------------------
+
+
+class InvalidAMIIDMalformed(ClientError):
+    code = "InvalidAMIID.Malformed"
+
+
+class InvalidAMIIDNotFound(ClientError):
+    code = "InvalidAMIID.NotFound"
+
+
+class InvalidAMIIDUnavailable(ClientError):
+    code = "InvalidAMIID.Unavailable"
+
+
+class InvalidAMINameMalformed(ClientError):
+    code = "InvalidAMIName.Malformed"
+
+
+class InvalidAMINameDuplicate(ClientError):
+    code = "InvalidAMIName.Duplicate"
+
+
+class InvalidAMIAttributeItemValue(ClientError):
+    code = "InvalidAMIAttributeItemValue"
+
+
+class InvalidManifest(ClientError):
+    code = "InvalidManifest"
+
+
+class InvalidUserIDMalformed(ClientError):
+    code = "InvalidUserID.Malformed"
+
+
+class InvalidBlockDeviceMapping(ClientError):
+    code = "InvalidBlockDeviceMapping"
+
+
+class InvalidSnapshotNotFound(ClientError):
+    code = "InvalidSnapshot.NotFound"
+
+
+class InvalidInstanceType(ClientError):
+    code = "InvalidInstanceType"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller import ids
-from controller.db.models import Base, KeyPair, SecurityGroup
+from controller.db.models import Base, Image, KeyPair, SecurityGroup
 from controller.ec2 import errors
 
 
@@ -27,6 +27,9 @@ class Kind:
 _KINDS: dict[str, Kind] = {
     "sg": Kind("security-group", SecurityGroup, errors.InvalidGroupNotFound, "security group ID"),
     "key": Kind("key-pair", KeyPair, errors.InvalidKeyPairNotFound, "key pair ID"),
+    "ami": Kind("image", Image, errors.InvalidAMIIDNotFound, "image id"),
+    "aki": Kind("image", Image, errors.InvalidAMIIDNotFound, "image id"),
+    "ari": Kind("image", Image, errors.InvalidAMIIDNotFound, "image id"),
 }
 
 
