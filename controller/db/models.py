@@ -199,6 +199,8 @@ class Bucket(Base):
     ownership: Mapped[str | None] = mapped_column(String(32))
     public_access_block: Mapped[str | None] = mapped_column(Text)
     """JSON of the Block Public Access settings (see ``controller/s3/public_rules.py``)."""
+    object_lock: Mapped[str | None] = mapped_column(Text)
+    """JSON of the ObjectLockConfiguration (NULL: Object Lock not enabled on the bucket)."""
     """Object ownership control (BucketOwnerEnforced disables ACLs), None when never set."""
 
 
@@ -232,6 +234,11 @@ class S3Object(Base):
     """The multipart upload this version was completed from (a repeated Complete answers again)."""
     parts: Mapped[str | None] = mapped_column(Text)
     """JSON ``[[size, etag], ...]`` of a multipart object's parts (GET/HEAD ``?partNumber=``)."""
+    lock_mode: Mapped[str | None] = mapped_column(String(16))
+    """Object Lock retention mode of this version (GOVERNANCE, COMPLIANCE), NULL: none."""
+    lock_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    legal_hold: Mapped[bool | None] = mapped_column()
+    """Object Lock legal hold: True ON, False OFF, NULL never set."""
     inline_data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     """A small object's bytes, kept with its metadata instead of in a blob file (``blob_id``
     is then NULL): one transaction writes both, with no file to create and fsync."""
@@ -251,6 +258,9 @@ class MultipartUpload(Base):
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16))
     acl: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[str | None] = mapped_column(Text)
+    lock_mode: Mapped[str | None] = mapped_column(String(16))
+    lock_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    legal_hold: Mapped[bool | None] = mapped_column()
 
 
 class UploadPart(Base):

@@ -17,6 +17,7 @@ from controller.s3 import errors
 from controller.s3.access import caller, owned_bucket, owner_of
 from controller.s3.acl_requests import new_bucket_acl
 from controller.s3.context import S3Context, S3Reply
+from controller.s3.locks import ENABLED, is_requested_at_creation
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
 
@@ -88,8 +89,11 @@ async def create_bucket(ctx: S3Context) -> S3Reply:
             if existing is not None:
                 _already(existing, principal.account_id, ctx.bucket)
             stored_acl, ownership = new_bucket_acl(session, principal.account_id, ctx.headers)
+            locked = is_requested_at_creation(ctx.headers)
             session.add(Bucket(name=ctx.bucket, account_id=principal.account_id, region=region,
-                               acl=stored_acl, ownership=ownership))
+                               acl=stored_acl, ownership=ownership,
+                               versioning="Enabled" if locked else None,
+                               object_lock=ENABLED if locked else None))
     except IntegrityError:
         raise errors.BucketAlreadyExists(BucketName=ctx.bucket) from None
     return S3Reply(200, [("Location", f"/{ctx.bucket}")])

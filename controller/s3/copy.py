@@ -21,6 +21,7 @@ from controller.s3.access import (
 )
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.headers import CHECKSUMS, check_conditions, stored_headers, user_metadata
+from controller.s3.locks import new_version_lock
 from controller.s3.replies import xml_reply
 from storage.objects import BlobInfo, InlineWriter
 
@@ -152,6 +153,7 @@ async def copy_object(ctx: S3Context) -> S3Reply:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
+        lock = new_version_lock(bucket, ctx.headers)
     source, src = find_copy_source(ctx)
     _check_not_self(ctx, source, src)
     headers, meta = _new_headers(ctx, src)
@@ -164,7 +166,7 @@ async def copy_object(ctx: S3Context) -> S3Reply:
         "etag": f'"{info.md5_hex}"', "owner_account_id": new.owner_account_id,
         "headers": headers, "user_metadata": meta, "checksum_algorithm": algorithm,
         "acl": new.acl,
-        "checksum_value": info.checksum_b64, "tags": tags}
+        "checksum_value": info.checksum_b64, "tags": tags, **lock}
 
     def install(session: Any) -> tuple[list[str], S3Object]:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)

@@ -153,6 +153,14 @@ MaxPostPreDataLengthExceeded = _client(
 IncorrectNumberOfFilesInPostRequest = _client(
     "IncorrectNumberOfFilesInPostRequest", 400,
     "POST requires exactly one file upload per request.")
+InvalidBucketState = _client(
+    "InvalidBucketState", 409, "The request is not valid with the current state of the bucket.")
+ObjectLockConfigurationNotFoundError = _client(
+    "ObjectLockConfigurationNotFoundError", 404,
+    "Object Lock configuration does not exist for this bucket")
+NoSuchObjectLockConfiguration = _client(
+    "NoSuchObjectLockConfiguration", 404,
+    "The specified object does not have a ObjectLock configuration")
 
 
 class NotModified(S3Error):

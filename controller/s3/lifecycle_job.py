@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller.db.models import Bucket, MultipartUpload, S3Object, utcnow
 from controller.logs import event
+from controller.s3 import errors
 from controller.s3 import objects_store as store
 from controller.s3.lifecycle_rules import (
     Rule,
@@ -206,11 +207,18 @@ def _expire_key(job: _Pass, session: Session, bucket: Bucket, key: str, rules: l
         .order_by(S3Object.is_latest.desc(), S3Object.id.desc())).all()
     versions = [_version(row) for row in rows]
     doomed = noncurrent_expired(rules, key, versions, job.now, job.day_seconds)
+    kept: set[str] = set()
     for version_id, rule_id in doomed.items():
-        batch.freed += store.remove(session, bucket, key, version_id, bucket.account_id).freed
+        try:
+            removal = store.remove(session, bucket, key, version_id, bucket.account_id)
+        except errors.AccessDenied:  # Object Lock holds it: expired later, or never
+            kept.add(version_id)
+            continue
+        batch.freed += removal.freed
         batch.done.append({"action": "noncurrent_expired", "bucket": bucket.name, "key": key,
                            "rule": rule_id, "version": version_id})
-    left = [version for version in versions if version.version_id not in doomed]
+    left = [version for version in versions
+            if version.version_id not in doomed or version.version_id in kept]
     marker_rule = marker_expired(rules, key, left, job.now, job.day_seconds)
     if marker_rule is not None:
         store.remove(session, bucket, key, left[0].version_id, bucket.account_id)

@@ -31,6 +31,7 @@ from controller.s3.headers import (
     stored_headers,
     user_metadata,
 )
+from controller.s3.locks import new_version_lock
 from controller.s3.objects import check_key, checksum_algorithm, receive_blob
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
@@ -83,11 +84,12 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
         bucket = owned_bucket(session, ctx.bucket, ctx.principal)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
+        lock = new_version_lock(bucket, ctx.headers)
         upload = MultipartUpload(
             upload_id=secrets.token_urlsafe(36), bucket=ctx.bucket, key=ctx.key,
             owner_account_id=new.owner_account_id, headers=stored_headers(ctx.headers),
             user_metadata=user_metadata(ctx.headers), checksum_algorithm=algorithm,
-            acl=new.acl, tags=tags)
+            acl=new.acl, tags=tags, **lock)
         session.add(upload)
     data: dict[str, Any] = {"Bucket": ctx.bucket, "Key": ctx.key, "UploadId": upload.upload_id}
     if algorithm is not None:
@@ -251,7 +253,9 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
         "tags": upload.tags,
         "checksum_algorithm": upload.checksum_algorithm if checksum else None,
         "checksum_value": checksum, "upload_id": upload.upload_id,
-        "parts": json.dumps([[part.size, part.etag] for part in chosen])}
+        "parts": json.dumps([[part.size, part.etag] for part in chosen]),
+        "lock_mode": upload.lock_mode, "lock_until": upload.lock_until,
+        "legal_hold": upload.legal_hold}
 
     def install(session: Session) -> tuple[list[str], S3Object]:
         current = _upload(session, ctx)

@@ -33,6 +33,8 @@ from controller.s3.headers import (
     user_metadata,
 )
 from controller.s3.lifecycle_rules import expiration_headers
+from controller.s3.locks import lock_of, may_bypass, new_version_lock
+from controller.s3.object_lock_rules import lock_headers
 from controller.s3.operation_actions import versioned
 from controller.s3.routes import route
 from storage.objects import BlobInfo, BlobTooLarge, BlobWriter, InlineWriter
@@ -179,6 +181,7 @@ async def put_object(ctx: S3Context) -> S3Reply:
         bucket = bucket_view(session, ctx, "s3:PutObject", ctx.key)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
+    lock = new_version_lock(bucket, ctx.headers)
     meta = user_metadata(ctx.headers)
     tags = tagging.header_tags(ctx.headers)
     info = await receive_blob(ctx, ctx.settings.s3_inline_max_bytes)
@@ -186,7 +189,8 @@ async def put_object(ctx: S3Context) -> S3Reply:
     version_id, expiration = install_object(ctx, info, {
         "key": ctx.key, "owner_account_id": new.owner_account_id, "acl": new.acl,
         "headers": stored_headers(ctx.headers), "user_metadata": meta,
-        "checksum_algorithm": algorithm, "checksum_value": info.checksum_b64, "tags": tags},
+        "checksum_algorithm": algorithm, "checksum_value": info.checksum_b64, "tags": tags,
+        **lock},
         conditional="if-match" in ctx.headers or "if-none-match" in ctx.headers)
     headers = [("ETag", f'"{info.md5_hex}"'), *expiration]
     if version_id != store.NULL_VERSION:
@@ -246,6 +250,7 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
         headers.append(("x-amz-version-id", row.version_id))
     if row.tags:
         headers.append(("x-amz-tagging-count", str(tagging.count(row.tags))))
+    headers += lock_headers(lock_of(row))
     whole = "range" not in ctx.headers  # a checksum covers the whole object only
     if (row.checksum_algorithm and whole
             and ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"):
@@ -339,8 +344,9 @@ def remove_key(session: Any, ctx: S3Context, key: str, version_id: str | None
                ) -> store.Removal:
     """DeleteObject on one key (shared with DeleteObjects); the caller commits."""
     bucket = bucket_for(session, ctx, versioned("s3:DeleteObject", version_id), key)
+    bypass = version_id is not None and may_bypass(session, ctx, bucket, key)
     return store.remove(session, bucket, key, version_id,
-                        writer_account(ctx.principal, bucket))
+                        writer_account(ctx.principal, bucket), bypass)
 
 
 @route("DELETE", "object")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controller.db.engine import transaction
 from controller.db.models import Bucket, S3Object, utcnow
 from controller.s3 import errors
+from controller.s3 import object_lock_rules as lock_rules
 
 NULL_VERSION = "null"
 T = TypeVar("T")
@@ -72,6 +74,9 @@ def install(session: Session, bucket: Bucket, row: S3Object) -> list[str]:
     row.is_latest = True
     if row.last_modified is None:
         row.last_modified = utcnow()
+    if bucket.object_lock is not None and row.lock_mode is None and not row.delete_marker:
+        lock = lock_rules.default_lock(json.loads(bucket.object_lock), row.last_modified)
+        row.lock_mode, row.lock_until = lock.mode, lock.until
     for name, default in _DEFAULTS.items():
         if getattr(row, name) is None:
             setattr(row, name, default)
@@ -94,13 +99,17 @@ class Removal:
 
 
 def remove(session: Session, bucket: Bucket, key: str, version_id: str | None,
-           owner_account_id: str) -> Removal:
+           owner_account_id: str, bypass_governance: bool = False) -> Removal:
     """DeleteObject semantics: a version id removes that version for good (promoting the next
     newest); otherwise an unversioned bucket loses the ``null`` version and a versioned one gets
-    a delete marker (``null`` when versioning is suspended)."""
+    a delete marker (``null`` when versioning is suspended).
+
+    A version under an Object Lock legal hold or unexpired retention is never removed:
+    AccessDenied (GOVERNANCE retention yields to ``bypass_governance``). Buckets with Object
+    Lock are always versioned, so only the version-id path can meet a locked version."""
     where = (S3Object.bucket == bucket.name, S3Object.key == key)
     if version_id is not None:
-        return _remove_version(session, bucket.name, key, version_id)
+        return _remove_version(session, bucket.name, key, version_id, bypass_governance)
     if bucket.versioning is None:
         row = session.scalar(select(S3Object).where(*where, S3Object.version_id == NULL_VERSION))
         if row is None:
@@ -124,7 +133,8 @@ def remove(session: Session, bucket: Bucket, key: str, version_id: str | None,
     return Removal(freed, marker_version, True)
 
 
-def _remove_version(session: Session, bucket: str, key: str, version_id: str) -> Removal:
+def _remove_version(session: Session, bucket: str, key: str, version_id: str,
+                    bypass_governance: bool) -> Removal:
     """Deleting a version that does not exist (any more) succeeds, as in S3: concurrent
     deleters of one version all succeed. An id that cannot be a version id is NoSuchVersion."""
     row = version(session, bucket, key, version_id)
@@ -132,6 +142,9 @@ def _remove_version(session: Session, bucket: str, key: str, version_id: str) ->
         if is_version_id(version_id):
             return Removal([], version_id)
         raise errors.NoSuchVersion(Key=key, VersionId=version_id)
+    lock = lock_rules.Lock(row.lock_mode, row.lock_until, row.legal_hold)
+    if lock_rules.blocks_delete(lock, bypass_governance, lock_rules.as_utc(utcnow())):
+        raise errors.AccessDenied(lock_rules.PROTECTED)
     session.delete(row)
     session.flush()
     if row.is_latest:

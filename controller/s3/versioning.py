@@ -32,6 +32,10 @@ async def put_bucket_versioning(ctx: S3Context) -> S3Reply:
         raise errors.NotImplementedError_("MFA Delete is not supported.")
     with transaction(ctx.sessions) as session:
         bucket = owned_bucket(session, ctx.bucket, ctx.principal)
+        if bucket.object_lock is not None and status != "Enabled":
+            raise errors.InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning "
+                "state cannot be changed.")
         bucket.versioning = status
     return S3Reply(200)
 

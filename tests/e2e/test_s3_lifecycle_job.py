@@ -155,3 +155,24 @@ def test_incomplete_multipart_uploads_are_aborted(s3: Any) -> None:
     with pytest.raises(ClientError) as caught:
         s3.list_parts(Bucket=bucket, Key="mp/u", UploadId=doomed)
     assert caught.value.response["Error"]["Code"] == "NoSuchUpload"
+
+
+def test_locked_versions_are_not_expired(s3: Any) -> None:
+    bucket = f"lcj-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    held = s3.put_object(Bucket=bucket, Key="nc/a-held", Body=b"h",
+                         ObjectLockLegalHoldStatus="ON")["VersionId"]
+    retained = s3.put_object(Bucket=bucket, Key="nc/a-retained", Body=b"r",
+                             ObjectLockMode="GOVERNANCE",
+                             ObjectLockRetainUntilDate=datetime(2030, 1, 1, tzinfo=UTC))
+    for key in ("nc/a-held", "nc/a-retained"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"new")
+    configure(s3, bucket, {"ID": "nc", "Status": "Enabled", "Filter": {"Prefix": "nc/"},
+                           "NoncurrentVersionExpiration": {"NoncurrentDays": 1}})
+    free = s3.put_object(Bucket=bucket, Key="nc/b-free", Body=b"f")["VersionId"]
+    current = s3.put_object(Bucket=bucket, Key="nc/b-free", Body=b"new")["VersionId"]
+    wait_for("the unlocked noncurrent version expired",
+             lambda: [v[0] for v in versions(s3, bucket, "nc/b-free")] == [current])
+    assert free != current
+    assert held in [v[0] for v in versions(s3, bucket, "nc/a-held")]
+    assert retained["VersionId"] in [v[0] for v in versions(s3, bucket, "nc/a-retained")]
