@@ -7,7 +7,7 @@ compiled once, and read as named tuples through a :class:`~controller.db.reader.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -55,8 +55,14 @@ def owned_rows_with_tags(
             narrowing.append((name, len(distinct)))
             params.update({f"{name}_{i}": v for i, v in enumerate(distinct)})
     statement = _owned_with_tags(model, tuple(narrowing), order_by)
+    return rows_with_tags(reader.all(statement, params))
+
+
+def rows_with_tags(rows: Iterable[Any]) -> list[tuple[Any, dict[str, str]]]:
+    """Group the rows of a ``LEFT JOIN tags`` query (columns ``id``, ``tag_key``,
+    ``tag_value``, in row order) into (row, tags) pairs, one per id."""
     result: dict[str, tuple[Any, dict[str, str]]] = {}
-    for row in reader.all(statement, params):
+    for row in rows:
         entry = result.get(row.id)
         if entry is None:
             entry = result[row.id] = (row, {})

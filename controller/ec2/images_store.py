@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from controller import ids
 from controller.db.models import Image, ImageLaunchPermission, Tag
+from controller.db.queries import rows_with_tags
 from controller.db.reader import Prepared, Reader
 from controller.ec2 import errors
 from controller.ec2.tagging import as_tag_list
@@ -61,14 +62,7 @@ def visible_images(reader: Reader, account_id: str,
     wanted = list(dict.fromkeys(image_ids))
     params: dict[str, Any] = {"caller": account_id}
     params.update({f"id_{i}": v for i, v in enumerate(wanted)})
-    result: dict[str, tuple[Any, dict[str, str]]] = {}
-    for row in reader.all(_visible(len(wanted)), params):
-        entry = result.get(row.id)
-        if entry is None:
-            entry = result[row.id] = (row, {})
-        if row.tag_key is not None:
-            entry[1][row.tag_key] = row.tag_value
-    return list(result.values())
+    return rows_with_tags(reader.all(_visible(len(wanted)), params))
 
 
 def granted_accounts(session: Session, image_ids: Iterable[str]) -> dict[str, set[str]]:
