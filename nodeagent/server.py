@@ -27,6 +27,7 @@ from nodeagent.images import ImageCache
 from nodeagent.instances import GuestNetwork, InstanceManager, NoNetwork
 from nodeagent.network.bridge import BridgeSettings, SpecNetwork
 from nodeagent.settings import NodeSettings
+from nodeagent.state_reports import report_state_changes
 
 log = logging.getLogger("ironbark.node")
 
@@ -132,6 +133,7 @@ def serve(settings: NodeSettings) -> None:
             "event=node_started instances=%d virt_type=%s", len(adopted), manager.policy.virt_type
         )
         if link is not None:
+            report_state_changes(manager.host.events, link.nudge)
             tasks.append(asyncio.create_task(link.run()))
 
     async def on_stop() -> None:
