@@ -192,6 +192,7 @@ def nft_ruleset() -> str:
 def test_guest_boots_runs_user_data_stops_starts_and_terminates(
     node: Any, demo_image: Path
 ) -> None:
+    from nodeagent.hypervisor import libvirt_api as lv
     from nodeagent.hypervisor.guest import Guest
     from nodeagent.images import ImageSource
     from nodeagent.spec import InstanceSpec
@@ -257,6 +258,8 @@ def test_guest_boots_runs_user_data_stops_starts_and_terminates(
     wait_console(node, "IRONBARK-BOOT-OK", count=2)
     wait_console(node, "IRONBARK-USERDATA-SKIPPED")  # the second boot, same disk
 
+    events: list[Any] = []
+    node.host.events.subscribe(events.append)  # libvirt's own events, on its thread
     started = time.monotonic()
     assert sync(node.stop(INSTANCE_ID)).state == "shutoff"
     assert time.monotonic() - started < 60, "ACPI shutdown should not need the destroy fallback"
@@ -270,6 +273,19 @@ def test_guest_boots_runs_user_data_stops_starts_and_terminates(
     assert volume.serial in sync(Guest(node.host, INSTANCE_ID).xml())
     text = wait_console(node, "IRONBARK-BOOT-OK", count=3)
     text = wait_console(node, "IRONBARK-USERDATA-SKIPPED", count=2)  # user-data ran once
+
+    # the guest powered itself off on the ACPI button: a STOPPED/SHUTDOWN event
+    assert (INSTANCE_ID, lv.EVENT_STOPPED, lv.STOPPED_SHUTDOWN) in [
+        (e.domain, e.event, e.detail) for e in events]
+    # QEMU killed behind the agent's back: the event arrives at once (what nudges a heartbeat)
+    events.clear()
+    subprocess.run(["virsh", "-c", "qemu:///system", "destroy", INSTANCE_ID], check=True,
+                   capture_output=True)
+    end = time.monotonic() + 5
+    while not any(e.stopped and e.domain == INSTANCE_ID for e in events):
+        assert time.monotonic() < end, f"no STOPPED event: {events}"
+        time.sleep(0.05)
+    assert sync(node.status(INSTANCE_ID)).state == "shutoff"
 
     assert sync(node.terminate(INSTANCE_ID)).state == "terminated"
     assert sync(node.terminate(INSTANCE_ID)).state == "terminated"  # idempotent
