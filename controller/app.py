@@ -10,7 +10,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
@@ -26,6 +26,7 @@ from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
 from controller.ec2.registry import actions
 from controller.logs import event, request_id_var
+from controller.nodes.embedded import embedded_node
 from controller.nodes.health import node_health_loop
 from controller.nodes.routes import node_routes
 from controller.protocol.xml_serializer import serialize_ec2_error
@@ -163,7 +164,10 @@ def create_app(
         node_health = asyncio.create_task(node_health_loop(
             state["runtime"].sessions, settings.node_heartbeat_seconds,
             settings.node_missed_heartbeats))
-        yield
+        async with AsyncExitStack() as node:
+            if settings.with_node:
+                await node.enter_async_context(embedded_node(settings, state["runtime"]))
+            yield
         reaper.cancel()
         lifecycle.cancel()
         node_health.cancel()

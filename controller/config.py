@@ -97,6 +97,9 @@ class Settings(TomlSettings):
     """How often node agents send heartbeats (they are told so when they register)."""
     node_missed_heartbeats: int = Field(default=3, ge=1, le=1000)
     """A node silent for this many heartbeat intervals is marked unhealthy."""
+    with_node: bool = False
+    """All in one: run the node agent (``IRONBARK_NODE_*`` settings) in this process,
+    registered with this controller. Off by default: it drives libvirt and the host network."""
     instance_types: list[InstanceTypeSpec] = Field(default_factory=default_catalog)
     """The instance-type catalog (``controller/ec2/instance_type_catalog.py`` has the default)."""
 

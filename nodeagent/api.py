@@ -8,6 +8,9 @@
     POST   /v1/instances/{id}/reboot     ACPI reboot
     DELETE /v1/instances/{id}            terminate (unknown ids are already terminated)
     GET    /v1/instances/{id}/console    last 64 KiB of the serial console, base64
+    PUT    /v1/instances/{id}/volumes/{vol}  attach (body: device, path, format)
+    DELETE /v1/instances/{id}/volumes/{vol}  detach (waits for the guest to release it)
+    GET    /v1/instances/{id}/volumes    the instance's attachments
     GET    /v1/node                      capacity and hypervisor kind
 
 Every request carries ``Authorization: Bearer <token>``. Errors are ``{"error": code,
@@ -33,9 +36,10 @@ from pydantic import BaseModel, Field
 from nodeagent.disks import DiskError
 from nodeagent.hypervisor.errors import HypervisorError, HypervisorTimeout, HypervisorUnavailable
 from nodeagent.images import ImageError
-from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance
+from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance, VolumeStatus
 from nodeagent.network.commands import NetworkError
 from nodeagent.spec import InstanceSpec, InvalidSpec
+from nodeagent.volumes import VolumeAttachment, VolumeInUse
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (InvalidSpec, 400),
     (UnknownInstance, 404),
     (SpecConflict, 409),
+    (VolumeInUse, 409),
     (HypervisorUnavailable, 503),
     (HypervisorTimeout, 504),
     (HypervisorError, 500),
@@ -66,6 +71,14 @@ class Commands(Protocol):
     async def terminate(self, instance_id: str) -> InstanceStatus: ...
 
     async def console(self, instance_id: str) -> bytes: ...
+
+    async def attach_volume(
+        self, instance_id: str, attachment: VolumeAttachment
+    ) -> VolumeStatus: ...
+
+    async def detach_volume(self, instance_id: str, volume_id: str) -> VolumeStatus: ...
+
+    async def volumes(self, instance_id: str) -> list[VolumeStatus]: ...
 
     async def status(self, instance_id: str) -> InstanceStatus: ...
 
@@ -152,6 +165,24 @@ def create_app(
     async def console(instance_id: str) -> dict[str, Any]:
         output = await manager.console(instance_id)
         return {"instance_id": instance_id, "output": base64.b64encode(output).decode()}
+
+    @app.put("/v1/instances/{instance_id}/volumes/{volume_id}")
+    async def attach_volume(instance_id: str, volume_id: str, request: Request) -> dict[str, Any]:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise InvalidSpec("the body must be a JSON object")
+        if body.setdefault("volume_id", volume_id) != volume_id:
+            raise InvalidSpec("volume_id in the body differs from the one in the path")
+        attachment = VolumeAttachment.from_dict(body)
+        return asdict(await manager.attach_volume(instance_id, attachment))
+
+    @app.delete("/v1/instances/{instance_id}/volumes/{volume_id}")
+    async def detach_volume(instance_id: str, volume_id: str) -> dict[str, Any]:
+        return asdict(await manager.detach_volume(instance_id, volume_id))
+
+    @app.get("/v1/instances/{instance_id}/volumes")
+    async def volumes(instance_id: str) -> dict[str, Any]:
+        return {"volumes": [asdict(v) for v in await manager.volumes(instance_id)]}
 
     @app.get("/v1/node")
     async def node() -> dict[str, Any]:

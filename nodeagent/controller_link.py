@@ -23,6 +23,7 @@ import httpx
 
 log = logging.getLogger("ironbark.node.link")
 
+NUDGE_COALESCE = 0.05  # seconds: events that come together are reported together
 Report = Callable[[], Awaitable[list[dict[str, str]]]]
 
 
@@ -108,6 +109,7 @@ class ControllerLink:
         self.interval = heartbeat_interval or 10.0
         self.identity: Identity | None = None
         self.last_state: str | None = None
+        self._wake: asyncio.Event | None = None
 
     async def register(self) -> Identity:
         body: dict[str, Any] = {"name": self.node.name, "endpoint": self.node.endpoint,
@@ -152,12 +154,25 @@ class ControllerLink:
             return self.last_state
         raise AssertionError("unreachable")
 
+    def nudge(self) -> None:
+        """Send the next heartbeat now (a state change the controller should hear of at once,
+        e.g. a guest that powered itself off). Call on the loop :meth:`run` runs on."""
+        if self._wake is not None:
+            self._wake.set()
+
     async def run(self) -> None:
-        """Heartbeats forever (until cancelled); errors are logged and retried next interval."""
+        """Heartbeats forever (until cancelled), every interval or at once when nudged;
+        errors are logged and retried at the next one."""
+        self._wake = asyncio.Event()
         while True:
+            self._wake.clear()
             try:
                 await self.heartbeat()
             except (httpx.HTTPError, RegistrationRefused, ValueError, KeyError) as exc:
                 log.warning("event=node_heartbeat_failed controller=%s error=%r",
                             self.controller_url, exc)
-            await asyncio.sleep(self.interval)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+                await asyncio.sleep(NUDGE_COALESCE)  # one report for a burst of events
+            except TimeoutError:
+                pass

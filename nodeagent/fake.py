@@ -15,8 +15,9 @@ from fastapi import FastAPI
 
 from nodeagent.api import create_app
 from nodeagent.controller_link import ControllerLink, NodeDescription
-from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance
+from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance, VolumeStatus
 from nodeagent.spec import InstanceSpec
+from nodeagent.volumes import VolumeAttachment, check_new
 
 
 class FakeInstances:
@@ -25,6 +26,7 @@ class FakeInstances:
     def __init__(self) -> None:
         self.specs: dict[str, InstanceSpec] = {}
         self.states: dict[str, str] = {}
+        self.attached: dict[str, list[VolumeAttachment]] = {}
 
     def _known(self, instance_id: str) -> None:
         if instance_id not in self.specs:
@@ -58,6 +60,7 @@ class FakeInstances:
     async def terminate(self, instance_id: str) -> InstanceStatus:
         self.specs.pop(instance_id, None)
         self.states.pop(instance_id, None)
+        self.attached.pop(instance_id, None)
         return InstanceStatus(instance_id, "terminated")
 
     async def console(self, instance_id: str) -> bytes:
@@ -67,6 +70,25 @@ class FakeInstances:
     async def status(self, instance_id: str) -> InstanceStatus:
         self._known(instance_id)
         return self._status(instance_id)
+
+    async def attach_volume(
+        self, instance_id: str, attachment: VolumeAttachment
+    ) -> VolumeStatus:
+        self._known(instance_id)
+        current = self.attached.setdefault(instance_id, [])
+        if not check_new(current, attachment):
+            current.append(attachment)
+        return VolumeStatus(instance_id, attachment.volume_id, attachment.device, "attached")
+
+    async def detach_volume(self, instance_id: str, volume_id: str) -> VolumeStatus:
+        current = self.attached.get(instance_id, [])
+        self.attached[instance_id] = [a for a in current if a.volume_id != volume_id]
+        return VolumeStatus(instance_id, volume_id, None, "detached")
+
+    async def volumes(self, instance_id: str) -> list[VolumeStatus]:
+        self._known(instance_id)
+        return [VolumeStatus(instance_id, a.volume_id, a.device, "attached")
+                for a in self.attached.get(instance_id, [])]
 
     async def statuses(self) -> list[InstanceStatus]:
         return [self._status(iid) for iid in sorted(self.specs)]

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Protocol
 
 from nodeagent.disks import DiskError, create_overlay
-from nodeagent.hypervisor.designer import NodePolicy, design
+from nodeagent.hypervisor.config import DiskConfig
+from nodeagent.hypervisor.designer import NodePolicy, design, volume_disk
+from nodeagent.hypervisor.errors import HypervisorTimeout
 from nodeagent.hypervisor.guest import Guest, GuestState, console_tail
 from nodeagent.hypervisor.host import Host
 from nodeagent.images import ImageCache
-from nodeagent.spec import IMAGE_ROLES, InstanceSpec, SpecStore
+from nodeagent.spec import IMAGE_ROLES, InstanceSpec, InvalidSpec, SpecStore
+from nodeagent.volumes import AttachmentStore, VolumeAttachment, check_new
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,14 @@ class InstanceStatus:
     state: str  # a GuestState value, or "terminated"
 
 
+@dataclass(frozen=True)
+class VolumeStatus:
+    instance_id: str
+    volume_id: str
+    device: str | None
+    state: str  # "attached" or "detached"
+
+
 class InstanceManager:
     def __init__(
         self,
@@ -73,6 +84,7 @@ class InstanceManager:
         if images is not None:
             images.in_use = self.images_in_use
         self.store = SpecStore(state_dir)
+        self.attachments = AttachmentStore()
         self.policy = policy
         self.network = network
         self.stop_grace = stop_grace
@@ -111,7 +123,8 @@ class InstanceManager:
         assert local.root_image is not None  # InstanceSpec guarantees a path or an image
         await create_overlay(paths.overlay, Path(local.root_image), local.root_image_format)
         await self.network.add_guest_for(spec)
-        await self.host.define(design(local, paths, self.policy).to_string())
+        volumes = self.attachments.load(paths)
+        await self.host.define(design(local, paths, self.policy, volumes).to_string())
 
     async def run(self, spec: InstanceSpec) -> InstanceStatus:
         """Persist the spec, make its disk and network, define and boot the domain."""
@@ -168,6 +181,65 @@ class InstanceManager:
             self._locks.pop(instance_id, None)
             return InstanceStatus(instance_id, "terminated")
 
+    async def attach_volume(
+        self, instance_id: str, attachment: VolumeAttachment
+    ) -> VolumeStatus:
+        """Record the attachment, then hot-plug the disk (live and persistent on a running
+        guest, persistent only on a stopped one). Repeating it is harmless."""
+        async with self._locks[instance_id]:
+            spec = self._spec(instance_id)
+            paths = self.store.paths(instance_id)
+            if not await asyncio.to_thread(Path(attachment.path).is_file):
+                raise InvalidSpec(f"volume file {attachment.path} does not exist")
+            current = self.attachments.load(paths)
+            if not check_new(current, attachment):
+                self.attachments.save(paths, [*current, attachment])
+            try:
+                await self._plug(spec, volume_disk(attachment))
+            except HypervisorTimeout:
+                raise  # it may still complete: the record stays, a retry finishes it
+            except Exception:
+                self.attachments.save(paths, current)  # refused: not attached after all
+                raise
+            log.info("event=volume_attached instance_id=%s volume_id=%s device=%s",
+                     instance_id, attachment.volume_id, attachment.device)
+            return VolumeStatus(instance_id, attachment.volume_id, attachment.device, "attached")
+
+    async def detach_volume(self, instance_id: str, volume_id: str) -> VolumeStatus:
+        """Unplug the volume (waiting for the guest to release it), then forget it. A volume
+        that is not attached, or an instance that is gone, answers ``detached``."""
+        async with self._locks[instance_id]:
+            spec = self.store.load(instance_id)
+            if spec is None:
+                return VolumeStatus(instance_id, volume_id, None, "detached")
+            paths = self.store.paths(instance_id)
+            current = self.attachments.load(paths)
+            found = [a for a in current if a.volume_id == volume_id]
+            if not found:
+                return VolumeStatus(instance_id, volume_id, None, "detached")
+            guest = Guest(self.host, instance_id)
+            if (await guest.state()).active:
+                await guest.detach_disk(volume_disk(found[0]))
+            self.attachments.save(paths, [a for a in current if a.volume_id != volume_id])
+            if not (await guest.state()).active:
+                await self._define(spec)  # the definition, re-rendered without the volume
+            log.info("event=volume_detached instance_id=%s volume_id=%s", instance_id, volume_id)
+            return VolumeStatus(instance_id, volume_id, found[0].device, "detached")
+
+    async def _plug(self, spec: InstanceSpec, disk: DiskConfig) -> None:
+        """A running guest gets the disk hot-plugged (live and persistent); a stopped one gets
+        its definition re-rendered from the spec and the recorded attachments."""
+        guest = Guest(self.host, spec.instance_id)
+        if (await guest.state()).active:
+            await guest.attach_disk(disk)
+        else:
+            await self._define(spec)
+
+    async def volumes(self, instance_id: str) -> list[VolumeStatus]:
+        self._spec(instance_id)
+        return [VolumeStatus(instance_id, a.volume_id, a.device, "attached")
+                for a in self.attachments.load(self.store.paths(instance_id))]
+
     async def console(self, instance_id: str) -> bytes:
         self._spec(instance_id)
         return await console_tail(self.store.paths(instance_id).console_log)
@@ -192,5 +264,8 @@ class InstanceManager:
                     await self._define(spec)
                 else:
                     await self.network.add_guest_for(spec)
+                    guest = Guest(self.host, spec.instance_id)
+                    for volume in self.attachments.load(self.store.paths(spec.instance_id)):
+                        await guest.attach_disk(volume_disk(volume))  # an interrupted attach
                 statuses.append(await self._status(spec.instance_id))
         return statuses

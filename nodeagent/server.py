@@ -27,6 +27,7 @@ from nodeagent.images import ImageCache
 from nodeagent.instances import GuestNetwork, InstanceManager, NoNetwork
 from nodeagent.network.bridge import BridgeSettings, SpecNetwork
 from nodeagent.settings import NodeSettings
+from nodeagent.state_reports import report_state_changes
 
 log = logging.getLogger("ironbark.node")
 
@@ -114,10 +115,11 @@ def controller_link(
     )
 
 
-def serve(settings: NodeSettings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+def node_server(settings: NodeSettings, server_class: type[uvicorn.Server] = uvicorn.Server
+                ) -> uvicorn.Server:
+    """The agent's API server (not started): network set-up, adoption and the controller link
+    run in its lifespan."""
     manager, network = build(settings)
-
     token = api_token(settings)
     link = controller_link(settings, manager, token, manager.policy.virt_type)
     tasks: list[asyncio.Task[None]] = []
@@ -132,6 +134,7 @@ def serve(settings: NodeSettings) -> None:
             "event=node_started instances=%d virt_type=%s", len(adopted), manager.policy.virt_type
         )
         if link is not None:
+            report_state_changes(manager.host.events, link.nudge)
             tasks.append(asyncio.create_task(link.run()))
 
     async def on_stop() -> None:
@@ -165,4 +168,9 @@ def serve(settings: NodeSettings) -> None:
         settings.port,
         Path(settings.state_dir),
     )
-    uvicorn.Server(config).run()
+    return server_class(config)
+
+
+def serve(settings: NodeSettings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    node_server(settings).run()

@@ -26,6 +26,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         database_url=getattr(args, "database_url", None),
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
+        with_node=getattr(args, "with_node", None),
     )
 
 
@@ -81,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
         _common(cmd)
         cmd.add_argument("--host", help="listen address (default 127.0.0.1)")
         cmd.add_argument("--port", type=int, help="listen port (default 8773)")
+        if name == "up":
+            cmd.add_argument(
+                "--with-node",
+                action="store_true",
+                default=None,
+                help="also run the node agent in this process (IRONBARK_NODE_* settings), "
+                "registered with this controller",
+            )
         cmd.set_defaults(func=func)
     node = sub.add_parser("node", help="run the node agent (libvirt guests on this host)")
     node.add_argument("--config", type=Path, help="TOML configuration file")

@@ -20,6 +20,7 @@ from nodeagent.hypervisor.config import (
 )
 from nodeagent.hypervisor.virt_type import VirtType
 from nodeagent.spec import InstancePaths, InstanceSpec, InvalidSpec
+from nodeagent.volumes import VolumeAttachment
 
 TCG_TB_CACHE_MIB = 32
 # Domain UUIDs are derived from the instance id, so redefining an instance (start after stop,
@@ -36,8 +37,24 @@ class NodePolicy:
     tcg_tb_cache_mib: int = TCG_TB_CACHE_MIB
 
 
-def design(spec: InstanceSpec, paths: InstancePaths, policy: NodePolicy) -> DomainConfig:
-    """The domain for ``spec`` (images already resolved to paths); its files live at ``paths``."""
+def volume_disk(attachment: VolumeAttachment) -> DiskConfig:
+    """An attached volume: a virtio disk whose serial the guest reads as the volume id."""
+    return DiskConfig(
+        source=attachment.path,
+        target_dev=attachment.target_dev,
+        driver_type=attachment.format,
+        serial=attachment.serial,
+    )
+
+
+def design(
+    spec: InstanceSpec,
+    paths: InstancePaths,
+    policy: NodePolicy,
+    volumes: list[VolumeAttachment] | None = None,
+) -> DomainConfig:
+    """The domain for ``spec`` (images already resolved to paths) with its attached
+    ``volumes``; its files live at ``paths``."""
     if spec.kernel is None or spec.images:
         raise InvalidSpec("the spec's images must be resolved to local paths first")
     return DomainConfig(
@@ -53,7 +70,8 @@ def design(spec: InstanceSpec, paths: InstancePaths, policy: NodePolicy) -> Doma
                 target_dev="vda",
                 driver_type="qcow2",
                 serial=spec.instance_id,
-            )
+            ),
+            *(volume_disk(volume) for volume in volumes or []),
         ],
         interfaces=[BridgeInterfaceConfig(mac=spec.mac, bridge=policy.bridge, tap=spec.tap)],
         serial=PtySerialConfig(log_file=str(paths.console_log), append=True),

@@ -10,11 +10,22 @@ import enum
 import time
 from pathlib import Path
 
+from lxml import etree
+
 from nodeagent.hypervisor import libvirt_api as lv
-from nodeagent.hypervisor.errors import DomainNotFound, InvalidDomainState
+from nodeagent.hypervisor.config import DiskConfig
+from nodeagent.hypervisor.errors import (
+    DomainNotFound,
+    HypervisorOperationFailed,
+    HypervisorTimeout,
+    InvalidDomainState,
+)
+from nodeagent.hypervisor.events import DEVICE_REMOVAL_FAILED, DEVICE_REMOVED, DomainEvent
 from nodeagent.hypervisor.host import Host
 
 CONSOLE_TAIL_BYTES = 64 * 1024
+XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE: the persistent definition, not the live one
+DETACH_DEADLINE = 30.0
 
 
 class GuestState(enum.Enum):
@@ -111,8 +122,83 @@ class Guest:
         except DomainNotFound:
             return
 
-    async def xml(self) -> str:
-        return str(await self.host.call(lambda c: c.lookupByName(self.name).XMLDesc(0)))
+    async def xml(self, *, inactive: bool = False) -> str:
+        flags = XML_INACTIVE if inactive else 0
+        return str(await self.host.call(lambda c: c.lookupByName(self.name).XMLDesc(flags)))
+
+    async def _disk_places(self, target_dev: str) -> tuple[int, str | None]:
+        """AFFECT_* flags of where a disk with ``target_dev`` is (live guest, persistent
+        definition), and its live alias."""
+        flags, alias = 0, None
+        if (await self.state()).active:
+            live = _disk(await self.xml(), target_dev)
+            if live is not None:
+                flags |= lv.AFFECT_LIVE
+                alias_element = live.find("alias")
+                alias = alias_element.get("name") if alias_element is not None else None
+        if _disk(await self.xml(inactive=True), target_dev) is not None:
+            flags |= lv.AFFECT_CONFIG
+        return flags, alias
+
+    async def attach_disk(self, disk: DiskConfig) -> None:
+        """Hot-plug ``disk`` into the running guest and its definition, or into the definition
+        only when the guest is stopped. Where it is already attached it is left alone."""
+        present, _ = await self._disk_places(disk.target_dev)
+        wanted = lv.AFFECT_CONFIG
+        if (await self.state()).active:
+            wanted |= lv.AFFECT_LIVE
+        missing = wanted & ~present
+        if missing:
+            xml = etree.tostring(disk.to_xml(), encoding="unicode")
+            await self.host.call(
+                lambda c: c.lookupByName(self.name).attachDeviceFlags(xml, missing)
+            )
+
+    async def detach_disk(self, disk: DiskConfig, *, deadline: float = DETACH_DEADLINE) -> None:
+        """Unplug the disk from the guest and its definition. A running guest must release it
+        (libvirt's DEVICE_REMOVED event) within ``deadline`` seconds, else
+        :class:`HypervisorTimeout`; the definition no longer has it then, and repeating the
+        call waits again. A disk that is not attached is fine."""
+        present, alias = await self._disk_places(disk.target_dev)
+        if not present:
+            return
+        xml = etree.tostring(disk.to_xml(), encoding="unicode")
+        waiter = self.host.events.expect(
+            lambda e: _removal_of(e, self.name, alias)
+        ) if present & lv.AFFECT_LIVE else None
+        try:
+            await self.host.call(
+                lambda c: c.lookupByName(self.name).detachDeviceFlags(xml, present)
+            )
+            if waiter is None:
+                return
+            event = await waiter.wait(deadline)
+        finally:
+            if waiter is not None:
+                waiter.close()
+        if event is not None and event.kind == DEVICE_REMOVAL_FAILED:
+            raise HypervisorOperationFailed(f"the guest refused to release {disk.target_dev}")
+        if event is None and (await self._disk_places(disk.target_dev))[0] & lv.AFFECT_LIVE:
+            raise HypervisorTimeout(
+                f"the guest did not release {disk.target_dev} within {deadline} s"
+            )
+
+
+def _disk(xml: str, target_dev: str) -> etree._Element | None:
+    root = etree.fromstring(xml.encode())
+    for disk in root.iterfind("devices/disk"):
+        target = disk.find("target")
+        if target is not None and target.get("dev") == target_dev:
+            return disk
+    return None
+
+
+def _removal_of(event: DomainEvent, domain: str, alias: str | None) -> bool:
+    return (
+        event.domain == domain
+        and event.kind in (DEVICE_REMOVED, DEVICE_REMOVAL_FAILED)
+        and (alias is None or event.alias == alias)
+    )
 
 
 async def console_tail(log_file: Path, limit: int = CONSOLE_TAIL_BYTES) -> bytes:

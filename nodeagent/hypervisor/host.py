@@ -26,6 +26,7 @@ from nodeagent.hypervisor.errors import (
     HypervisorUnavailable,
     InvalidDomainState,
 )
+from nodeagent.hypervisor.events import EventHub
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,9 +57,14 @@ def translate(exc: BaseException) -> BaseException:
 class Host:
     """One libvirt connection (``qemu:///system``, ``test:///default``, ...) used by all guests."""
 
-    def __init__(self, uri: str, *, deadline: float = 30.0, workers: int = 16) -> None:
+    def __init__(
+        self, uri: str, *, deadline: float = 30.0, workers: int = 16, events: bool = True
+    ) -> None:
         self.uri = uri
         self.deadline = deadline
+        self.events = EventHub()  # lifecycle and device-removal events of every domain
+        self._want_events = events
+        self._event_ids: list[int] = []
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="libvirt")
         self._conn: lv.Connection | None = None
         self._connect_lock = threading.Lock()
@@ -101,6 +107,8 @@ class Host:
             if conn is not None and _alive(conn):
                 return conn
             try:
+                if self._want_events:
+                    lv.start_event_loop()  # before opening: the connection must see it
                 self._conn = lv.open_connection(self.uri)
             except HypervisorError:
                 raise
@@ -108,7 +116,18 @@ class Host:
                 error = translate(exc)
                 raise HypervisorUnavailable(f"cannot connect to {self.uri}: {error}") from exc
             log.info("event=libvirt_connected uri=%s", self.uri)
+            if self._want_events:
+                self._subscribe(self._conn)
             return self._conn
+
+    def _subscribe(self, conn: lv.Connection) -> None:
+        try:
+            self._event_ids = lv.register_domain_events(
+                conn, self.events.on_lifecycle, self.events.on_device
+            )
+        except Exception as exc:  # noqa: BLE001 - heartbeats still report every state
+            self._event_ids = []
+            log.warning("event=libvirt_events_unavailable uri=%s error=%s", self.uri, exc)
 
     def _drop(self, conn: lv.Connection) -> None:
         with self._connect_lock:
@@ -122,7 +141,10 @@ class Host:
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._pool, conn.close)
+            ids, self._event_ids = self._event_ids, []
+            await asyncio.get_running_loop().run_in_executor(
+                self._pool, lv.close_connection, conn, ids
+            )
         self._pool.shutdown(wait=False)
 
     # --- host facts ------------------------------------------------------------------------

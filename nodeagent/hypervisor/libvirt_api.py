@@ -7,6 +7,8 @@ a controller without libvirt installed never touches this module.
 from __future__ import annotations
 
 import importlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -87,3 +89,83 @@ def failure_of(exc: BaseException) -> LibvirtFailure | None:
         domain=int(exc.get_error_domain() or 0),
         message=str(exc.get_error_message() or exc),
     )
+
+
+# --- events ---------------------------------------------------------------------------------
+
+AFFECT_CURRENT = 0
+AFFECT_LIVE = 1
+AFFECT_CONFIG = 2
+EVENT_ID_LIFECYCLE = 0
+EVENT_ID_DEVICE_REMOVED = 15
+EVENT_ID_DEVICE_REMOVAL_FAILED = 22
+# virDomainEventType and the virDomainEventStoppedDetailType values we tell apart.
+EVENT_DEFINED = 0
+EVENT_UNDEFINED = 1
+EVENT_STARTED = 2
+EVENT_SUSPENDED = 3
+EVENT_RESUMED = 4
+EVENT_STOPPED = 5
+EVENT_SHUTDOWN = 6
+EVENT_PMSUSPENDED = 7
+EVENT_CRASHED = 8
+STOPPED_SHUTDOWN = 0
+STOPPED_DESTROYED = 1
+STOPPED_CRASHED = 2
+STOPPED_FAILED = 5
+
+LifecycleCallback = Callable[[str, int, int], None]  # domain name, event, detail
+DeviceCallback = Callable[[str, str, bool], None]  # domain name, device alias, removed?
+
+_event_loop_lock = threading.Lock()
+_event_loop_started = False
+
+
+def start_event_loop() -> None:
+    """Register libvirt's default event implementation and run it in a daemon thread, once per
+    process. Must happen before the connections that want events are opened."""
+    global _event_loop_started
+    with _event_loop_lock:
+        if _event_loop_started:
+            return
+        libvirt = binding()
+        libvirt.virEventRegisterDefaultImpl()
+
+        def run() -> None:
+            while True:
+                libvirt.virEventRunDefaultImpl()
+
+        threading.Thread(target=run, name="libvirt-events", daemon=True).start()
+        _event_loop_started = True
+
+
+def register_domain_events(
+    conn: Connection, lifecycle: LifecycleCallback, device: DeviceCallback
+) -> list[int]:
+    """Subscribe ``conn`` to every domain's lifecycle and device-removal events; the callbacks
+    run in the event thread. Returns the callback ids."""
+
+    def on_lifecycle(_c: Any, dom: Domain, event: int, detail: int, _o: Any) -> None:
+        lifecycle(str(dom.name()), int(event), int(detail))
+
+    def on_removed(_c: Any, dom: Domain, alias: str, _o: Any) -> None:
+        device(str(dom.name()), str(alias), True)
+
+    def on_failed(_c: Any, dom: Domain, alias: str, _o: Any) -> None:
+        device(str(dom.name()), str(alias), False)
+
+    return [
+        int(conn.domainEventRegisterAny(None, EVENT_ID_LIFECYCLE, on_lifecycle, None)),
+        int(conn.domainEventRegisterAny(None, EVENT_ID_DEVICE_REMOVED, on_removed, None)),
+        int(conn.domainEventRegisterAny(None, EVENT_ID_DEVICE_REMOVAL_FAILED, on_failed, None)),
+    ]
+
+
+def close_connection(conn: Connection, event_ids: list[int]) -> None:
+    """Drop the event subscriptions, then the connection (errors ignored: it may be dead)."""
+    for callback_id in event_ids:
+        try:
+            conn.domainEventDeregisterAny(callback_id)
+        except Exception:  # noqa: BLE001, S110 - a dead connection has no callbacks left
+            pass
+    conn.close()

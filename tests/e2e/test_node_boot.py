@@ -34,6 +34,23 @@ INSTANCE_ID = "i-0e2e0000000000001"
 MAC = "52:54:00:79:00:17"
 TAP = "ibt-e2e0"
 BOOT_DEADLINE = 180.0
+VOLUME_ID = "vol-0e2e000000000000a"
+# user-data: the greeting, then a watcher that prints the guest's disks (name=serial) on the
+# console whenever the set changes, so hot-plug and unplug are seen from inside the guest.
+USER_DATA = b"""#!/bin/sh
+echo hello from $(hostname)
+watch_disks() {
+    last=""
+    while true; do
+        now=""
+        for d in /sys/block/vd*; do now="$now${d##*/}=$(cat "$d/serial" 2>/dev/null) "; done
+        [ "$now" != "$last" ] && echo "IRONBARK-DISKS $now" && last="$now"
+        sleep 1
+    done
+}
+watch_disks </dev/null >/dev/console 2>&1 &
+"""
+ROOT_ONLY = f"IRONBARK-DISKS vda={INSTANCE_ID} \n"
 T = TypeVar("T")
 
 
@@ -102,7 +119,7 @@ def node(demo_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     settings = BridgeSettings(bridge=BRIDGE, gateway_cidr=GATEWAY_CIDR, metadata_port=free_port())
     network = SpecNetwork(settings, state / "network")
     metadata = MetadataServer(
-        {GUEST_IP: (INSTANCE_ID, b"#!/bin/sh\necho hello from $(hostname)\n")}
+        {GUEST_IP: (INSTANCE_ID, USER_DATA)}
     )
     host = Host("qemu:///system", deadline=60)
     sync(network.setup())
@@ -139,7 +156,7 @@ def wait_console(manager: Any, marker: str, count: int = 1, deadline: float = BO
     end = time.monotonic() + deadline
     text = ""
     while time.monotonic() < end:
-        text = sync(manager.console(INSTANCE_ID)).decode(errors="replace")
+        text = sync(manager.console(INSTANCE_ID)).decode(errors="replace").replace("\r", "")
         if text.count(marker) >= count:
             return text
         if "IRONBARK-BOOT-FAILED" in text:
@@ -175,8 +192,11 @@ def nft_ruleset() -> str:
 def test_guest_boots_runs_user_data_stops_starts_and_terminates(
     node: Any, demo_image: Path
 ) -> None:
+    from nodeagent.hypervisor import libvirt_api as lv
+    from nodeagent.hypervisor.guest import Guest
     from nodeagent.images import ImageSource
     from nodeagent.spec import InstanceSpec
+    from nodeagent.volumes import VolumeAttachment
 
     manifest = json.loads((demo_image / "image.json").read_text())
     images = {  # through the image cache, from file:// URLs (all-in-one style)
@@ -208,19 +228,64 @@ def test_guest_boots_runs_user_data_stops_starts_and_terminates(
     assert node.images.downloads == 3 and len(node.images.cached()) == 3
     assert f'"{TAP}"' in nft_ruleset()
 
+    wait_console(node, ROOT_ONLY)
+
+    volume = VolumeAttachment(VOLUME_ID, "/dev/sdf", str(paths.root.parent.parent / "vol.img"))
+    Path(volume.path).write_bytes(b"\0" * 4 * 1024 * 1024)
+    started = time.monotonic()
+    assert sync(node.attach_volume(INSTANCE_ID, volume)).state == "attached"
+    assert sync(node.attach_volume(INSTANCE_ID, volume)).state == "attached"  # idempotent
+    assert time.monotonic() - started < 5
+    text = wait_console(node, f"vdb={volume.serial} ", deadline=30)  # the guest sees it
+    assert f"IRONBARK-DISKS vda={INSTANCE_ID} vdb={volume.serial} " in text
+
     node = restarted_agent(node)  # the agent restarts under the running guest and adopts it
     assert [(s.instance_id, s.state) for s in sync(node.adopt())] == [(INSTANCE_ID, "running")]
     assert "IRONBARK-USERDATA-END rc=0" in sync(node.console(INSTANCE_ID)).decode()
+    assert [v.volume_id for v in sync(node.volumes(INSTANCE_ID))] == [VOLUME_ID]
+    assert volume.serial in sync(Guest(node.host, INSTANCE_ID).xml(inactive=True))
 
+    started = time.monotonic()
+    assert sync(node.detach_volume(INSTANCE_ID, VOLUME_ID)).state == "detached"
+    assert time.monotonic() - started < 10
+    assert sync(node.detach_volume(INSTANCE_ID, VOLUME_ID)).state == "detached"  # idempotent
+    wait_console(node, ROOT_ONLY, count=2, deadline=30)  # gone from the guest too
+    assert volume.serial not in sync(Guest(node.host, INSTANCE_ID).xml())
+    assert volume.serial not in sync(Guest(node.host, INSTANCE_ID).xml(inactive=True))
+    assert sync(node.volumes(INSTANCE_ID)) == []
+
+    assert sync(node.reboot(INSTANCE_ID)).state == "running"
+    wait_console(node, "IRONBARK-BOOT-OK", count=2)
+    wait_console(node, "IRONBARK-USERDATA-SKIPPED")  # the second boot, same disk
+
+    events: list[Any] = []
+    node.host.events.subscribe(events.append)  # libvirt's own events, on its thread
     started = time.monotonic()
     assert sync(node.stop(INSTANCE_ID)).state == "shutoff"
     assert time.monotonic() - started < 60, "ACPI shutdown should not need the destroy fallback"
     assert "IRONBARK-POWER-BUTTON" in wait_console(node, "IRONBARK-SHUTDOWN", deadline=5)
     assert sync(node.stop(INSTANCE_ID)).state == "shutoff"  # idempotent
 
+    # attached while stopped: only the definition changes, the next boot has the disk
+    assert sync(node.attach_volume(INSTANCE_ID, volume)).state == "attached"
+    assert volume.serial in sync(Guest(node.host, INSTANCE_ID).xml(inactive=True))
     assert sync(node.start(INSTANCE_ID)).state == "running"
-    text = wait_console(node, "IRONBARK-BOOT-OK", count=2)
-    text = wait_console(node, "IRONBARK-USERDATA-SKIPPED")  # same disk: user-data ran once
+    assert volume.serial in sync(Guest(node.host, INSTANCE_ID).xml())
+    text = wait_console(node, "IRONBARK-BOOT-OK", count=3)
+    text = wait_console(node, "IRONBARK-USERDATA-SKIPPED", count=2)  # user-data ran once
+
+    # the guest powered itself off on the ACPI button: a STOPPED/SHUTDOWN event
+    assert (INSTANCE_ID, lv.EVENT_STOPPED, lv.STOPPED_SHUTDOWN) in [
+        (e.domain, e.event, e.detail) for e in events]
+    # QEMU killed behind the agent's back: the event arrives at once (what nudges a heartbeat)
+    events.clear()
+    subprocess.run(["virsh", "-c", "qemu:///system", "destroy", INSTANCE_ID], check=True,
+                   capture_output=True)
+    end = time.monotonic() + 5
+    while not any(e.stopped and e.domain == INSTANCE_ID for e in events):
+        assert time.monotonic() < end, f"no STOPPED event: {events}"
+        time.sleep(0.05)
+    assert sync(node.status(INSTANCE_ID)).state == "shutoff"
 
     assert sync(node.terminate(INSTANCE_ID)).state == "terminated"
     assert sync(node.terminate(INSTANCE_ID)).state == "terminated"  # idempotent

@@ -96,3 +96,17 @@ def test_bad_specs_are_refused(field: str, value: object) -> None:
 
     with pytest.raises(InvalidSpec):
         spec(**{field: value})
+
+
+def test_attached_volumes_are_virtio_disks_with_the_volume_serial() -> None:
+    from nodeagent.volumes import VolumeAttachment
+
+    volumes = [VolumeAttachment("vol-0123456789abcdef0", "/dev/sdf", "/srv/vol.img"),
+               VolumeAttachment("vol-89abcdef", "xvdg", "/srv/v2.qcow2", "qcow2")]
+    dom = etree.fromstring(design(spec(), PATHS, NodePolicy("qemu", "ibr0"), volumes).to_string())
+    disks = [(d.find("target").get("dev"), d.find("driver").get("type"),  # type: ignore[union-attr]
+              d.find("source").get("file"), d.findtext("serial"))  # type: ignore[union-attr]
+             for d in dom.iterfind("devices/disk")]
+    assert disks[1:] == [("vdf", "raw", "/srv/vol.img", "vol0123456789abcdef0"),
+                         ("vdg", "qcow2", "/srv/v2.qcow2", "vol89abcdef")]
+    assert all(len(serial or "") <= 20 for *_, serial in disks)  # virtio-blk keeps 20 bytes
