@@ -59,3 +59,12 @@ def new_request_id() -> str:
     """A UUID-shaped request id, as EC2 returns."""
     h = secrets.token_hex(16)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def new_token(nbytes: int) -> str:
+    """A URL-safe random token (S3 version and upload ids) that never starts with ``-``:
+    command-line tools would take ``--version-id -x...`` for an option."""
+    while True:
+        candidate = secrets.token_urlsafe(nbytes)
+        if candidate[0] != "-":
+            return candidate

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import itertools
 import json
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +14,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from controller import ids
 from controller.db.engine import transaction
 from controller.db.models import MultipartUpload, S3Object, UploadPart, utcnow
 from controller.protocol.s3_errors import MalformedXML
@@ -86,7 +86,7 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
                                       ctx.headers)
         lock = new_version_lock(bucket, ctx.headers)
         upload = MultipartUpload(
-            upload_id=secrets.token_urlsafe(36), bucket=ctx.bucket, key=ctx.key,
+            upload_id=ids.new_token(36), bucket=ctx.bucket, key=ctx.key,
             owner_account_id=new.owner_account_id, headers=stored_headers(ctx.headers),
             user_metadata=user_metadata(ctx.headers), checksum_algorithm=algorithm,
             acl=new.acl, tags=tags, **lock)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -13,6 +12,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from controller import ids
 from controller.db.engine import transaction
 from controller.db.models import Bucket, S3Object, utcnow
 from controller.s3 import errors
@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 def new_version_id() -> str:
-    return secrets.token_urlsafe(24)
+    return ids.new_token(24)
 
 
 _VERSION_ID = re.compile(r"[A-Za-z0-9_-]{32}")

@@ -25,3 +25,10 @@ def test_account_and_key_ids() -> None:
         assert re.fullmatch(r"[A-Za-z0-9+/]{40}", ids.new_secret_access_key())
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
                         ids.new_request_id())
+
+
+def test_tokens_never_start_with_a_dash() -> None:
+    from controller.ids import new_token
+
+    tokens = [new_token(24) for _ in range(2000)]
+    assert all(t[0] != "-" and len(t) == 32 for t in tokens)
