@@ -5,11 +5,13 @@ from controller.ec2 import (
     images,
     images_register,
     instance_types,
+    instances,
+    instances_run,
     key_pairs,
     regions,
     security_groups,
     tags,
 )
 
-__all__ = ["image_attributes", "images", "images_register", "instance_types", "key_pairs",
+__all__ = ["image_attributes", "images", "images_register", "instance_types", "instances", "instances_run", "key_pairs",
            "regions", "security_groups", "tags"]
