@@ -4,6 +4,7 @@ from controller.ec2 import (
     image_attributes,
     images,
     images_register,
+    instance_attributes,
     instance_types,
     instances,
     instances_run,
@@ -13,5 +14,16 @@ from controller.ec2 import (
     tags,
 )
 
-__all__ = ["image_attributes", "images", "images_register", "instance_types", "instances", "instances_run", "key_pairs",
-           "regions", "security_groups", "tags"]
+__all__ = [
+    "image_attributes",
+    "images",
+    "images_register",
+    "instance_attributes",
+    "instance_types",
+    "instances",
+    "instances_run",
+    "key_pairs",
+    "regions",
+    "security_groups",
+    "tags",
+]

@@ -56,7 +56,7 @@ def _count(params: Params) -> tuple[int, int]:
     return low, min(high, MAX_COUNT)
 
 
-def _instance_type(ctx: RequestContext, name: str | None) -> InstanceTypeSpec:
+def instance_type_spec(ctx: RequestContext, name: str | None) -> InstanceTypeSpec:
     wanted = name or DEFAULT_TYPE
     for spec in ctx.settings.instance_types:
         if spec.name == wanted:
@@ -108,7 +108,7 @@ def _key(ctx: RequestContext, name: str | None) -> KeyPair | None:
     return pair
 
 
-def _groups(ctx: RequestContext, names: list[str], group_ids: list[str]) -> list[dict[str, str]]:
+def resolve_groups(ctx: RequestContext, names: list[str], group_ids: list[str]) -> list[dict[str, str]]:
     found: list[SecurityGroup] = []
     base = select(SecurityGroup).where(SecurityGroup.account_id == ctx.account_id)
     for gid in group_ids:
@@ -191,7 +191,7 @@ def run_instances(ctx: RequestContext, params: Params) -> Result:
 
 def _plan(ctx: RequestContext, params: Params) -> dict[str, Any]:
     image = _machine_image(ctx, params.get("ImageId"))
-    itype = _instance_type(ctx, params.get("InstanceType"))
+    itype = instance_type_spec(ctx, params.get("InstanceType"))
     if image.architecture not in itype.architectures:
         raise errors.InvalidParameterValue(
             f"The instance type '{itype.name}' does not support the architecture "
@@ -213,7 +213,7 @@ def _plan(ctx: RequestContext, params: Params) -> dict[str, Any]:
         "image": image, "type": itype, "zone": _zone(ctx, params), "tags": tags, "key": pair,
         "kernel_id": _part_image(ctx, params.get("KernelId") or image.kernel_id, "kernel"),
         "ramdisk_id": _part_image(ctx, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
-        "groups": _groups(ctx, params.get("SecurityGroups") or [],
+        "groups": resolve_groups(ctx, params.get("SecurityGroups") or [],
                           params.get("SecurityGroupIds") or []),
         "user_data": _user_data(params.get("UserData")),
         "behavior": behavior,

@@ -214,6 +214,9 @@ def test_disable_api_termination(ec2: Any, image: dict[str, str]) -> None:
     iid = run(ec2, image, DisableApiTermination=True)["Instances"][0]["InstanceId"]
     assert code_of(lambda: ec2.terminate_instances(InstanceIds=[iid])) == "OperationNotPermitted"
     assert wait_for(ec2, [iid], "running")
+    ec2.modify_instance_attribute(InstanceId=iid, DisableApiTermination={"Value": False})
+    ec2.terminate_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "terminated")
 
 
 def test_failed_launch_ends_terminated(ec2: Any, s3: Any, image: dict[str, str]) -> None:
@@ -364,3 +367,32 @@ def test_metadata_service(ec2: Any, image: dict[str, str], metadata_port: int) -
 PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHXwJ5pD0hnXyA2KHeYc0ZK8eHOMdLMj3YZPv2SLlT3Z")
 
 
+
+
+def test_instance_attributes(ec2: Any, image: dict[str, str], boto2: Any) -> None:
+    iid = run(ec2, image, DisableApiTermination=True,
+              InstanceInitiatedShutdownBehavior="terminate")["Instances"][0]["InstanceId"]
+    described = ec2.describe_instance_attribute(InstanceId=iid, Attribute="disableApiTermination")
+    assert described["DisableApiTermination"] == {"Value": True}
+    assert ec2.describe_instance_attribute(
+        InstanceId=iid, Attribute="instanceInitiatedShutdownBehavior"
+    )["InstanceInitiatedShutdownBehavior"] == {"Value": "terminate"}
+    assert ec2.describe_instance_attribute(InstanceId=iid, Attribute="groupSet")["Groups"][0][
+        "GroupName"] == "default"
+    assert code_of(lambda: ec2.modify_instance_attribute(
+        InstanceId=iid, InstanceType={"Value": "m1.large"})) == "IncorrectInstanceState"
+    assert code_of(lambda: ec2.modify_instance_attribute(
+        InstanceId=iid, DisableApiTermination={"Value": False},
+        InstanceInitiatedShutdownBehavior={"Value": "stop"})) == "InvalidParameterCombination"
+    assert code_of(lambda: ec2.describe_instance_attribute(InstanceId=iid, Attribute="nope")) in (
+        "InvalidParameterValue",)
+    # boto 2 turns the protection off (Attribute=disableApiTermination&Value=false)
+    assert boto2.modify_instance_attribute(iid, "disableApiTermination", False)
+    assert boto2.get_instance_attribute(iid, "disableApiTermination")[
+        "disableApiTermination"] is False
+    monitored = ec2.monitor_instances(InstanceIds=[iid])["InstanceMonitorings"][0]
+    assert monitored["Monitoring"]["State"] == "enabled"
+    assert ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
+        "Monitoring"]["State"] == "enabled"
+    ec2.terminate_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "terminated")
