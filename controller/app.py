@@ -24,8 +24,11 @@ from controller import ids
 from controller.auth.request import HttpRequest
 from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
+from controller.ec2.instance_reconciler import instance_loop
 from controller.ec2.registry import actions
 from controller.logs import event, request_id_var
+from controller.metadata.listener import MetadataListener
+from controller.metadata.service import MetadataService
 from controller.nodes.embedded import embedded_node
 from controller.nodes.health import node_health_loop
 from controller.nodes.routes import node_routes
@@ -164,10 +167,18 @@ def create_app(
         node_health = asyncio.create_task(node_health_loop(
             state["runtime"].sessions, settings.node_heartbeat_seconds,
             settings.node_missed_heartbeats))
+        rt = state["runtime"]
+        instances = asyncio.create_task(instance_loop(rt.sessions, rt.box, settings))
+        metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
+                                    settings.metadata_host, settings.metadata_port)
+        if settings.metadata_port:
+            metadata.start()
         async with AsyncExitStack() as node:
             if settings.with_node:
-                await node.enter_async_context(embedded_node(settings, state["runtime"]))
+                await node.enter_async_context(embedded_node(settings, rt))
             yield
+        await metadata.stop()
+        instances.cancel()
         reaper.cancel()
         lifecycle.cancel()
         node_health.cancel()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -102,6 +102,28 @@ class Settings(TomlSettings):
     registered with this controller. Off by default: it drives libvirt and the host network."""
     instance_types: list[InstanceTypeSpec] = Field(default_factory=default_catalog)
     """The instance-type catalog (``controller/ec2/instance_type_catalog.py`` has the default)."""
+    private_subnet: str = "10.77.0.0/24"
+    """Instances' private addresses come from here (the node agent's default bridge network);
+    the network, the first address (the bridge's gateway) and the broadcast are never given."""
+    node_zones: dict[str, str] = Field(default_factory=dict)
+    """Node name -> availability zone; nodes not listed are in the first zone."""
+    placement_policy: Literal["least-loaded", "packing"] = "least-loaded"
+    instance_reconcile_seconds: float = Field(default=2.0, gt=0, le=3600)
+    """How often the instance reconciler passes (commands to nodes, states from reports)."""
+    instance_launch_timeout_seconds: float = Field(default=600.0, gt=0)
+    """A launch the node has not confirmed within this time ends terminated (Server.InternalError)."""
+    terminated_visible_seconds: float = Field(default=3600.0, ge=0)
+    """How long DescribeInstances still shows a terminated instance (EC2: about an hour)."""
+    metadata_host: str = "0.0.0.0"
+    """Where the instance metadata service listens: node agents DNAT guests' requests for
+    169.254.169.254:80 to their bridge gateway on ``metadata_port``, so all-in-one it must
+    listen there (0.0.0.0); the service answers only addresses of known instances."""
+    metadata_port: int = Field(default=8775, ge=0, le=65535)
+    """0 turns the metadata listener off."""
+    image_url_endpoint: str | None = None
+    """The S3 endpoint put in the presigned image URLs sent to nodes (default: this controller's
+    ``http://host:port/``; set it when nodes reach the controller under another name)."""
+    image_url_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 86400)
 
     @field_validator("instance_types")
     @classmethod

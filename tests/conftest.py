@@ -167,7 +167,10 @@ def _wait_healthy(server: Server) -> bool:
 
 def _start(data_dir: Path, database_url: str, pg: bool, extra_env: dict[str, str]) -> Server:
     """Start a server and wait for its health check; retry when another process took the port."""
-    env = _hermetic_env() | ({"IRONBARK_DATABASE_URL": database_url} if pg else {}) | extra_env
+    # No metadata listener unless a test asks for one: the well-known port is shared by the
+    # whole machine (a real guest's metadata redirect points there).
+    env = (_hermetic_env() | {"IRONBARK_METADATA_PORT": "0"}
+           | ({"IRONBARK_DATABASE_URL": database_url} if pg else {}) | extra_env)
     for attempt in range(3):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

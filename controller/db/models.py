@@ -299,3 +299,71 @@ class Node(Base):
     last_heartbeat_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+
+
+# --- EC2 instances ----------------------------------------------------------------------------
+
+
+class Reservation(Base):
+    """One RunInstances call: its instances share the reservation id (``r-``)."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (UniqueConstraint("account_id", "client_token"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    requester_id: Mapped[str] = mapped_column(String(32))
+    client_token: Mapped[str | None] = mapped_column(String(64))
+    request_digest: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the RunInstances parameters, to refuse a ClientToken reused for another call."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Instance(Base):
+    """An instance and the state machine the reconciler drives (``controller/ec2/instance_states``)."""
+
+    __tablename__ = "instances"
+    __table_args__ = (Index("ix_instances_account_state", "account_id", "state"),
+                      Index("ix_instances_node_state", "node_id", "state"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    reservation_id: Mapped[str] = mapped_column(
+        ForeignKey("reservations.id", ondelete="CASCADE"), index=True)
+    launch_index: Mapped[int] = mapped_column(Integer)
+    image_id: Mapped[str] = mapped_column(String(32))
+    kernel_id: Mapped[str | None] = mapped_column(String(32))
+    ramdisk_id: Mapped[str | None] = mapped_column(String(32))
+    instance_type: Mapped[str] = mapped_column(String(64))
+    vcpus: Mapped[int] = mapped_column(Integer)
+    memory_mib: Mapped[int] = mapped_column(BigInteger)
+    disk_gib: Mapped[int] = mapped_column(BigInteger)
+    architecture: Mapped[str] = mapped_column(String(16))
+    root_device_type: Mapped[str] = mapped_column(String(16))
+    root_device_name: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    state_reason_code: Mapped[str | None] = mapped_column(String(64))
+    state_reason_message: Mapped[str | None] = mapped_column(String(255))
+    state_transition_reason: Mapped[str] = mapped_column(String(255), default="")
+    reboot_requested: Mapped[bool] = mapped_column(default=False)
+    key_name: Mapped[str | None] = mapped_column(String(255))
+    public_key: Mapped[str | None] = mapped_column(Text)
+    security_groups: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON ``[{"GroupId", "GroupName"}]`` as given at launch."""
+    user_data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    availability_zone: Mapped[str] = mapped_column(String(64))
+    node_id: Mapped[str | None] = mapped_column(ForeignKey("nodes.id", ondelete="SET NULL"))
+    private_ip: Mapped[str | None] = mapped_column(String(45), unique=True)
+    mac: Mapped[str] = mapped_column(String(17))
+    disable_api_termination: Mapped[bool] = mapped_column(default=False)
+    shutdown_behavior: Mapped[str] = mapped_column(String(16), default="stop")
+    metadata_options: Mapped[str] = mapped_column(Text, default="{}")
+    monitoring: Mapped[bool] = mapped_column(default=False)
+    launch_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                       index=True)
+    console_output: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    """The last console text fetched from the node (GetConsoleOutput answers from here)."""
+    console_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    console_wanted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When a client last asked for the console: the reconciler fetches it while recent."""

@@ -4,12 +4,26 @@ from controller.ec2 import (
     image_attributes,
     images,
     images_register,
+    instance_attributes,
     instance_types,
+    instances,
+    instances_run,
     key_pairs,
     regions,
     security_groups,
     tags,
 )
 
-__all__ = ["image_attributes", "images", "images_register", "instance_types", "key_pairs",
-           "regions", "security_groups", "tags"]
+__all__ = [
+    "image_attributes",
+    "images",
+    "images_register",
+    "instance_attributes",
+    "instance_types",
+    "instances",
+    "instances_run",
+    "key_pairs",
+    "regions",
+    "security_groups",
+    "tags",
+]

@@ -282,3 +282,40 @@ class InvalidSnapshotNotFound(ClientError):
 
 class InvalidInstanceType(ClientError):
     code = "InvalidInstanceType"
+
+
+# --- instances ---------------------------------------------------------------------------------
+
+
+class InvalidInstanceIDMalformed(ClientError):
+    code = "InvalidInstanceID.Malformed"
+
+
+class InvalidInstanceIDNotFound(ClientError):
+    code = "InvalidInstanceID.NotFound"
+
+
+class InsufficientInstanceCapacity(Ec2Error):
+    code = "InsufficientInstanceCapacity"
+    http_status = 500
+    default_message = "We currently do not have sufficient capacity in the Availability Zone you requested."
+
+
+class InsufficientFreeAddressesInSubnet(ClientError):
+    code = "InsufficientFreeAddressesInSubnet"
+
+
+class IncorrectInstanceState(ClientError):
+    code = "IncorrectInstanceState"
+
+
+class OperationNotPermitted(ClientError):
+    code = "OperationNotPermitted"
+
+
+class UnsupportedOperation(ClientError):
+    code = "UnsupportedOperation"
+
+
+class IdempotentParameterMismatch(ClientError):
+    code = "IdempotentParameterMismatch"

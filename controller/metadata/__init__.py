@@ -1,0 +1,1 @@
+"""The instance metadata service (169.254.169.254 as guests see it)."""
