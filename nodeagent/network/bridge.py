@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nodeagent.network import nft
 from nodeagent.network.commands import NetworkError, run
-from nodeagent.spec import InstanceSpec
+from nodeagent.spec import InstanceSpec, InvalidSpec
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,13 @@ class BridgeNetwork:
             await run("ip", "link", "del", s.bridge)
 
     async def add_guest(self, port: GuestPort) -> None:
-        """Static lease and anti-spoofing for one guest (idempotent)."""
+        """Static lease and anti-spoofing for one guest (idempotent). An address outside the
+        bridge's network is a spec this node can never run (the controller's ``private_subnet``
+        and the node's ``gateway_cidr`` disagree): refused as a bad spec, not a retryable
+        failure, so the launch fails at once instead of at the controller's launch deadline."""
         if ipaddress.ip_address(port.ip) not in self.settings.network:
-            raise NetworkError(f"{port.ip} is not in {self.settings.network}")
+            raise InvalidSpec(f"private_ip {port.ip} is not in this node's guest network "
+                              f"{self.settings.network}")
         async with self._lock:
             guests = self._load_guests()
             if guests.get(port.name) != port:

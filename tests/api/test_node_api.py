@@ -116,3 +116,28 @@ def test_bad_instance_id_in_path_gets_400(api: TestClient) -> None:
     reply = api.put("/v1/instances/i-..%2F..", json=spec_body(api.root), headers=AUTH)  # type: ignore[attr-defined]
     assert reply.status_code in (400, 404)
     assert api.get("/v1/instances/nonsense", headers=AUTH).status_code == 400
+
+
+def test_an_address_outside_the_guest_network_is_a_bad_spec(tmp_path: Path) -> None:
+    """The controller's private_subnet and the node's bridge network disagree: the node refuses
+    (400, which the controller treats as a failed launch) rather than failing with a 500 that
+    the controller retries until its launch deadline. No host command runs before the check."""
+    from nodeagent.network.bridge import BridgeSettings, SpecNetwork
+
+    require_libvirt_binding()
+    if shutil.which("qemu-img") is None:
+        host_tests_unavailable("qemu-img missing (deploy/host-setup.sh installs qemu-utils)")
+    (tmp_path / "root.img").write_bytes(b"\0" * 65536)
+    network = SpecNetwork(BridgeSettings("ibnever0", "10.81.0.1/24"), tmp_path / "network")
+    manager = InstanceManager(Host("test:///default"), tmp_path / "state",
+                              NodePolicy("qemu", "ibnever0"), network, stop_grace=2)
+    app = create_app(manager, TOKEN, capacity=lambda: host_capacity("qemu"))
+    iid = new_id()
+    with TestClient(app) as client:
+        reply = client.put(f"/v1/instances/{iid}", json=spec_body(tmp_path), headers=AUTH)
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"] == "InvalidSpec"
+        assert "10.77.0.13 is not in this node's guest network 10.81.0.0/24" in reply.text
+        gone = client.delete(f"/v1/instances/{iid}", headers=AUTH)  # the controller cleans up
+        assert gone.status_code == 200 and gone.json()["state"] == "terminated"
+    assert not network.hosts_file.exists()
