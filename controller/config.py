@@ -148,6 +148,20 @@ class Settings(TomlSettings):
         return f"sqlite:///{self.data_dir / 'ironbark.db'}"
 
     @property
+    def local_endpoint(self) -> str:
+        """Where processes on this machine reach the controller's API: the listening address,
+        loopback for a wildcard one, IPv6 in brackets (the embedded node agent registers here;
+        image URLs point here unless ``image_url_endpoint`` says otherwise)."""
+        host = self.host
+        if host in ("", "0.0.0.0"):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/"
+
+    @property
     def cluster_token_file(self) -> Path:
         return self.data_dir / "cluster-token"
 

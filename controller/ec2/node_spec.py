@@ -49,7 +49,7 @@ def _source(session: Session, box: SecretBox, settings: Settings, image_id: str,
         raise LaunchError(f"image {image_id}: only single-part images with a SHA-256 are launched")
     bucket = image.image_location.split("/", 1)[0]
     access, secret = _owner_key(session, box, image.account_id)
-    endpoint = settings.image_url_endpoint or f"http://{settings.host}:{settings.port}/"
+    endpoint = settings.image_url_endpoint or settings.local_endpoint
     url = presign_get(endpoint, settings.region, access, secret, bucket, parts[0]["key"],
                       instance.launch_time, settings.image_url_seconds)
     return {"url": url, "sha256": parts[0]["sha256"], "size": int(parts[0]["size"])}, manifest

@@ -14,18 +14,10 @@ from controller.runtime import Runtime
 HEALTH_PATH = "/_ironbark/health"
 
 
-def controller_url(settings: Settings) -> str:
-    """Where the local agent reaches this controller (loopback for a wildcard listener)."""
-    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}/"
-
-
 def embedded_node(settings: Settings, runtime: Runtime) -> AbstractAsyncContextManager[None]:
     from nodeagent.embedded import embedded_node as run_node
     from nodeagent.settings import load_node_settings
 
-    url = controller_url(settings)
+    url = settings.local_endpoint
     node = load_node_settings(None, controller_url=url, cluster_token=runtime.cluster_token)
     return run_node(node, url.rstrip("/") + HEALTH_PATH)

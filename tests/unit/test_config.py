@@ -41,3 +41,14 @@ def test_bad_values_are_refused(tmp_path: Path) -> None:
         load_settings(bad, data_dir=tmp_path)
     with pytest.raises(FileNotFoundError):
         load_settings(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(("host", "url"), [
+    ("127.0.0.1", "http://127.0.0.1:8773/"), ("0.0.0.0", "http://127.0.0.1:8773/"),
+    ("::", "http://[::1]:8773/"), ("::1", "http://[::1]:8773/"),
+    ("10.0.0.5", "http://10.0.0.5:8773/"), ("cloud.example", "http://cloud.example:8773/"),
+])
+def test_local_endpoint(tmp_path: Path, host: str, url: str) -> None:
+    """Where the embedded node registers and image URLs point: never a wildcard address, and
+    IPv6 in brackets (``http://:::8773/`` is no URL)."""
+    assert load_settings(data_dir=tmp_path, host=host, port=8773).local_endpoint == url
