@@ -27,7 +27,6 @@ from tests.conftest import Server, running_server
 from tests.e2e.test_cli import ironbark
 from tests.hostcheck import require_real_host
 
-REPO = Path(__file__).resolve().parents[2]
 BRIDGE = "ibe2e1"
 SUBNET = "10.81.0.0/24"
 GATEWAY_CIDR = "10.81.0.1/24"
@@ -51,15 +50,6 @@ def first_backend() -> str:
     return os.environ.get("IRONBARK_TEST_BACKENDS", "sqlite").split(",")[0].strip() or "sqlite"
 
 
-@pytest.fixture(scope="session")
-def demo_image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo image, built once per test session."""
-    require_real_host("qemu-img", "dnsmasq", "nft", "ip", "mkfs.ext4", "fakeroot", "busybox")
-    out = tmp_path_factory.mktemp("demo-image")
-    subprocess.run([REPO / "deploy/images/build-demo.sh", out], check=True, timeout=180)
-    return out
-
-
 @pytest.fixture(scope="module")
 def node_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("real-guest-node")
@@ -76,7 +66,6 @@ def server(demo_image_dir: Path, node_dir: Path,
            "IRONBARK_NODE_PORT": str(free_port()), "IRONBARK_NODE_NODE_NAME": NODE_NAME,
            "IRONBARK_NODE_BRIDGE": BRIDGE, "IRONBARK_NODE_GATEWAY_CIDR": GATEWAY_CIDR,
            "IRONBARK_NODE_METADATA_PORT": str(metadata_port),
-           "IRONBARK_NODE_HEARTBEAT_INTERVAL": "2",
            "IRONBARK_PRIVATE_SUBNET": SUBNET, "IRONBARK_METADATA_HOST": "0.0.0.0",
            "IRONBARK_METADATA_PORT": str(metadata_port)}
     try:

@@ -24,9 +24,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.hostcheck import require_real_host
-
-REPO = Path(__file__).resolve().parents[2]
 BRIDGE = "ibtest0"
 GATEWAY_CIDR = "10.79.0.1/24"
 GUEST_IP = "10.79.0.23"
@@ -99,11 +96,8 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def demo_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_real_host("qemu-img", "dnsmasq", "nft", "ip", "mkfs.ext4", "fakeroot", "busybox")
-    out = tmp_path_factory.mktemp("demo-image")
-    subprocess.run([REPO / "deploy/images/build-demo.sh", out], check=True, timeout=120)
-    return out
+def demo_image(demo_image_dir: Path) -> Path:
+    return demo_image_dir  # tests/e2e/conftest.py: built once per session
 
 
 @pytest.fixture(scope="module")
