@@ -48,7 +48,7 @@ def configure(level: str = "INFO", as_json: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    for noisy in ("uvicorn.access", "httpx"):  # httpx: a line per heartbeat otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
