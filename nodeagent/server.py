@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from controller.logs import configure
 from nodeagent.api import Commands, create_app, host_capacity
 from nodeagent.controller_link import ControllerLink, NodeDescription
 from nodeagent.hypervisor.designer import NodePolicy
@@ -172,5 +173,5 @@ def node_server(settings: NodeSettings, server_class: type[uvicorn.Server] = uvi
 
 
 def serve(settings: NodeSettings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    configure(settings.log_level)  # the controller's structured key=value lines
     node_server(settings).run()
