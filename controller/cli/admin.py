@@ -19,6 +19,7 @@ from controller.identity import service
 from controller.identity.errors import IdentityError
 from controller.identity.secretbox import SecretBox
 from controller.identity.service import Credentials
+from controller.metadata.identity_signer import IdentitySigner
 from controller.provisioning import bootstrap_admin, provision_account
 from controller.runtime import secret_box
 from controller.s3.housekeeping import TMP_OLDER_THAN, reap_once
@@ -151,6 +152,14 @@ def _s3_reap(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _metadata_certificate(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the certificate guests verify instance-identity signatures with."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    print(IdentitySigner.from_data_dir(settings.data_dir, settings.region).certificate_pem(),
+          end="")
+    return 0
+
+
 def _leaf(
     sub: Any, name: str, func: Callable[[argparse.Namespace, Settings], int], common: Common,
     *positionals: str, fmt: bool = False,
@@ -197,6 +206,11 @@ def add_parser(sub: Any, common: Common) -> None:
         help="only what is at least this old (default 3600); 0 is safe only while no server "
              "of this data directory is running")
     reap.set_defaults(admin_func=_s3_reap)
+    cert = groups.add_parser(
+        "metadata-certificate",
+        help="print the certificate that verifies instance-identity documents")
+    common(cert)
+    cert.set_defaults(admin_func=_metadata_certificate)
     from controller.cli import image_import  # it uses this module's helpers
 
     image_import.add_parser(groups, common)

@@ -2,6 +2,7 @@
 
     GET /latest/meta-data/...      the tree of ``tree.py``
     GET /latest/user-data          the instance's user data (404 when it has none)
+    GET /latest/dynamic/instance-identity/{document,signature,pkcs7,rsa2048}
     PUT /latest/api/token          an IMDSv2 token (``X-aws-ec2-metadata-token-ttl-seconds``)
 
 Tokens are sealed with the controller's secret key (instance id and expiry inside), so any
@@ -21,19 +22,34 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from controller.config import Settings
-from controller.db.models import Instance
+from controller.db.models import Image, Instance
 from controller.ec2.instance_states import PENDING, RUNNING, STOPPING
 from controller.ec2.node_spec import hostname
 from controller.identity.secretbox import SecretBox, SecretBoxError
-from controller.metadata.tree import InstanceFacts, lookup, meta_data
+from controller.metadata.identity_signer import IdentitySigner
+from controller.metadata.tree import InstanceFacts, identity_document, lookup, meta_data
 
 TOKEN_HEADER = "x-aws-ec2-metadata-token"
 TTL_HEADER = "x-aws-ec2-metadata-token-ttl-seconds"
 MAX_TTL = 21600
+IDENTITY = ("document", "pkcs7", "rsa2048", "signature")
+# EC2's body for a path that names nothing (served as text/html, like EC2).
+NOT_FOUND = """<?xml version="1.0" encoding="iso-8859-1"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
+\t"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">
+ <head>
+  <title>404 - Not Found</title>
+ </head>
+ <body>
+  <h1>404 - Not Found</h1>
+ </body>
+</html>
+"""
 
 
 @dataclass(frozen=True)
@@ -50,14 +66,24 @@ def _caller(session: Session, address: str, region: str) -> Caller | None:
     if instance is None:
         return None
     options = json.loads(instance.metadata_options)
-    groups = tuple(g["GroupName"] for g in json.loads(instance.security_groups))
+    groups = json.loads(instance.security_groups)
+    image = session.get(Image, instance.image_id)
+    ephemeral = tuple((m["VirtualName"], m["DeviceName"])
+                      for m in json.loads(image.block_device_mappings if image else "[]")
+                      if m.get("VirtualName"))
     facts = InstanceFacts(
         instance_id=instance.id, image_id=instance.image_id, launch_index=instance.launch_index,
         instance_type=instance.instance_type, private_ip=address, hostname=hostname(address),
         mac=instance.mac, zone=instance.availability_zone, region=region,
-        reservation_id=instance.reservation_id, security_groups=groups,
+        reservation_id=instance.reservation_id,
+        security_groups=tuple(g["GroupName"] for g in groups),
         kernel_id=instance.kernel_id, ramdisk_id=instance.ramdisk_id,
-        key_name=instance.key_name, public_key=instance.public_key)
+        key_name=instance.key_name, public_key=instance.public_key,
+        account_id=instance.account_id, architecture=instance.architecture,
+        image_location=image.image_location if image else "(unknown)",
+        root_device_name=instance.root_device_name or "/dev/sda1", ephemeral=ephemeral,
+        group_ids=tuple(g["GroupId"] for g in groups if g.get("GroupId")),
+        pending_time=instance.launch_time.strftime("%Y-%m-%dT%H:%M:%SZ"))
     return Caller(facts, instance.user_data, options.get("HttpTokens", "optional"),
                   options.get("HttpEndpoint", "enabled"))
 
@@ -66,11 +92,23 @@ def _text(body: str | bytes, status: int = 200) -> Response:
     return Response(body, status, media_type="text/plain")
 
 
+def _not_found() -> Response:
+    return Response(NOT_FOUND, 404, media_type="text/html")
+
+
 class MetadataService:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], box: SecretBox) -> None:
         self.settings = settings
         self.sessions = sessions
         self.box = box
+        self._signer: IdentitySigner | None = None
+
+    def signer(self) -> IdentitySigner:
+        """The cloud's identity key, generated into the data directory on first use."""
+        if self._signer is None:
+            self._signer = IdentitySigner.from_data_dir(self.settings.data_dir,
+                                                        self.settings.region)
+        return self._signer
 
     async def _who(self, request: Request) -> Caller | None:
         address = request.client.host if request.client else ""
@@ -93,7 +131,7 @@ class MetadataService:
     async def token(self, request: Request) -> Response:
         caller = await self._who(request)
         if caller is None:
-            return _text("Not Found", 404)
+            return _not_found()
         if caller.endpoint != "enabled":
             return _text("Forbidden", 403)
         if "x-forwarded-for" in request.headers:
@@ -108,7 +146,7 @@ class MetadataService:
     async def get(self, request: Request) -> Response:
         caller = await self._who(request)
         if caller is None:
-            return _text("Not Found", 404)
+            return _not_found()
         if caller.endpoint != "enabled":
             return _text("Forbidden", 403)
         token = request.headers.get(TOKEN_HEADER)
@@ -116,7 +154,25 @@ class MetadataService:
             return _text("Unauthorized", 401)
         if token is None and caller.tokens == "required":
             return _text("Unauthorized", 401)
-        return self._answer(caller, request.url.path)
+        path = request.url.path
+        if path.startswith("/latest/dynamic"):
+            return await run_in_threadpool(self._dynamic, caller, path)
+        return self._answer(caller, path)
+
+    def _dynamic(self, caller: Caller, path: str) -> Response:
+        rest = path[len("/latest/dynamic"):]
+        if rest in ("", "/"):
+            return _text("instance-identity/")
+        if rest in ("/instance-identity", "/instance-identity/"):
+            return _text("\n".join(IDENTITY))
+        document = identity_document(caller.facts)
+        if rest == "/instance-identity/document":
+            return _text(document)
+        if rest == "/instance-identity/signature":
+            return _text(self.signer().signature(document))
+        if rest in ("/instance-identity/pkcs7", "/instance-identity/rsa2048"):
+            return _text(self.signer().pkcs7(document))
+        return _not_found()
 
     def _answer(self, caller: Caller, path: str) -> Response:
         if path in ("/", ""):
@@ -125,7 +181,7 @@ class MetadataService:
             return _text("dynamic\nmeta-data\nuser-data")
         if path == "/latest/user-data":
             if caller.user_data is None:
-                return _text("Not Found", 404)
+                return _not_found()
             return Response(caller.user_data, 200, media_type="application/octet-stream")
         if path == "/latest/meta-data":
             path = "/latest/meta-data/"
@@ -134,7 +190,7 @@ class MetadataService:
                            caller.facts.key_name)
             if found is not None:
                 return _text(found)
-        return PlainTextResponse("Not Found", 404)
+        return _not_found()
 
     def app(self) -> Starlette:
         return Starlette(routes=[
