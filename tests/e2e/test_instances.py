@@ -364,6 +364,84 @@ def test_metadata_service(ec2: Any, image: dict[str, str], metadata_port: int) -
         assert guest.get("/latest/meta-data/instance-id").status_code == 404
 
 
+def test_metadata_identity_document(ec2: Any, s3: Any, image: dict[str, str], server: Server,
+                                    metadata_port: int, tmp_path: Any) -> None:
+    """IMDSv1, an image with ephemeral mappings, no key or user data; the identity document's
+    signatures verify with the certificate ``ironbark admin metadata-certificate`` prints."""
+    import base64
+    import subprocess
+
+    import httpx
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from tests.e2e.test_cli import ironbark
+
+    location = upload_image(s3, image["bucket"], "e", "machine", b"E" * 512)
+    ami = ec2.register_image(Name=f"eph-{uuid.uuid4().hex[:8]}", ImageLocation=location,
+                             KernelId=image["aki"], RootDeviceName="/dev/sda1",
+                             BlockDeviceMappings=[{"DeviceName": "/dev/sdb",
+                                                   "VirtualName": "ephemeral0"}])["ImageId"]
+    instance = run(ec2, {"ami": ami})["Instances"][0]
+    iid, address = instance["InstanceId"], instance["PrivateIpAddress"]
+    described = wait_for(ec2, [iid], "running")[0]
+    transport = httpx.HTTPTransport(local_address=address)
+    with httpx.Client(transport=transport, base_url=f"http://127.0.0.1:{metadata_port}",
+                      trust_env=False) as guest:
+        def get(path: str) -> httpx.Response:
+            answer = guest.get(path)
+            assert answer.status_code == 200, (path, answer.status_code)
+            assert answer.headers["content-type"].startswith("text/plain")
+            return answer
+
+        assert get("/latest/meta-data/ami-manifest-path").text == location
+        assert get("/latest/meta-data/block-device-mapping/").text == "ami\nephemeral0\nroot"
+        assert get("/latest/meta-data/block-device-mapping/ephemeral0").text == "sdb"
+        assert get("/latest/meta-data/block-device-mapping/root").text == "/dev/sda1"
+        mac = get("/latest/meta-data/mac").text
+        assert get("/latest/meta-data/network/interfaces/macs/").text == mac + "/"
+        base = f"/latest/meta-data/network/interfaces/macs/{mac}/"
+        assert get(base + "local-ipv4s").text == address
+        owner = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["OwnerId"]
+        assert get(base + "owner-id").text == owner
+        assert get(base + "security-group-ids").text == described["SecurityGroups"][0]["GroupId"]
+        assert get("/latest/dynamic/").text == "instance-identity/"
+        assert get("/latest/dynamic/instance-identity/").text.splitlines() == [
+            "document", "pkcs7", "rsa2048", "signature"]
+        for missing in ("/latest/user-data", "/latest/meta-data/public-keys/",
+                        "/latest/meta-data/public-ipv4", "/latest/meta-data/public-hostname",
+                        "/latest/dynamic/instance-identity/nothing"):
+            answer = guest.get(missing)
+            assert answer.status_code == 404, missing
+            assert "<title>404 - Not Found</title>" in answer.text
+        text = get("/latest/dynamic/instance-identity/document").text
+        document = json.loads(text)
+        assert document["instanceId"] == iid and document["imageId"] == ami
+        assert document["kernelId"] == image["aki"] and document["ramdiskId"] is None
+        assert document["privateIp"] == address and document["availabilityZone"] == ZONE_A
+        assert document["region"] == "us-east-1" and document["version"] == "2017-09-30"
+        assert document["instanceType"] == "m1.small"
+        assert document["architecture"] == described["Architecture"]
+        assert document["pendingTime"] == described["LaunchTime"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert document["accountId"] == owner
+        signature = base64.b64decode(get("/latest/dynamic/instance-identity/signature").text)
+        pkcs7 = get("/latest/dynamic/instance-identity/pkcs7").text
+    certificate = ironbark(server, "metadata-certificate").stdout
+    public_key = x509.load_pem_x509_certificate(certificate.encode()).public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    public_key.verify(signature, text.encode(), padding.PKCS1v15(), hashes.SHA256())
+    (tmp_path / "cert.pem").write_text(certificate)
+    (tmp_path / "doc.p7").write_text(f"-----BEGIN PKCS7-----\n{pkcs7}\n-----END PKCS7-----\n")
+    verified = subprocess.run(
+        ["openssl", "smime", "-verify", "-in", str(tmp_path / "doc.p7"), "-inform", "PEM",
+         "-certfile", str(tmp_path / "cert.pem"), "-noverify"],
+        capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout == text
+    ec2.terminate_instances(InstanceIds=[iid])
+
+
 PUBLIC_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHXwJ5pD0hnXyA2KHeYc0ZK8eHOMdLMj3YZPv2SLlT3Z")
 
 
