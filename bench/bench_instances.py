@@ -27,11 +27,9 @@ waits for, and costs the same for both servers), and as raw signed HTTP requests
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +45,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.bench_s3 import ROOT, free_port, wait
+from bench.servers import ironbark_server, moto_server
 from tests.e2e.fake_nodes import FakeCluster, NodeShape
 from tests.e2e.test_images import upload_image
 
@@ -156,18 +154,6 @@ def measure(ec2: Any, image: str, calls: int, full: bool,
     return out
 
 
-def start_ironbark(work: Path, env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IRONBARK_")}
-    env.update({"IRONBARK_LOG_LEVEL": "WARNING", **env_extra})
-    proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "controller.cli.main",
-                             "up", "--data-dir", str(work), "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    wait(f"http://127.0.0.1:{port}/_ironbark/health")
-    return proc, f"http://127.0.0.1:{port}"
-
-
 def register_image(endpoint: str, creds: dict[str, str]) -> str:
     key, secret = creds["access_key_id"], creds["secret_access_key"]
     s3, ec2 = s3_client(endpoint, key, secret), ec2_client(endpoint, key, secret)
@@ -180,23 +166,20 @@ def register_image(endpoint: str, creds: dict[str, str]) -> str:
 
 def ironbark(work: Path, nodes: int, shape: Callable[[str], NodeShape],
              body: Callable[[Any, str, FakeCluster], dict[str, Any]]) -> dict[str, Any]:
-    proc, endpoint = start_ironbark(work, {"IRONBARK_PRIVATE_SUBNET": "10.64.0.0/16",
-                                           "IRONBARK_METADATA_PORT": "0"})
-    try:
-        creds = json.loads((work / "admin-credentials.json").read_text())
-        image = register_image(endpoint, creds)
+    env = {"IRONBARK_PRIVATE_SUBNET": "10.64.0.0/16", "IRONBARK_METADATA_PORT": "0"}
+    with ironbark_server(work, env) as server:
+        creds = {"access_key_id": server.access_key_id,
+                 "secret_access_key": server.secret_access_key}
+        image = register_image(server.endpoint, creds)
         token = (work / "cluster-token").read_text().strip()
-        cluster = FakeCluster(endpoint, token, work / "fakes")
+        cluster = FakeCluster(server.endpoint, token, work / "fakes")
         try:
             for n in range(nodes):
                 cluster.add(shape(f"fake-{n:03d}"))
-            ec2 = ec2_client(endpoint, creds["access_key_id"], creds["secret_access_key"])
+            ec2 = ec2_client(server.endpoint, server.access_key_id, server.secret_access_key)
             return body(ec2, image, cluster)
         finally:
             cluster.close()
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
 def hundred_on_hundred(ec2: Any, image: str, cluster: FakeCluster) -> dict[str, Any]:
@@ -237,20 +220,13 @@ def main() -> None:
         results["ironbark"] = ironbark(work / "a", 11, big, scale)
         results["ironbark"].update(ironbark(work / "b", 100, NodeShape, hundred_on_hundred))
         if args.moto:
-            port = free_port()
-            proc = subprocess.Popen(["taskset", "-c", "0", args.moto, "-p", str(port)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                wait(f"http://127.0.0.1:{port}/")
-                ec2 = ec2_client(f"http://127.0.0.1:{port}", "AKIAIOSFODNN7EXAMPLE", "x" * 40)
+            with moto_server(args.moto) as endpoint:
+                ec2 = ec2_client(endpoint, "AKIAIOSFODNN7EXAMPLE", "x" * 40)
                 image = ec2.describe_images()["Images"][0]["ImageId"]
                 results["moto"] = measure(ec2, image, args.calls, args.moto_full, lambda n: 0.0)
                 start = time.perf_counter()
                 ec2.run_instances(ImageId=image, InstanceType=ITYPE, MinCount=100, MaxCount=100)
                 results["moto"]["hundred"] = time.perf_counter() - start
-            finally:
-                proc.terminate()
-                proc.wait()
     print_table(results)
 
 

@@ -11,11 +11,9 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,30 +23,13 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.servers import free_port, ironbark_server, pinned, wait
 
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code in (200, 405):
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"server at {url} did not come up")
 
 
 def lua_script(headers: dict[str, str], body: str, path: Path) -> Path:
@@ -74,21 +55,11 @@ def run_wrk(url: str, script: Path, seconds: int, pid: int) -> tuple[float, floa
     return rps, cpu / total * 1e6, total
 
 
-def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["taskset", "-c", "0", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def bench_ironbark(seconds: int, keys: int, workdir: Path) -> tuple[float, float, int]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IRONBARK_")}
-    env["IRONBARK_LOG_LEVEL"] = "WARNING"
-    proc = start([sys.executable, "-m", "controller.cli.main", "up", "--data-dir",
-                  str(workdir / "data"), "--port", str(port)], env)
-    try:
-        endpoint = f"http://127.0.0.1:{port}/"
-        wait_healthy(endpoint + "_ironbark/health")
-        creds = json.loads((workdir / "data" / "admin-credentials.json").read_text())
+    with ironbark_server(workdir / "data") as server:
+        endpoint = server.endpoint + "/"
+        creds = {"access_key_id": server.access_key_id,
+                 "secret_access_key": server.secret_access_key}
         ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1",
                            aws_access_key_id=creds["access_key_id"],
                            aws_secret_access_key=creds["secret_access_key"])
@@ -102,26 +73,19 @@ def bench_ironbark(seconds: int, keys: int, workdir: Path) -> tuple[float, float
         check = httpx.post(endpoint, content=body, headers=dict(request.headers.items()))
         assert check.status_code == 200 and check.text.count("<keyName>") == keys, check.text
         script = lua_script(dict(request.headers.items()), body, workdir / "ironbark.lua")
-        return run_wrk(endpoint, script, seconds, proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait()
+        return run_wrk(endpoint, script, seconds, server.process.pid)
 
 
 def bench_bare(seconds: int, workdir: Path) -> tuple[float, float, int]:
     port = free_port()
-    proc = start([sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port),
-                  "--log-level", "warning", "--no-access-log"])
-    try:
+    with pinned([sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port),
+                 "--log-level", "warning", "--no-access-log"]) as process:
         endpoint = f"http://127.0.0.1:{port}/"
-        wait_healthy(endpoint)
+        wait(endpoint)
         body = urlencode({"Action": "DescribeKeyPairs", "Version": "2016-11-15"})
         script = lua_script({"Content-Type": "application/x-www-form-urlencoded"}, body,
                             workdir / "bare.lua")
-        return run_wrk(endpoint, script, seconds, proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait()
+        return run_wrk(endpoint, script, seconds, process.pid)
 
 
 def main() -> None:

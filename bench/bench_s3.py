@@ -13,39 +13,21 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import boto3
-import httpx
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.servers import ironbark_server, moto_server
+
 BODY = base64.b64encode(os.urandom(3072))  # 4 KiB of ASCII: wrk's Lua strings take it as is
 KEYS = 64
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def signed(method: str, url: str, key: str, secret: str, body: bytes) -> dict[str, str]:
@@ -102,36 +84,17 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IRONBARK_")}
-        env["IRONBARK_LOG_LEVEL"] = "WARNING"
-        proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "controller.cli.main",
-                                 "up", "--data-dir", str(work / "data"), "--port", str(port)],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            wait(f"http://127.0.0.1:{port}/_ironbark/health")
-            creds = json.loads((work / "data" / "admin-credentials.json").read_text())
-            results["ironbark"] = measure(f"http://127.0.0.1:{port}/", creds["access_key_id"],
-                                          creds["secret_access_key"], args.seconds, work)
-        finally:
-            proc.terminate()
-            proc.wait()
+        with ironbark_server(work / "data") as server:
+            results["ironbark"] = measure(server.endpoint + "/", server.access_key_id,
+                                          server.secret_access_key, args.seconds, work)
         if args.moto:
-            port = free_port()
-            proc = subprocess.Popen(["taskset", "-c", "0", args.moto, "-p", str(port)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                wait(f"http://127.0.0.1:{port}/")
-                results["moto"] = measure(f"http://127.0.0.1:{port}/", "AKIAIOSFODNN7EXAMPLE",
-                                          "x" * 40, args.seconds, work)
-            finally:
-                proc.terminate()
-                proc.wait()
+            with moto_server(args.moto) as endpoint:
+                results["moto"] = measure(endpoint + "/", "AKIAIOSFODNN7EXAMPLE", "x" * 40,
+                                          args.seconds, work)
     names = list(results["ironbark"])
     print(f"{'ops/s':12}" + "".join(f"{n:>12}" for n in names))
-    for server, row in results.items():
-        print(f"{server:12}" + "".join(f"{row[n]:>12.0f}" for n in names))
+    for name, row in results.items():
+        print(f"{name:12}" + "".join(f"{row[n]:>12.0f}" for n in names))
     if "moto" in results:
         print(f"{'ratio':12}" + "".join(
             f"{results['ironbark'][n] / results['moto'][n]:>11.1f}x" for n in names))

@@ -12,7 +12,6 @@ computes MD5 (the ETag) in its single pass, as for every PUT. Peak server RSS is
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -30,7 +29,7 @@ from botocore.credentials import Credentials
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from typing import Self
 
-from bench.bench_s3 import ROOT, free_port, wait
+from bench.servers import ROOT, free_port, ironbark_server, wait
 
 
 def rss_mib(pid: int) -> float:
@@ -83,31 +82,20 @@ def signed_headers(method: str, url: str, key: str, secret: str, extra: dict[str
 
 
 def bench_ironbark(payload: Path, size: int, work: Path) -> dict[str, float]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IRONBARK_")}
-    env["IRONBARK_LOG_LEVEL"] = "WARNING"
-    proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "controller.cli.main",
-                             "up", "--data-dir", str(work / "data"), "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait(f"{base}/_ironbark/health")
-        creds = json.loads((work / "data" / "admin-credentials.json").read_text())
-        key, secret = creds["access_key_id"], creds["secret_access_key"]
+    with ironbark_server(work / "data") as server:
+        base, key, secret = server.endpoint, server.access_key_id, server.secret_access_key
         boto3.client("s3", endpoint_url=base, region_name="us-east-1", aws_access_key_id=key,
                      aws_secret_access_key=secret).create_bucket(Bucket="bench")
         url = f"{base}/bench/large"
-        idle = rss_mib(proc.pid)
-        with PeakRss(proc.pid) as put_rss:
+        pid = server.process.pid
+        idle = rss_mib(pid)
+        with PeakRss(pid) as put_rss:
             put = curl(["-X", "PUT", "-T", str(payload), *signed_headers(
                 "PUT", url, key, secret, {"Content-Length": str(size)}), url])
-        with PeakRss(proc.pid) as get_rss:
+        with PeakRss(pid) as get_rss:
             get = curl([*signed_headers("GET", url, key, secret, {}), url])
         return {"put_mbs": size / put / 1e6, "get_mbs": size / get / 1e6, "idle_rss": idle,
                 "put_rss": put_rss.peak, "get_rss": get_rss.peak}
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
 def bench_nginx(payload: Path, size: int, work: Path) -> dict[str, float] | None:

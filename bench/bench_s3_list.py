@@ -10,10 +10,8 @@ requests are printed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ import httpx
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.bench_s3 import ROOT, free_port, wait
+from bench.servers import ironbark_server, moto_server
 
 KEYS = 10_000
 
@@ -65,33 +63,12 @@ def main() -> None:
         os.sched_setaffinity(0, {1})
     results: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IRONBARK_")}
-        env["IRONBARK_LOG_LEVEL"] = "WARNING"
-        proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "controller.cli.main",
-                                 "up", "--data-dir", str(work / "data"), "--port", str(port)],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            wait(f"http://127.0.0.1:{port}/_ironbark/health")
-            creds = json.loads((work / "data" / "admin-credentials.json").read_text())
-            results["ironbark"] = measure(f"http://127.0.0.1:{port}", creds["access_key_id"],
-                                          creds["secret_access_key"])
-        finally:
-            proc.terminate()
-            proc.wait()
+        with ironbark_server(Path(tmp) / "data") as server:
+            results["ironbark"] = measure(server.endpoint, server.access_key_id,
+                                          server.secret_access_key)
         if args.moto:
-            port = free_port()
-            proc = subprocess.Popen(["taskset", "-c", "0", args.moto, "-p", str(port)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                wait(f"http://127.0.0.1:{port}/")
-                results["moto"] = measure(f"http://127.0.0.1:{port}", "AKIAIOSFODNN7EXAMPLE",
-                                          "x" * 40)
-            finally:
-                proc.terminate()
-                proc.wait()
+            with moto_server(args.moto) as endpoint:
+                results["moto"] = measure(endpoint, "AKIAIOSFODNN7EXAMPLE", "x" * 40)
     print(f"ListObjectsV2, one 1,000-key page of {KEYS:,} keys (ms per request)")
     for name, (best, median) in results.items():
         print(f"{name:10} best {best:7.1f}   median {median:7.1f}")
