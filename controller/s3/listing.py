@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import Row, and_, or_, select
@@ -97,22 +97,36 @@ def _query(session: Session, bucket: str, prefix: str, cursor: _Cursor,
 def list_page(session: Session, bucket: str, prefix: str, delimiter: str, after: str,
               max_keys: int) -> Page:
     """Up to ``max_keys`` keys and common prefixes under ``prefix``, strictly after ``after``."""
-    page = Page()
     cursor = _start(prefix, delimiter, after)
     if max_keys == 0 or (prefix and cursor.bound is None):
-        return page  # max-keys=0 lists nothing and is not truncated, as S3 answers
+        return Page()  # max-keys=0 lists nothing and is not truncated, as S3 answers
+    return _fill(cursor, lambda c, n: _query(session, bucket, prefix, c, n),
+                 lambda row: _Cursor(row.key, False), lambda jumped: jumped,
+                 prefix, delimiter, max_keys)
+
+
+C = TypeVar("C")
+
+
+def _fill(cursor: C, fetch: Callable[[C, int], list[Row[Any]]],
+          after_row: Callable[[Row[Any]], C], past_group: Callable[[_Cursor], C],
+          prefix: str, delimiter: str, max_keys: int) -> Page:
+    """Query from ``cursor`` until the page is full or the keys run out: each query asks for
+    what is still missing plus one (to know about truncation); a common prefix makes the next
+    query jump past its whole group."""
+    page = Page()
     while True:
         wanted = max_keys - len(page.contents) - len(page.prefixes) + 1
-        rows = _query(session, bucket, prefix, cursor, wanted)
+        rows = fetch(cursor, wanted)
         jumped = _consume(page, rows, prefix, delimiter, max_keys)
         if page.truncated or (jumped is None and len(rows) < wanted):
             return page
         if jumped is not None:
             if jumped.bound is None:
                 return page
-            cursor = jumped
+            cursor = past_group(jumped)
         else:
-            cursor = _Cursor(rows[-1].key, False)
+            cursor = after_row(rows[-1])
 
 
 def _consume(page: Page, rows: list[Row[Any]], prefix: str, delimiter: str,
@@ -296,22 +310,12 @@ def _version_start(session: Session, bucket: str, prefix: str, delimiter: str, k
 def list_versions_page(session: Session, bucket: str, prefix: str, delimiter: str,
                        key_marker: str, version_marker: str | None, max_keys: int) -> Page:
     """Like :func:`list_page` over every version (newest first within a key)."""
-    page = Page()
     cursor = _version_start(session, bucket, prefix, delimiter, key_marker, version_marker)
     if max_keys == 0 or (prefix and cursor.bound is None):
-        return page
-    while True:
-        wanted = max_keys - len(page.contents) - len(page.prefixes) + 1
-        rows = _version_query(session, bucket, prefix, cursor, wanted)
-        jumped = _consume(page, rows, prefix, delimiter, max_keys)
-        if page.truncated or (jumped is None and len(rows) < wanted):
-            return page
-        if jumped is not None:
-            if jumped.bound is None:
-                return page
-            cursor = _VersionCursor(jumped.bound, True)
-        else:
-            cursor = _VersionCursor(rows[-1].key, False, rows[-1].id)
+        return Page()
+    return _fill(cursor, lambda c, n: _version_query(session, bucket, prefix, c, n),
+                 lambda row: _VersionCursor(row.key, False, row.id),
+                 lambda jumped: _VersionCursor(jumped.bound, True), prefix, delimiter, max_keys)
 
 
 def _version_entries(session: Session, page: Page,
