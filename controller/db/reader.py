@@ -88,7 +88,8 @@ class Reader:
 
     def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Any]:
         c = prepared.compiled(self._dialect)
-        values = [params[n] if params else None for n in c.names] if c.names else []
+        given = params or {}
+        values = [given[n] for n in c.names]  # a missing parameter is a programming error
         for i, process in enumerate(c.binds):
             if process is not None:
                 values[i] = process(values[i])

@@ -54,6 +54,9 @@ _NULL_BLOBS = select(_T.c.blob_id).where(_KEY, _T.c.version_id == NULL_VERSION)
 _DELETE_NULL = delete(_T).where(_KEY, _T.c.version_id == NULL_VERSION)
 _DEMOTE = update(_T).where(_KEY, _T.c.is_latest.is_(True)).values(is_latest=False)
 _INSERT = insert(_T)
+# Column defaults a transient row lacks until inserted (the ORM would apply them at flush).
+_DEFAULTS = {"delete_marker": False, "size": 0, "etag": "", "headers": "{}",
+             "user_metadata": "{}"}
 
 
 def install(session: Session, bucket: Bucket, row: S3Object) -> list[str]:
@@ -83,10 +86,6 @@ def install(session: Session, bucket: Bucket, row: S3Object) -> list[str]:
     values = {c.key: getattr(row, c.key) for c in _T.columns if c.key != "id"}
     session.execute(_INSERT, {k: v for k, v in values.items() if v is not None})
     return freed
-
-
-_DEFAULTS = {"delete_marker": False, "size": 0, "etag": "", "headers": "{}",
-             "user_metadata": "{}"}
 
 
 @dataclass(frozen=True)
