@@ -367,3 +367,86 @@ class Instance(Base):
     console_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     console_wanted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When a client last asked for the console: the reconciler fetches it while recent."""
+
+
+# --- EBS volumes and snapshots ----------------------------------------------------------------
+
+
+class Volume(Base):
+    """An EBS volume. ``location`` is where its bytes live for ``backend`` (the ``file`` backend:
+    the absolute path of a sparse raw or qcow2 file on ``host``, the storage host that holds it).
+
+    States follow EC2: ``creating`` → ``available`` ⇄ ``in-use`` → ``deleting`` (the row goes once
+    the bytes are gone) and ``error``. The one attachment is kept on the row (no Multi-Attach):
+    ``attach_state`` is ``attaching``/``attached``/``detaching``/``busy`` or NULL.
+    """
+
+    __tablename__ = "volumes"
+    __table_args__ = (Index("ix_volumes_account_state", "account_id", "state"),
+                      Index("ix_volumes_instance", "instance_id"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    size_gib: Mapped[int] = mapped_column(Integer)
+    snapshot_id: Mapped[str | None] = mapped_column(String(32))
+    availability_zone: Mapped[str] = mapped_column(String(64))
+    volume_type: Mapped[str] = mapped_column(String(16), default="gp2")
+    iops: Mapped[int | None] = mapped_column(Integer)
+    throughput: Mapped[int | None] = mapped_column(Integer)
+    encrypted: Mapped[bool] = mapped_column(default=False)
+    auto_enable_io: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(16))
+    state_message: Mapped[str | None] = mapped_column(String(255))
+    backend: Mapped[str] = mapped_column(String(16), default="file")
+    host: Mapped[str | None] = mapped_column(String(255))
+    location: Mapped[str | None] = mapped_column(String(1024))
+    format: Mapped[str] = mapped_column(String(8), default="raw")
+    instance_id: Mapped[str | None] = mapped_column(String(32))
+    device: Mapped[str | None] = mapped_column(String(64))
+    attach_state: Mapped[str | None] = mapped_column(String(16))
+    attach_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delete_on_termination: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Snapshot(Base):
+    """An EBS snapshot: the volume's bytes at ``start_time``, compressed and stored in parts
+    under ``bucket``/``prefix`` of the object store (a system bucket), so any node or zone can
+    restore it. ``manifest`` is the engine's JSON description of the parts.
+
+    States follow EC2: ``pending`` (with ``progress`` 0–100) → ``completed`` or ``error``.
+    """
+
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("ix_snapshots_account_state", "account_id", "state"),
+                      Index("ix_snapshots_is_public", "is_public"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    volume_id: Mapped[str] = mapped_column(String(32))
+    """The source volume (``vol-ffffffff`` for a copied snapshot, as EC2 reports)."""
+    volume_size_gib: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(16))
+    state_message: Mapped[str | None] = mapped_column(String(255))
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    encrypted: Mapped[bool] = mapped_column(default=False)
+    source_snapshot_id: Mapped[str | None] = mapped_column(String(32))
+    bucket: Mapped[str | None] = mapped_column(String(64))
+    prefix: Mapped[str | None] = mapped_column(String(255))
+    manifest: Mapped[str | None] = mapped_column(Text)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    is_public: Mapped[bool] = mapped_column(default=False)
+    start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SnapshotPermission(Base):
+    """An account (other than the owner) that may create volumes from a private snapshot."""
+
+    __tablename__ = "snapshot_permissions"
+
+    snapshot_id: Mapped[str] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
