@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from controller import ids
 from controller.auth.request import HttpRequest
@@ -38,7 +39,8 @@ from controller.s3.housekeeping import reaper_loop
 from controller.s3.lifecycle_job import lifecycle_loop
 
 log = logging.getLogger("ironbark.frontend")
-HEALTH_PATH = "/_ironbark/health"
+INTERNAL_PREFIX = "/_ironbark/"
+HEALTH_PATH = INTERNAL_PREFIX + "health"
 FORM = "application/x-www-form-urlencoded"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
 
@@ -127,6 +129,25 @@ class _Anything(Convertor[str]):
 register_url_convertor("anything", _Anything())
 
 
+class Dispatch:
+    """The outermost ASGI application. The API requests (every path outside ``/_ironbark/``)
+    go straight to the :class:`Frontend`, which answers every failure itself; FastAPI serves
+    the rest (health, node agents) and the lifespan. On the S3 and EC2 hot paths its
+    middleware and router cost more than a fast handler."""
+
+    def __init__(self, app: FastAPI, frontend: Frontend) -> None:
+        self.app = app
+        self._frontend = frontend
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(INTERNAL_PREFIX):
+            request = Request(scope, receive, send)
+            response = await self._frontend(request)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _warm_up_and_freeze() -> None:
     """Load the service models now rather than on the first request, then move everything
     built so far out of the garbage collector's sight: the models are hundreds of thousands of
@@ -147,7 +168,7 @@ def create_app(
     settings: Settings,
     runtime: Runtime | None = None,
     on_started: Callable[[Runtime], None] | None = None,
-) -> FastAPI:
+) -> Dispatch:
     """Build the application; the runtime (database, migrations, keys) starts with the app."""
     state: dict[str, Runtime] = {}
 
@@ -198,5 +219,5 @@ def create_app(
 
     app.router.routes.extend(node_routes(state))
     app.add_route("/{path:anything}", frontend.__call__, methods=ALL_METHODS,
-                  include_in_schema=False)
-    return app
+                  include_in_schema=False)  # ``/_ironbark/`` paths no route serves
+    return Dispatch(app, frontend)
