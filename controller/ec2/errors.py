@@ -362,3 +362,7 @@ class AttachmentLimitExceeded(ClientError):
 
 class InvalidParameterDependency(ClientError):
     code = "InvalidParameterDependency"
+
+
+class InvalidInstanceAttributeValue(ClientError):
+    code = "InvalidInstanceAttributeValue"

@@ -76,7 +76,7 @@ def _tokens(session: Session, reservation_ids: Sequence[str]) -> dict[str, Reser
     return {r.id: r for r in rows}
 
 
-def _volumes(session: Session, instance_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def attached_volumes(session: Session, instance_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Each instance's attached EBS volumes as ``BlockDeviceMappings`` entries."""
     out: dict[str, list[dict[str, Any]]] = {}
     if not instance_ids:
@@ -97,7 +97,7 @@ def _volumes(session: Session, instance_ids: list[str]) -> dict[str, list[dict[s
 def _group(ctx: RequestContext, instances: Sequence[Instance]) -> list[dict[str, Any]]:
     """Instances grouped into their reservations, in the order first seen."""
     tags = tags_by_resource(ctx.session, ctx.account_id, [i.id for i in instances])
-    volumes = _volumes(ctx.session, [i.id for i in instances])
+    volumes = attached_volumes(ctx.session, [i.id for i in instances])
     reservations = _tokens(ctx.session, list(dict.fromkeys(i.reservation_id for i in instances)))
     grouped: dict[str, list[Instance]] = {}
     for instance in instances:

@@ -7,6 +7,7 @@ The volume reconciler sends the commands to the instance's node and moves the at
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -116,3 +117,21 @@ def clear_attachment(volume: Volume, now: datetime) -> None:
     volume.attach_time = None
     volume.delete_on_termination = False
     volume.state, volume.state_changed_at = rules.AVAILABLE, now
+
+
+def set_delete_on_termination(ctx: RequestContext, instance: Instance, mappings: Any) -> None:
+    """ModifyInstanceAttribute ``BlockDeviceMappings``: DeleteOnTermination of attached volumes,
+    named by device."""
+    attached = {v.device: v for v in _attached_to(ctx, instance.id)}
+    for mapping in mappings or []:
+        device = mapping.get("DeviceName")
+        ebs = mapping.get("Ebs") or {}
+        volume = attached.get(device)
+        if volume is None:
+            raise errors.InvalidInstanceAttributeValue(
+                f"No device is currently mapped at {str(device)[:64]}")
+        if ebs.get("VolumeId") and ebs["VolumeId"] != volume.id:
+            raise errors.InvalidParameterValue(
+                f"Volume {str(ebs['VolumeId'])[:64]} is not attached at {device}")
+        if ebs.get("DeleteOnTermination") is not None:
+            volume.delete_on_termination = bool(ebs["DeleteOnTermination"])
