@@ -27,6 +27,7 @@ from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
 from controller.ec2.instance_reconciler import instance_loop
 from controller.ec2.registry import actions
+from controller.ec2.volume_reconciler import volume_loop
 from controller.logs import event, request_id_var
 from controller.metadata.listener import MetadataListener
 from controller.metadata.service import MetadataService
@@ -190,6 +191,7 @@ def create_app(
             settings.node_missed_heartbeats))
         rt = state["runtime"]
         instances = asyncio.create_task(instance_loop(rt.sessions, rt.box, settings))
+        volumes = asyncio.create_task(volume_loop(rt.sessions, rt.box, settings))
         metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
                                     settings.metadata_host, settings.metadata_port)
         if settings.metadata_port:
@@ -200,6 +202,7 @@ def create_app(
             yield
         await metadata.stop()
         instances.cancel()
+        volumes.cancel()
         reaper.cancel()
         lifecycle.cancel()
         node_health.cancel()

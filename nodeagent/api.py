@@ -8,7 +8,8 @@
     POST   /v1/instances/{id}/reboot     ACPI reboot
     DELETE /v1/instances/{id}            terminate (unknown ids are already terminated)
     GET    /v1/instances/{id}/console    last 64 KiB of the serial console, base64
-    PUT    /v1/instances/{id}/volumes/{vol}  attach (body: device, path, format)
+    PUT    /v1/instances/{id}/volumes/{vol}  attach (body: device, format, and path or
+                                         nbd "nbd://host:port/export")
     DELETE /v1/instances/{id}/volumes/{vol}  detach (waits for the guest to release it)
     GET    /v1/instances/{id}/volumes    the instance's attachments
     GET    /v1/node                      capacity and hypervisor kind

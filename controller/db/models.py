@@ -383,7 +383,8 @@ class Volume(Base):
 
     __tablename__ = "volumes"
     __table_args__ = (Index("ix_volumes_account_state", "account_id", "state"),
-                      Index("ix_volumes_instance", "instance_id"))
+                      Index("ix_volumes_instance", "instance_id"),
+                      UniqueConstraint("account_id", "client_token"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -408,6 +409,10 @@ class Volume(Base):
     delete_on_termination: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    client_token: Mapped[str | None] = mapped_column(String(64))
+    """CreateVolume's ClientToken (migration 0011): a repeated call answers this volume."""
+    request_digest: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the CreateVolume parameters, to refuse a ClientToken reused for another call."""
 
 
 class Snapshot(Base):

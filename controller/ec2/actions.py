@@ -12,6 +12,8 @@ from controller.ec2 import (
     regions,
     security_groups,
     tags,
+    volume_attach,
+    volumes,
 )
 
 __all__ = [
@@ -26,4 +28,7 @@ __all__ = [
     "regions",
     "security_groups",
     "tags",
+    # --- EBS volumes (ebs-volumes) ---
+    "volume_attach",
+    "volumes",
 ]

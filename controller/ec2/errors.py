@@ -319,3 +319,50 @@ class UnsupportedOperation(ClientError):
 
 class IdempotentParameterMismatch(ClientError):
     code = "IdempotentParameterMismatch"
+
+
+# --- EBS volumes (ebs-volumes) -----------------------------------------------------------------
+
+
+class InvalidVolumeIDMalformed(ClientError):
+    code = "InvalidVolumeID.Malformed"
+
+
+class InvalidVolumeNotFound(ClientError):
+    code = "InvalidVolume.NotFound"
+
+
+class InvalidVolumeZoneMismatch(ClientError):
+    code = "InvalidVolume.ZoneMismatch"
+
+
+class VolumeInUse(ClientError):
+    code = "VolumeInUse"
+
+
+class IncorrectState(ClientError):
+    code = "IncorrectState"
+
+
+class InvalidAttachmentNotFound(ClientError):
+    code = "InvalidAttachment.NotFound"
+
+
+class InvalidZoneNotFound(ClientError):
+    code = "InvalidZone.NotFound"
+
+
+class InvalidSnapshotIDMalformed(ClientError):
+    code = "InvalidSnapshotID.Malformed"
+
+
+class AttachmentLimitExceeded(ClientError):
+    code = "AttachmentLimitExceeded"
+
+
+class InvalidParameterDependency(ClientError):
+    code = "InvalidParameterDependency"
+
+
+class InvalidInstanceAttributeValue(ClientError):
+    code = "InvalidInstanceAttributeValue"

@@ -16,6 +16,7 @@ from nodeagent.hypervisor.config import (
     DirectKernelBootConfig,
     DiskConfig,
     DomainConfig,
+    NbdDiskSource,
     PtySerialConfig,
 )
 from nodeagent.hypervisor.virt_type import VirtType
@@ -38,12 +39,18 @@ class NodePolicy:
 
 
 def volume_disk(attachment: VolumeAttachment) -> DiskConfig:
-    """An attached volume: a virtio disk whose serial the guest reads as the volume id."""
+    """An attached volume: a virtio disk whose serial the guest reads as the volume id, opened
+    by path, or over NBD from the volume's storage host."""
+    nbd = None
+    if attachment.nbd:
+        source = attachment.nbd_source
+        nbd = NbdDiskSource(source.host, source.port, source.name)
     return DiskConfig(
         source=attachment.path,
         target_dev=attachment.target_dev,
         driver_type=attachment.format,
         serial=attachment.serial,
+        nbd=nbd,
     )
 
 
