@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from controller import ids
 from controller.auth.request import HttpRequest
+from controller.cloudwatch import endpoint as cloudwatch
 from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
 from controller.ec2.instance_reconciler import instance_loop
@@ -91,6 +92,9 @@ class Frontend:
             return await self.runtime.website.handle(request, site, request_id)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         is_form = request.method == "POST" and content_type == FORM
+        rpc = cloudwatch.rpc_operation(request.method, request.url.path, request.headers)
+        if rpc is not None:
+            return await self._cloudwatch_rpc(request, request_id, *rpc)
         if not is_form and not any(name == "Action" for name, _ in parse_qsl(request.url.query)):
             return await self.runtime.s3.handle(request, request_id)
         try:
@@ -99,9 +103,25 @@ class Frontend:
             return self._too_large(request_id)
         http = HttpRequest.from_asgi(request.scope, body)
         params = http.query + (http.form or [])
+        if cloudwatch.is_query_call(http, params):
+            cw = await run_in_threadpool(self.runtime.cloudwatch.handle_query, http, params,
+                                         request_id)
+            return Response(cw.body, cw.status, media_type=cw.content_type, headers=dict(cw.headers))
         reply = self.runtime.ec2.handle(http, params, request_id)
         return Response(reply.body, reply.status, media_type=reply.content_type,
                         headers={"x-amzn-requestid": request_id})
+
+    async def _cloudwatch_rpc(self, request: Request, request_id: str, wire: cloudwatch.Wire,
+                              name: str) -> Response:
+        try:
+            body = await _read_body(request, self.limit)
+        except BodyTooLarge:
+            return self._too_large(request_id)
+        http = HttpRequest.from_asgi(request.scope, body, parse_form_body=False)
+        reply = await run_in_threadpool(self.runtime.cloudwatch.handle_rpc, wire, name, http,
+                                        request_id)
+        return Response(reply.body, reply.status, media_type=reply.content_type,
+                        headers=dict(reply.headers))
 
     def _too_large(self, request_id: str) -> Response:
         error = ec2_errors.RequestEntityTooLarge(
@@ -137,6 +157,7 @@ def _warm_up_and_freeze() -> None:
 
     for name in actions():
         operation_model(name)
+    cloudwatch.warm_up()
     routes()
     s3_service_model()
     gc.collect()

@@ -1,0 +1,1 @@
+"""CloudWatch alarms (filled in below)."""
