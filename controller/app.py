@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from controller import ids
 from controller.auth.request import HttpRequest
 from controller.cloudwatch import endpoint as cloudwatch
+from controller.cloudwatch.jobs import cloudwatch_loop
 from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
 from controller.ec2.instance_reconciler import instance_loop
@@ -190,6 +191,7 @@ def create_app(
             settings.node_missed_heartbeats))
         rt = state["runtime"]
         instances = asyncio.create_task(instance_loop(rt.sessions, rt.box, settings))
+        monitoring = asyncio.create_task(cloudwatch_loop(rt.sessions, settings))
         metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
                                     settings.metadata_host, settings.metadata_port)
         if settings.metadata_port:
@@ -200,6 +202,7 @@ def create_app(
             yield
         await metadata.stop()
         instances.cancel()
+        monitoring.cancel()
         reaper.cancel()
         lifecycle.cancel()
         node_health.cancel()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 from datetime import UTC, datetime, timedelta
@@ -11,9 +9,8 @@ from typing import Any
 
 from sqlalchemy import exists, select
 
-from controller.cloudwatch import validate
+from controller.cloudwatch import paging, validate
 from controller.cloudwatch.errors import (
-    InvalidNextToken,
     InvalidParameterCombination,
     InvalidParameterValue,
 )
@@ -194,22 +191,6 @@ def get_metric_statistics(ctx: Context, params: Params) -> Result:
     return result
 
 
-def _token(value: str | None) -> int:
-    if value is None:
-        return 0
-    try:
-        after = json.loads(base64.urlsafe_b64decode(value.encode("ascii")))["after"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
-        raise InvalidNextToken() from None
-    if not isinstance(after, int):
-        raise InvalidNextToken()
-    return after
-
-
-def _next_token(after: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode("ascii")
-
-
 def as_metric(row: CwMetric) -> dict[str, Any]:
     dims = [{"Name": n, "Value": v} for n, v in json.loads(row.dimensions)]
     return {"Namespace": row.namespace, "MetricName": row.metric_name, "Dimensions": dims}
@@ -220,7 +201,7 @@ def list_metrics(ctx: Context, params: Params) -> Result:
     now = epoch(ctx.now)
     query = select(CwMetric).where(CwMetric.account_id == ctx.account_id,
                                    CwMetric.last_put_at >= now - int(PAST.total_seconds()),
-                                   CwMetric.id > _token(params.get("NextToken")))
+                                   CwMetric.id > (paging.decode(params.get("NextToken"), "after", int) or 0))
     if params.get("Namespace") is not None:
         query = query.where(CwMetric.namespace == validate.namespace(params["Namespace"]))
     if params.get("MetricName") is not None:
@@ -243,5 +224,5 @@ def list_metrics(ctx: Context, params: Params) -> Result:
     rows = list(ctx.session.execute(query.order_by(CwMetric.id).limit(LIST_PAGE + 1)).scalars())
     result: dict[str, Any] = {"Metrics": [as_metric(r) for r in rows[:LIST_PAGE]]}
     if len(rows) > LIST_PAGE:
-        result["NextToken"] = _next_token(rows[LIST_PAGE - 1].id)
+        result["NextToken"] = paging.encode("after", rows[LIST_PAGE - 1].id)
     return result

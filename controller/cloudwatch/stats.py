@@ -21,13 +21,15 @@ def percentile_of(name: str) -> float | None:
 
 
 def resolutions_for(period: int, start: int, now: int) -> list[int]:
-    """The stored resolutions that can answer ``period`` for data starting at ``start``:
-    those still retained there and dividing the period, finest first. When none divides the
-    period, the finest retained one (its periods are then bucketed as they fall)."""
+    """The stored resolutions still retained at ``start`` that may answer ``period``, finest
+    first: :func:`bucketize` then uses the finest one that has data (a basic-monitoring metric
+    has no 1-minute periods, its 5-minute ones answer). 1-second periods only serve periods
+    under a minute."""
     age = now - start
     kept = [r for r in (HIGH_RESOLUTION, *RESOLUTIONS) if age <= RETENTION[r]] or [RESOLUTIONS[-1]]
-    fitting = [r for r in kept if period % r == 0]
-    return fitting or kept[:1]
+    if period >= 60 and len(kept) > 1:
+        kept = [r for r in kept if r != HIGH_RESOLUTION]
+    return kept
 
 
 @dataclass(frozen=True)

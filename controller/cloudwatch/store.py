@@ -88,6 +88,8 @@ class Point:
     unit: str
     stats: StatSet
     high_resolution: bool = False
+    basic: bool = False
+    """Basic monitoring (EC2 without MonitorInstances): 5-minute and 1-hour periods only."""
 
 
 def metric_ids(session: Session, account_id: str, keys: Iterable[MetricKey],
@@ -126,7 +128,8 @@ _Row = tuple[int, int, int, str]  # metric_id, resolution, ts, unit
 def _periods(points: Iterable[Point], ids: dict[MetricKey, int]) -> dict[_Row, StatSet]:
     merged: dict[_Row, StatSet] = {}
     for point in points:
-        resolutions = (HIGH_RESOLUTION, *RESOLUTIONS) if point.high_resolution else RESOLUTIONS
+        resolutions = ((HIGH_RESOLUTION, *RESOLUTIONS) if point.high_resolution
+                       else RESOLUTIONS[1:] if point.basic else RESOLUTIONS)
         for resolution in resolutions:
             row = (ids[point.key], resolution, point.ts - point.ts % resolution, point.unit)
             have = merged.get(row)
