@@ -338,9 +338,10 @@ def test_alarm_terminates_instance(cw: Any, ec2: Any, image: str, server: Server
 
 def test_alarm_api(cw: Any, boto2_cw: Any) -> None:
     name = f"a-{uuid.uuid4().hex[:6]}"
-    base = dict(Namespace="Custom", MetricName="Load", Statistic="Maximum", Period=60,
-                EvaluationPeriods=2, Threshold=1.0,
-                ComparisonOperator="LessThanThreshold", TreatMissingData="notBreaching")
+    base: dict[str, Any] = {
+        "Namespace": "Custom", "MetricName": "Load", "Statistic": "Maximum", "Period": 60,
+        "EvaluationPeriods": 2, "Threshold": 1.0, "ComparisonOperator": "LessThanThreshold",
+        "TreatMissingData": "notBreaching"}
     cw.put_metric_alarm(AlarmName=name, **base)
     assert code_of(lambda: cw.put_metric_alarm(
         AlarmName="bad", **{**base, "ComparisonOperator": "Bigger"})) == "InvalidParameterValue"
