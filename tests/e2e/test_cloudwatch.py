@@ -372,3 +372,44 @@ def test_alarm_api(cw: Any, boto2_cw: Any) -> None:
     assert [a.name for a in boto2_cw.describe_alarms(alarm_name_prefix=name)] == [name]
     cw.delete_alarms(AlarmNames=[name])
     assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
+
+
+def test_get_metric_data(cw: Any) -> None:
+    ns = f"D/{uuid.uuid4().hex[:8]}"
+    at = _minute(-4)
+    data = [{"MetricName": name, "Timestamp": at + timedelta(minutes=m), "Value": value * (m + 1)}
+            for m in range(3) for name, value in (("Errors", 1.0), ("Requests", 10.0))]
+    cw.put_metric_data(Namespace=ns, MetricData=data)
+
+    def stat(name: str) -> dict[str, Any]:
+        return {"Metric": {"Namespace": ns, "MetricName": name}, "Period": 60, "Stat": "Sum"}
+
+    queries = [{"Id": "e", "MetricStat": stat("Errors"), "ReturnData": False},
+               {"Id": "r", "MetricStat": stat("Requests")},
+               {"Id": "rate", "Expression": "100 * e / r", "Label": "Error rate"},
+               {"Id": "total", "Expression": "SUM(METRICS())"}]
+    got = cw.get_metric_data(MetricDataQueries=queries, StartTime=at,
+                             EndTime=at + timedelta(minutes=3), ScanBy="TimestampAscending")
+    results = {r["Id"]: r for r in got["MetricDataResults"]}
+    assert set(results) == {"r", "rate", "total"}
+    assert results["r"]["Values"] == [10.0, 20.0, 30.0] and results["r"]["Label"] == "Requests"
+    assert results["r"]["Timestamps"] == [at + timedelta(minutes=m) for m in range(3)]
+    assert results["rate"]["Values"] == [10.0, 10.0, 10.0]
+    assert results["rate"]["Label"] == "Error rate"
+    assert results["total"]["Values"] == [11.0, 22.0, 33.0]
+    assert all(r["StatusCode"] == "Complete" for r in results.values())
+    # Paging by datapoints, newest first by default.
+    first = cw.get_metric_data(MetricDataQueries=queries[1:2], StartTime=at,
+                               EndTime=at + timedelta(minutes=3), MaxDatapoints=2)
+    assert first["MetricDataResults"][0]["Values"] == [30.0, 20.0]
+    assert first["MetricDataResults"][0]["StatusCode"] == "PartialData"
+    rest = cw.get_metric_data(MetricDataQueries=queries[1:2], StartTime=at,
+                              EndTime=at + timedelta(minutes=3), MaxDatapoints=2,
+                              NextToken=first["NextToken"])
+    assert rest["MetricDataResults"][0]["Values"] == [10.0] and "NextToken" not in rest
+    assert code_of(lambda: cw.get_metric_data(
+        MetricDataQueries=[{"Id": "x", "Expression": "r +"}, queries[1]], StartTime=at,
+        EndTime=at + timedelta(minutes=3))) == "InvalidParameterValue"
+    assert code_of(lambda: cw.get_metric_data(
+        MetricDataQueries=[{"Id": "Bad", "MetricStat": stat("Errors")}], StartTime=at,
+        EndTime=at + timedelta(minutes=3))) == "InvalidParameterValue"
