@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -500,10 +501,10 @@ class CwDatapoint(Base):
     resolution: Mapped[int] = mapped_column(Integer, primary_key=True)
     ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     unit: Mapped[str] = mapped_column(String(32), primary_key=True)
-    sample_count: Mapped[float]
-    sum: Mapped[float]
-    minimum: Mapped[float]
-    maximum: Mapped[float]
+    sample_count: Mapped[float] = mapped_column(Float)
+    sum: Mapped[float] = mapped_column(Float)
+    minimum: Mapped[float] = mapped_column(Float)
+    maximum: Mapped[float] = mapped_column(Float)
     sketch: Mapped[str | None] = mapped_column(Text)
 
 
