@@ -7,6 +7,7 @@ One endpoint for every service, routed by the shape of the request (DESIGN.md): 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from controller import ids
-from controller.auth.request import HttpRequest
+from controller.auth.request import HttpRequest, parse_form
 from controller.cloudwatch import endpoint as cloudwatch
 from controller.cloudwatch.jobs import cloudwatch_loop
 from controller.config import Settings
@@ -34,6 +35,7 @@ from controller.metadata.service import MetadataService
 from controller.nodes.embedded import embedded_node
 from controller.nodes.health import node_health_loop
 from controller.nodes.routes import node_routes
+from controller.protocol import compression
 from controller.protocol.xml_serializer import serialize_ec2_error
 from controller.runtime import Runtime, build_runtime
 from controller.s3.housekeeping import reaper_loop
@@ -103,6 +105,14 @@ class Frontend:
         except BodyTooLarge:
             return self._too_large(request_id)
         http = HttpRequest.from_asgi(request.scope, body)
+        if is_form and compression.is_gzip(http.headers):
+            try:
+                plain = compression.decoded_body(http.headers, body, self.limit)
+            except compression.TooLarge:
+                return self._too_large(request_id)
+            except compression.BadEncoding:
+                plain = b""
+            http = dataclasses.replace(http, form=parse_form(http.headers, plain))
         params = http.query + (http.form or [])
         if cloudwatch.is_query_call(http, params):
             cw = await run_in_threadpool(self.runtime.cloudwatch.handle_query, http, params,
@@ -119,8 +129,14 @@ class Frontend:
         except BodyTooLarge:
             return self._too_large(request_id)
         http = HttpRequest.from_asgi(request.scope, body, parse_form_body=False)
+        try:
+            payload = compression.decoded_body(http.headers, body, self.limit)
+        except compression.TooLarge:
+            return self._too_large(request_id)
+        except compression.BadEncoding:
+            payload = b"\xff"  # unreadable: the endpoint answers SerializationException
         reply = await run_in_threadpool(self.runtime.cloudwatch.handle_rpc, wire, name, http,
-                                        request_id)
+                                        payload, request_id)
         return Response(reply.body, reply.status, media_type=reply.content_type,
                         headers=dict(reply.headers))
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller.cloudwatch.alarm_actions import run_actions
 from controller.cloudwatch.alarm_model import definition, set_state
-from controller.cloudwatch.stats import bucketize, resolutions_for, statistic
+from controller.cloudwatch.stats import bucketize, percentile_of, resolutions_for, statistic
 from controller.cloudwatch.store import MetricKey, find_metric, read
 from controller.config import Settings
 from controller.db.engine import transaction
@@ -52,9 +52,9 @@ def _values(session: Session, alarm: CwAlarm, spec: dict[str, Any], start: int,
     values: list[float | None] = [None] * count
     if metric_id is None:
         return values
-    rows = read(session, metric_id, resolutions_for(period, start, now), start, end,
-                spec.get("Unit"))
     stat = spec.get("Statistic") or spec.get("ExtendedStatistic") or "Average"
+    rows = read(session, metric_id, resolutions_for(period, start, now), start, end,
+                spec.get("Unit"), sketches=percentile_of(stat) is not None)
     for bucket in bucketize(rows, start, period):
         values[(bucket.ts - start) // period] = statistic(bucket.stats, stat)
     return values

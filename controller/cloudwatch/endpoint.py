@@ -134,8 +134,10 @@ class CloudWatchEndpoint:
         envelope, rest = split_envelope(params)
         return self._handle("query", envelope.get("Action", ""), request, rest, request_id)
 
-    def handle_rpc(self, wire: Wire, name: str, request: HttpRequest, request_id: str) -> Reply:
-        return self._handle(wire, name, request, request.body, request_id)
+    def handle_rpc(self, wire: Wire, name: str, request: HttpRequest, payload: bytes,
+                   request_id: str) -> Reply:
+        """A JSON or CBOR call; ``payload`` is the body with any gzip encoding undone."""
+        return self._handle(wire, name, request, payload, request_id)
 
     def _handle(self, wire: Wire, name: str, request: HttpRequest, payload: Any,
                 request_id: str) -> Reply:

@@ -82,7 +82,7 @@ def _metric_series(ctx: Context, query: _Query, start: int, end: int) -> Series:
         return {}
     first = aligned_start(start, period)
     rows = read(ctx.session, metric_id, resolutions_for(period, first, epoch(ctx.now)),
-                first, end, stat.get("Unit"))
+                first, end, stat.get("Unit"), sketches=percentile_of(stat["Stat"]) is not None)
     series: Series = {}
     for bucket in bucketize(rows, first, period):
         value = statistic(bucket.stats, stat["Stat"])

@@ -178,7 +178,7 @@ def get_metric_statistics(ctx: Context, params: Params) -> Result:
         return result
     start = aligned_start(start, period)
     rows = read(ctx.session, metric_id, resolutions_for(period, start, epoch(ctx.now)),
-                start, end, unit)
+                start, end, unit, sketches=bool(extended))
     for bucket in bucketize(rows, start, period):
         point: dict[str, Any] = {"Timestamp": datetime.fromtimestamp(bucket.ts, UTC),
                                  "Unit": bucket.unit}

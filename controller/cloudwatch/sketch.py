@@ -76,18 +76,36 @@ class Sketch:
         return high
 
     def dumps(self) -> str:
+        """``{"p": [first key, count, count, ...], "n": [...], "z": zeros}`` (dense runs:
+        real data fills neighbouring buckets, and lists of numbers parse fastest)."""
         data: dict[str, object] = {}
         if self.positive:
-            data["p"] = {str(k): v for k, v in self.positive.items()}
+            data["p"] = _dense(self.positive)
         if self.negative:
-            data["n"] = {str(k): v for k, v in self.negative.items()}
+            data["n"] = _dense(self.negative)
         if self.zero:
-            data["z"] = self.zero
+            data["z"] = _number(self.zero)
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def loads(cls, text: str) -> Sketch:
         data = json.loads(text)
-        return cls(positive={int(k): float(v) for k, v in data.get("p", {}).items()},
-                   negative={int(k): float(v) for k, v in data.get("n", {}).items()},
+        return cls(positive=_sparse(data.get("p")), negative=_sparse(data.get("n")),
                    zero=float(data.get("z", 0.0)))
+
+
+def _number(value: float) -> float | int:
+    return int(value) if value.is_integer() else value
+
+
+def _dense(buckets: dict[int, float]) -> list[float | int]:
+    first, last = min(buckets), max(buckets)
+    return [first, *(_number(buckets.get(k, 0.0)) for k in range(first, last + 1))]
+
+
+def _sparse(dense: list[float] | None) -> dict[int, float]:
+    if not dense:
+        return {}
+    first = int(dense[0])
+    return {k: c for k, c in zip(range(first, first + len(dense) - 1), dense[1:], strict=True)
+            if c}

@@ -21,15 +21,19 @@ def percentile_of(name: str) -> float | None:
 
 
 def resolutions_for(period: int, start: int, now: int) -> list[int]:
-    """The stored resolutions still retained at ``start`` that may answer ``period``, finest
-    first: :func:`bucketize` then uses the finest one that has data (a basic-monitoring metric
-    has no 1-minute periods, its 5-minute ones answer). 1-second periods only serve periods
-    under a minute."""
+    """The stored resolutions to read for ``period`` from ``start``, finest first.
+
+    Rollups are written with the data, so the coarsest retained resolution that divides the
+    period and on whose boundaries ``start`` falls answers exactly (24 one-hour rows rather
+    than 1,440 one-minute rows for a day by the hour). Coarser ones are read as well: a
+    basic-monitoring metric has no 1-minute periods, and :func:`bucketize` then uses the
+    finest resolution that has data."""
     age = now - start
     kept = [r for r in (HIGH_RESOLUTION, *RESOLUTIONS) if age <= RETENTION[r]] or [RESOLUTIONS[-1]]
-    if period >= 60 and len(kept) > 1:
-        kept = [r for r in kept if r != HIGH_RESOLUTION]
-    return kept
+    exact = [r for r in kept if period % r == 0 and start % r == 0]
+    if not exact:
+        return kept
+    return [r for r in kept if r >= exact[-1]]
 
 
 @dataclass(frozen=True)

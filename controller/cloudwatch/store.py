@@ -13,12 +13,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from controller.cloudwatch.sketch import Sketch
-from controller.db.models import CwDatapoint, CwIngestedSample, CwMetric, CwMetricDimension
+from controller.db.models import Base, CwDatapoint, CwIngestedSample, CwMetric, CwMetricDimension
 
 HIGH_RESOLUTION = 1
 RESOLUTIONS = (60, 300, 3600)
@@ -92,6 +93,11 @@ class Point:
     """Basic monitoring (EC2 without MonitorInstances): 5-minute and 1-hour periods only."""
 
 
+def _table(model: type[Base]) -> Table:
+    """A model's Core table (plain Core statements: no ORM bookkeeping on the hot path)."""
+    return cast(Table, model.__table__)
+
+
 def metric_ids(session: Session, account_id: str, keys: Iterable[MetricKey],
                now: int) -> dict[MetricKey, int]:
     """The ids of ``keys``' metrics, created when new; ``last_put_at`` is moved to ``now``."""
@@ -104,21 +110,25 @@ def metric_ids(session: Session, account_id: str, keys: Iterable[MetricKey],
             CwMetric.account_id == account_id, CwMetric.key_hash.in_(chunk)))
         for metric_id, digest in rows:
             found[wanted[digest]] = metric_id
-        if found:
+        if found:  # kept to the minute: RecentlyActive looks back three hours
             session.execute(update(CwMetric).where(
                 CwMetric.account_id == account_id, CwMetric.key_hash.in_(chunk),
-                CwMetric.last_put_at < now).values(last_put_at=now))
-    for digest, key in wanted.items():
-        if key in found:
-            continue
-        metric = CwMetric(account_id=account_id, key_hash=digest, namespace=key.namespace,
-                          metric_name=key.name, dimensions=key.dimensions_json(), last_put_at=now)
-        session.add(metric)
-        session.flush()
-        if key.dimensions:
-            session.execute(insert(CwMetricDimension), [
-                {"metric_id": metric.id, "name": n, "value": v} for n, v in key.dimensions])
-        found[key] = metric.id
+                CwMetric.last_put_at < now - 60).values(last_put_at=now))
+    new = [(digest, key) for digest, key in wanted.items() if key not in found]
+    if new:
+        metrics = _table(CwMetric)
+        statement = insert(metrics).returning(metrics.c.id, metrics.c.key_hash,
+                                              sort_by_parameter_order=True)
+        rows = session.execute(statement, [
+            {"account_id": account_id, "key_hash": digest, "namespace": key.namespace,
+             "metric_name": key.name, "dimensions": key.dimensions_json(), "last_put_at": now}
+            for digest, key in new])
+        created = {digest: metric_id for metric_id, digest in rows.all()}
+        dims = [{"metric_id": created[digest], "name": n, "value": v}
+                for digest, key in new for n, v in key.dimensions]
+        if dims:
+            session.execute(insert(_table(CwMetricDimension)), dims)
+        found.update((key, created[digest]) for digest, key in new)
     return found
 
 
@@ -155,10 +165,19 @@ def put(session: Session, account_id: str, points: Sequence[Point], now: int) ->
             updates.append(_values(row, old))
         else:
             inserts.append(_values(row, stats))
+    table = _table(CwDatapoint)
     if inserts:
-        session.execute(insert(CwDatapoint), inserts)
+        session.execute(insert(table), inserts)
     if updates:
-        session.execute(update(CwDatapoint), updates)
+        c = table.c
+        session.execute(update(table).where(
+            c.metric_id == bindparam("k_metric"), c.resolution == bindparam("k_resolution"),
+            c.ts == bindparam("k_ts"), c.unit == bindparam("k_unit")).values(
+            sample_count=bindparam("sample_count"), sum=bindparam("sum"),
+            minimum=bindparam("minimum"), maximum=bindparam("maximum"),
+            sketch=bindparam("sketch")), [
+            {"k_metric": u["metric_id"], "k_resolution": u["resolution"], "k_ts": u["ts"],
+             "k_unit": u["unit"], **u} for u in updates])
 
 
 def _existing(session: Session, merged: dict[_Row, StatSet]) -> dict[_Row, StatSet]:
@@ -171,19 +190,16 @@ def _existing(session: Session, merged: dict[_Row, StatSet]) -> dict[_Row, StatS
         chunk = metric_ids_[start:start + 200]
         low = min(min(by_metric[m]) for m in chunk)
         high = max(max(by_metric[m]) for m in chunk)
-        query = select(CwDatapoint).where(
-            CwDatapoint.metric_id.in_(chunk), CwDatapoint.ts >= low, CwDatapoint.ts <= high
-        ).with_for_update()
-        for dp in session.execute(query).scalars():
-            row = (dp.metric_id, dp.resolution, dp.ts, dp.unit)
+        c = CwDatapoint.__table__.c
+        query = select(c.metric_id, c.resolution, c.ts, c.unit, c.sample_count, c.sum,
+                       c.minimum, c.maximum, c.sketch).where(
+            c.metric_id.in_(chunk), c.ts >= low, c.ts <= high).with_for_update()
+        for r in session.execute(query).all():
+            row = (r[0], r[1], r[2], r[3])
             if row in merged:
-                found[row] = _stats(dp)
+                found[row] = StatSet(r[4], r[5], r[6], r[7],
+                                     Sketch.loads(r[8]) if r[8] is not None else None)
     return found
-
-
-def _stats(dp: CwDatapoint) -> StatSet:
-    sketch = Sketch.loads(dp.sketch) if dp.sketch is not None else None
-    return StatSet(dp.sample_count, dp.sum, dp.minimum, dp.maximum, sketch)
 
 
 def _values(row: _Row, stats: StatSet) -> dict[str, object]:
@@ -203,15 +219,19 @@ class Row:
 
 
 def read(session: Session, metric_id: int, resolutions: Sequence[int], start: int,
-         end: int, unit: str | None) -> list[Row]:
-    """The stored periods of one metric in ``[start, end)`` at the given resolutions."""
-    query = select(CwDatapoint).where(
-        CwDatapoint.metric_id == metric_id, CwDatapoint.resolution.in_(list(resolutions)),
-        CwDatapoint.ts >= start, CwDatapoint.ts < end)
+         end: int, unit: str | None, sketches: bool = False) -> list[Row]:
+    """The stored periods of one metric in ``[start, end)`` at the given resolutions; the
+    percentile sketches are loaded only when ``sketches`` is set (they are the bulk)."""
+    t = CwDatapoint.__table__.c
+    columns = [t.resolution, t.ts, t.unit, t.sample_count, t.sum, t.minimum, t.maximum]
+    query = select(*columns, t.sketch if sketches else literal(None)).where(
+        t.metric_id == metric_id, t.resolution.in_(list(resolutions)), t.ts >= start,
+        t.ts < end)
     if unit is not None:
-        query = query.where(CwDatapoint.unit == unit)
-    return [Row(dp.resolution, dp.ts, dp.unit, _stats(dp))
-            for dp in session.execute(query).scalars()]
+        query = query.where(t.unit == unit)
+    return [Row(r[0], r[1], r[2], StatSet(r[3], r[4], r[5], r[6],
+                                          Sketch.loads(r[7]) if r[7] is not None else None))
+            for r in session.execute(query).all()]
 
 
 def find_metric(session: Session, account_id: str, key: MetricKey) -> int | None:

@@ -73,6 +73,7 @@ ENVELOPE_PARAMS: frozenset[str] = frozenset(
     }
 )
 MAX_PARAMS = 1000
+MAX_QUERY_PARAMS = 100_000
 MAX_LIST_ITEMS = 1000
 MAX_VALUE_LENGTH = 64 * 1024
 
@@ -107,10 +108,13 @@ def split_envelope(params: Params) -> tuple[dict[str, str], list[tuple[str, str]
 class _Dialect:
     ec2: bool
     """EC2's flavour (always-flattened lists, capitalised ``locationName``) or plain Query."""
+    max_params: int
 
 
-_EC2 = _Dialect(ec2=True)
-_QUERY = _Dialect(ec2=False)
+_EC2 = _Dialect(ec2=True, max_params=MAX_PARAMS)
+# A full PutMetricData (1,000 data, each with dimensions) is far over EC2's cap; the body size
+# cap still bounds the request.
+_QUERY = _Dialect(ec2=False, max_params=MAX_QUERY_PARAMS)
 
 
 def parse_ec2_query(op: OperationModel, params: Params) -> dict[str, Any]:
@@ -128,7 +132,7 @@ def parse_aws_query(op: OperationModel, params: Params) -> dict[str, Any]:
 
 
 def _parse(op: OperationModel, params: Params, dialect: _Dialect) -> dict[str, Any]:
-    tree = _build_tree(_items(params))
+    tree = _build_tree(_items(params), dialect.max_params)
     shape: Shape | None = op.input_shape
     if shape is None:
         if tree:
@@ -143,10 +147,10 @@ def _items(params: Params) -> list[tuple[str, str]]:
     return list(params)
 
 
-def _build_tree(items: list[tuple[str, str]]) -> _Tree:
+def _build_tree(items: list[tuple[str, str]], max_params: int = MAX_PARAMS) -> _Tree:
     """Split every key on ``.`` into a nested dict; the leaves are the raw string values."""
-    if len(items) > MAX_PARAMS:
-        raise ParameterTooLarge("", f"It has more than {MAX_PARAMS} parameters.")
+    if len(items) > max_params:
+        raise ParameterTooLarge("", f"It has more than {max_params} parameters.")
     root: _Tree = {}
     for key, value in items:
         if len(value) > MAX_VALUE_LENGTH:

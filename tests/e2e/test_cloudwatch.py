@@ -413,3 +413,22 @@ def test_get_metric_data(cw: Any) -> None:
     assert code_of(lambda: cw.get_metric_data(
         MetricDataQueries=[{"Id": "Bad", "MetricStat": stat("Errors")}], StartTime=at,
         EndTime=at + timedelta(minutes=3))) == "InvalidParameterValue"
+
+
+@pytest.mark.parametrize("protocol", ["smithy-rpc-v2-cbor", "query"])
+def test_gzip_compressed_put(server: Server, account: Credentials, tmp_path: Path,
+                             protocol: str) -> None:
+    """botocore gzips PutMetricData bodies over 10 KiB (request compression)."""
+    client = boto3_client(server, account, model_with_protocol(tmp_path, protocol))
+    ns = f"Z/{uuid.uuid4().hex[:8]}"
+    data = [{"MetricName": f"metric-{n:04d}", "Value": float(n),
+             "Dimensions": [{"Name": "host", "Value": f"host-{n:04d}"}]} for n in range(400)]
+    seen: list[str] = []
+    client.meta.events.register("before-send.cloudwatch.PutMetricData",
+                                lambda request, **_: seen.append(
+                                    request.headers.get("Content-Encoding", b"")))
+    client.put_metric_data(Namespace=ns, MetricData=data)
+    assert seen in (["gzip"], [b"gzip"])
+    pages = client.get_paginator("list_metrics").paginate(Namespace=ns)
+    assert sum(len(p["Metrics"]) for p in pages) == 400
+    client.close()

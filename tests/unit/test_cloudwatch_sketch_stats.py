@@ -73,8 +73,11 @@ def test_percentile_names(name: str, expected: float | None) -> None:
 
 
 def test_resolutions_follow_retention() -> None:
-    now = 10_000_000
+    now = 36_000_000
     assert resolutions_for(60, now - 3600, now) == [60, 300, 3600]
+    assert resolutions_for(3600, now - 3600, now) == [3600]  # whole hours: the hourly rollup
+    assert resolutions_for(3600, now - 3660, now) == [60, 300, 3600]  # not on an hour
+    assert resolutions_for(300, now - 3600, now) == [300, 3600]
     assert resolutions_for(10, now - 3600, now) == [1, 60, 300, 3600]
     assert resolutions_for(60, now - 20 * 86400, now) == [300, 3600]
     assert resolutions_for(3600, now - 100 * 86400, now) == [3600]
