@@ -23,6 +23,7 @@ large as it would be.
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import statistics
 import sys
@@ -108,11 +109,10 @@ def bench_reads(cw: Any, start: datetime, calls: int) -> None:
         for period in (60, 3600):
             for stats in ({"Statistics": ["SampleCount", "Average", "Sum", "Minimum",
                                           "Maximum"]}, {"ExtendedStatistics": ["p99"]}):
-                def call() -> Any:
-                    return cw.get_metric_statistics(
-                        Namespace="AWS/EC2", MetricName="CPUUtilization", Dimensions=dims,
-                        StartTime=start, EndTime=start + timedelta(days=1), Period=period,
-                        **stats)
+                call = functools.partial(
+                    cw.get_metric_statistics, Namespace="AWS/EC2", MetricName="CPUUtilization",
+                    Dimensions=dims, StartTime=start, EndTime=start + timedelta(days=1),
+                    Period=period, **stats)
                 points = len(call()["Datapoints"])
                 best, median = timed(call, calls)
                 name = f"{label}, {period}s, {'p99' if 'ExtendedStatistics' in stats else '5 stats'}"
@@ -132,7 +132,7 @@ def bench_puts(endpoint: str, key: str, secret: str, puts: int) -> None:
     for workers in (1, 4):
         began = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda w: run(w, puts // workers), range(workers)))
+            list(pool.map(run, range(workers), [puts // workers] * workers))
         elapsed = time.perf_counter() - began
         total = (puts // workers) * workers * 1000
         print(f"PutMetricData, {workers} client(s): {total} datapoints in {elapsed:.2f} s = "
