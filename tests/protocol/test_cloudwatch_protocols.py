@@ -202,3 +202,13 @@ def test_every_registered_operation_is_in_the_model() -> None:
     names = set(service_model("cloudwatch").operation_names)
     assert set(operations()) <= names
     assert len(operations()) == 12
+
+
+def test_docs_list_every_operation() -> None:
+    from pathlib import Path
+
+    from controller.cloudwatch.registry import operations
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cloudwatch.md").read_text()
+    for name in operations():
+        assert name in text, name
