@@ -95,7 +95,7 @@ class Sketch:
 
 
 def _number(value: float) -> float | int:
-    return int(value) if value.is_integer() else value
+    return int(value) if float(value).is_integer() else value
 
 
 def _dense(buckets: dict[int, float]) -> list[float | int]:
@@ -107,5 +107,5 @@ def _sparse(dense: list[float] | None) -> dict[int, float]:
     if not dense:
         return {}
     first = int(dense[0])
-    return {k: c for k, c in zip(range(first, first + len(dense) - 1), dense[1:], strict=True)
-            if c}
+    return {k: float(c) for k, c in zip(range(first, first + len(dense) - 1), dense[1:],
+                                        strict=True) if c}

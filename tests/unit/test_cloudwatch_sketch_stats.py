@@ -114,3 +114,13 @@ def test_bucketize_uses_the_finest_resolution_present() -> None:
     units = bucketize([Row(60, 600, "Count", StatSet(1, 1, 1, 1)),
                        Row(60, 600, "Bytes", StatSet(1, 2, 2, 2))], 600, 60)
     assert sorted(b.unit for b in units) == ["Bytes", "Count"]
+
+
+def test_loaded_sketch_dumps_and_merges_again() -> None:
+    sketch = Sketch()
+    for value in (1.0, 1.5, 300.0):
+        sketch.add(value)
+    loaded = Sketch.loads(sketch.dumps())
+    assert Sketch.loads(loaded.dumps()) == sketch
+    loaded.merge(Sketch.loads(sketch.dumps()))
+    assert loaded.count == 6
