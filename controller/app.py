@@ -124,19 +124,19 @@ class Frontend:
 
     async def _cloudwatch_rpc(self, request: Request, request_id: str, wire: cloudwatch.Wire,
                               name: str) -> Response:
+        endpoint = self.runtime.cloudwatch
         try:
             body = await _read_body(request, self.limit)
-        except BodyTooLarge:
-            return self._too_large(request_id)
-        http = HttpRequest.from_asgi(request.scope, body, parse_form_body=False)
-        try:
+            http = HttpRequest.from_asgi(request.scope, body, parse_form_body=False)
             payload = compression.decoded_body(http.headers, body, self.limit)
-        except compression.TooLarge:
-            return self._too_large(request_id)
+        except (BodyTooLarge, compression.TooLarge):
+            reply = endpoint.too_large(wire, request_id, self.limit)
+            return Response(reply.body, reply.status, media_type=reply.content_type,
+                            headers={**reply.headers, "connection": "close"})
         except compression.BadEncoding:
             payload = b"\xff"  # unreadable: the endpoint answers SerializationException
-        reply = await run_in_threadpool(self.runtime.cloudwatch.handle_rpc, wire, name, http,
-                                        payload, request_id)
+        reply = await run_in_threadpool(endpoint.handle_rpc, wire, name, http, payload,
+                                        request_id)
         return Response(reply.body, reply.status, media_type=reply.content_type,
                         headers=dict(reply.headers))
 

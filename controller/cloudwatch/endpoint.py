@@ -209,6 +209,10 @@ class CloudWatchEndpoint:
                          {**headers, "smithy-protocol": "rpc-v2-cbor"})
         return Reply(200, json.dumps(document).encode("utf-8"), JSON_TYPE, headers)
 
+    def too_large(self, wire: Wire, request_id: str, limit: int) -> Reply:
+        error = errors.RequestEntityTooLarge(f"Request body must not exceed {limit} bytes.")
+        return self._error(wire, error, "", request_id)
+
     @staticmethod
     def _error(wire: Wire, exc: errors.CloudWatchError, name: str, request_id: str) -> Reply:
         level = logging.INFO if exc.sender_fault else logging.ERROR

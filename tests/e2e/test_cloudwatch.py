@@ -4,6 +4,7 @@ really terminates a (fake-node) instance."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -432,3 +433,27 @@ def test_gzip_compressed_put(server: Server, account: Credentials, tmp_path: Pat
     pages = client.get_paginator("list_metrics").paginate(Namespace=ns)
     assert sum(len(p["Metrics"]) for p in pages) == 400
     client.close()
+
+
+def test_authentication_errors(server: Server, account: Credentials) -> None:
+    wrong_secret = dataclasses.replace(account, secret_access_key="x" * 40)
+    unknown_key = dataclasses.replace(account, access_key_id="AKIAIOSFODNN7EXAMPLE")
+    for creds, code in ((wrong_secret, "SignatureDoesNotMatch"),
+                        (unknown_key, "InvalidClientTokenId")):
+        client = boto3_client(server, creds)
+        with pytest.raises(ClientError) as info:
+            client.list_metrics()
+        assert info.value.response["Error"]["Code"] == code
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        client.close()
+        conn = boto2_client(server, creds)
+        with pytest.raises(Exception) as raised:
+            conn.list_metrics()
+        assert getattr(raised.value, "error_code", None) == code
+        close_boto2(conn)
+    unsigned = httpx.post(f"{server.endpoint}service/GraniteServiceVersion20100801/operation/"
+                          "ListMetrics", content=b"\xa0", trust_env=False,
+                          headers={"smithy-protocol": "rpc-v2-cbor",
+                                   "content-type": "application/cbor"})
+    assert unsigned.status_code == 403
+    assert unsigned.headers["x-amzn-query-error"] == "MissingAuthenticationToken;Sender"
