@@ -326,6 +326,10 @@ def test_alarm_terminates_instance(cw: Any, ec2: Any, image: str, server: Server
     assert post_samples(server, cluster, [sample(instance_id, start + timedelta(minutes=m), 95.0)
                                           for m in range(3)]).json() == {"accepted": 3}
     wait_state(ec2, instance_id, "terminated")
+    deadline = time.monotonic() + 10  # and the node really dropped the domain
+    while instance_id in cluster.nodes["cw-node"].instances.specs:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     [alarm] = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
     assert alarm["StateValue"] == "ALARM"
     assert alarm["StateReason"].startswith("Threshold Crossed")
@@ -352,8 +356,11 @@ def test_alarm_api(cw: Any, boto2_cw: Any) -> None:
         AlarmName="bad", AlarmActions=["arn:aws:automate:us-east-1:ec2:stop"], **base)) == \
         "InvalidParameterValue"  # an EC2 action needs an InstanceId dimension
     cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="testing")
-    assert cw.describe_alarms(StateValue="ALARM", AlarmNamePrefix=name)["MetricAlarms"][0][
-        "StateReason"] == "testing"
+    # (the evaluation loop, every 0.5 s here, soon moves it back: the history keeps the change)
+    changes = cw.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate")
+    assert any(json.loads(h["HistoryData"])["newState"] == {"stateValue": "ALARM",
+                                                            "stateReason": "testing"}
+               for h in changes["AlarmHistoryItems"])
     assert code_of(lambda: cw.set_alarm_state(AlarmName=name, StateValue="ALARM",
                                               StateReason="x", StateReasonData="{nope")) == \
         "InvalidFormat"
@@ -368,8 +375,9 @@ def test_alarm_api(cw: Any, boto2_cw: Any) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     updates = cw.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate")
-    assert [h["HistorySummary"] for h in updates["AlarmHistoryItems"]][:2] == [
-        "Alarm updated from ALARM to OK", "Alarm updated from INSUFFICIENT_DATA to ALARM"]
+    summaries = [h["HistorySummary"] for h in updates["AlarmHistoryItems"]]  # newest first
+    assert summaries[0] == "Alarm updated from ALARM to OK"
+    assert summaries[-1].startswith("Alarm updated from INSUFFICIENT_DATA to ")
     assert [a.name for a in boto2_cw.describe_alarms(alarm_name_prefix=name)] == [name]
     cw.delete_alarms(AlarmNames=[name])
     assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
@@ -457,3 +465,21 @@ def test_authentication_errors(server: Server, account: Credentials) -> None:
                                    "content-type": "application/cbor"})
     assert unsigned.status_code == 403
     assert unsigned.headers["x-amzn-query-error"] == "MissingAuthenticationToken;Sender"
+
+
+def test_alarm_action_goes_through_ec2_checks(cw: Any, ec2: Any, image: str) -> None:
+    """SetAlarmState runs the actions too; stopping an instance-store instance is refused by
+    StopInstances itself, and the history says so."""
+    instance_id = launch(ec2, image, monitoring=False)
+    name = f"stop-{uuid.uuid4().hex[:6]}"
+    cw.put_metric_alarm(AlarmName=name, Namespace="AWS/EC2", MetricName="CPUUtilization",
+                        Dimensions=[{"Name": "InstanceId", "Value": instance_id}],
+                        Statistic="Average", Period=300, EvaluationPeriods=1, Threshold=90.0,
+                        ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore",
+                        AlarmActions=["arn:aws:automate:us-east-1:ec2:stop"])
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="drill")
+    actions = cw.describe_alarm_history(AlarmName=name, HistoryItemType="Action")
+    [item] = actions["AlarmHistoryItems"]
+    assert item["HistorySummary"] == "Failed to execute action arn:aws:automate:us-east-1:ec2:stop"
+    assert json.loads(item["HistoryData"])["error"].startswith("UnsupportedOperation")
+    wait_state(ec2, instance_id, "running")
