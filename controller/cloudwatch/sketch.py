@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 ACCURACY = 0.01
 GAMMA = (1 + ACCURACY) / (1 - ACCURACY)
@@ -25,6 +26,12 @@ def _key(magnitude: float) -> int:
 
 def _representative(key: int) -> float:
     return 2 * GAMMA ** key / (GAMMA + 1)
+
+
+def _position(buckets: dict[int, float], keys: list[int], rank: float) -> int:
+    """The index in ``keys`` of the bucket where the running count reaches ``rank``."""
+    cumulative = list(accumulate(buckets[k] for k in keys))
+    return min(bisect_left(cumulative, rank), len(keys) - 1)
 
 
 @dataclass
@@ -54,26 +61,24 @@ class Sketch:
     def count(self) -> float:
         return sum(self.positive.values()) + sum(self.negative.values()) + self.zero
 
-    def _ordered(self) -> Iterable[tuple[float, float]]:
-        for key in sorted(self.negative, reverse=True):
-            yield -_representative(key), self.negative[key]
-        if self.zero:
-            yield 0.0, self.zero
-        for key in sorted(self.positive):
-            yield _representative(key), self.positive[key]
-
     def quantile(self, q: float, low: float, high: float) -> float | None:
         """The ``q`` (0..1) quantile by nearest rank, clamped into the exact ``[low, high]``."""
-        total = self.count
+        negative = sum(self.negative.values())
+        positive = sum(self.positive.values())
+        total = negative + self.zero + positive
         if total <= 0:
             return None
-        rank = max(math.ceil(q * total - 1e-9), 1)
-        seen = 0.0
-        for value, count in self._ordered():
-            seen += count
-            if seen >= rank - 1e-9:
-                return min(max(value, low), high)
-        return high
+        rank = max(math.ceil(q * total - 1e-9), 1) - 1e-9
+        if rank <= negative:
+            keys = sorted(self.negative, reverse=True)
+            value = -_representative(keys[_position(self.negative, keys, rank)])
+        elif rank <= negative + self.zero:
+            value = 0.0
+        else:
+            keys = sorted(self.positive)
+            value = _representative(keys[_position(self.positive, keys, rank - negative
+                                                   - self.zero)])
+        return min(max(value, low), high)
 
     def dumps(self) -> str:
         """``{"p": [first key, count, count, ...], "n": [...], "z": zeros}`` (dense runs:

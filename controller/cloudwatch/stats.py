@@ -45,7 +45,8 @@ class Bucket:
 
 def bucketize(rows: Sequence[Row], start: int, period: int) -> list[Bucket]:
     """Merge ``rows`` into Period-long buckets from ``start``, per unit; only the finest
-    resolution present is used (a basic-monitoring metric has no 1-minute rows)."""
+    resolution present is used (a basic-monitoring metric has no 1-minute rows). The rows'
+    statistic sets are merged in place (no copies: they are fresh from :func:`store.read`)."""
     if not rows:
         return []
     finest = min(row.resolution for row in rows)
@@ -56,7 +57,7 @@ def bucketize(rows: Sequence[Row], start: int, period: int) -> list[Bucket]:
         ts = start + (row.ts - start) // period * period
         have = merged.get((ts, row.unit))
         if have is None:
-            merged[(ts, row.unit)] = row.stats.copy()
+            merged[(ts, row.unit)] = row.stats
         else:
             have.merge(row.stats)
     return [Bucket(ts, unit, stats) for (ts, unit), stats in sorted(merged.items())]
