@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -33,9 +34,13 @@ def text(value: str, name: str, low: int, high: int) -> str:
     return value
 
 
+_NAMESPACE = re.compile(r"[0-9A-Za-z.\-_/#: ]*[0-9A-Za-z.\-_/#:][0-9A-Za-z.\-_/#: ]*")
+
+
 def namespace(value: str, name: str = "Namespace") -> str:
+    """ASCII letters, digits, ``. - _ / # :`` and spaces, not only spaces (CloudWatch's rule)."""
     text(value, name, 1, 255)
-    if value.startswith(":") or any(ord(c) < 32 for c in value):
+    if _NAMESPACE.fullmatch(value) is None:
         raise InvalidParameterValue(f"The value {value} for parameter {name} is invalid.")
     return value
 

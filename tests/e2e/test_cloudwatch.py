@@ -154,6 +154,9 @@ def test_validation_errors(cw: Any) -> None:
         Namespace="N", MetricName="x", StartTime=now - timedelta(hours=1), EndTime=now,
         Period=60)) == "InvalidParameterCombination"
     assert code_of(lambda: cw.list_metrics(NextToken="garbage")) == "InvalidNextToken"
+    assert code_of(lambda: cw.put_metric_data(
+        Namespace="bad$name", MetricData=[{"MetricName": "x", "Value": 1}])) == \
+        "InvalidParameterValue"
     assert code_of(lambda: cw.delete_alarms(AlarmNames=["nope"])) == "ResourceNotFound"
 
 
@@ -379,6 +382,15 @@ def test_alarm_api(cw: Any, boto2_cw: Any) -> None:
     assert summaries[0] == "Alarm updated from ALARM to OK"
     assert summaries[-1].startswith("Alarm updated from INSUFFICIENT_DATA to ")
     assert [a.name for a in boto2_cw.describe_alarms(alarm_name_prefix=name)] == [name]
+    for suffix in ("-1", "-2", "-3"):
+        cw.put_metric_alarm(AlarmName=name + suffix, **base)
+    page = cw.describe_alarms(AlarmNamePrefix=name + "-", MaxRecords=2)
+    assert [a["AlarmName"] for a in page["MetricAlarms"]] == [name + "-1", name + "-2"]
+    rest = cw.describe_alarms(AlarmNamePrefix=name + "-", MaxRecords=2,
+                              NextToken=page["NextToken"])
+    assert [a["AlarmName"] for a in rest["MetricAlarms"]] == [name + "-3"]
+    assert "NextToken" not in rest
+    cw.delete_alarms(AlarmNames=[name + s for s in ("-1", "-2", "-3")])
     cw.delete_alarms(AlarmNames=[name])
     assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"] == []
 
@@ -438,8 +450,12 @@ def test_gzip_compressed_put(server: Server, account: Credentials, tmp_path: Pat
                                     request.headers.get("Content-Encoding", b"")))
     client.put_metric_data(Namespace=ns, MetricData=data)
     assert seen in (["gzip"], [b"gzip"])
+    client.put_metric_data(Namespace=ns, MetricData=[{**d, "MetricName": "other"} for d in data])
+    first = client.list_metrics(Namespace=ns)
+    assert len(first["Metrics"]) == 500 and first["NextToken"]
     pages = client.get_paginator("list_metrics").paginate(Namespace=ns)
-    assert sum(len(p["Metrics"]) for p in pages) == 400
+    listed = [(m["MetricName"], m["Dimensions"][0]["Value"]) for p in pages for m in p["Metrics"]]
+    assert len(listed) == len(set(listed)) == 800
     client.close()
 
 
