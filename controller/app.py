@@ -7,6 +7,7 @@ One endpoint for every service, routed by the shape of the request (DESIGN.md): 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -22,7 +23,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from controller import ids
-from controller.auth.request import HttpRequest
+from controller.auth.request import HttpRequest, parse_form
+from controller.cloudwatch import endpoint as cloudwatch
+from controller.cloudwatch.jobs import cloudwatch_loop
 from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
 from controller.ec2.instance_reconciler import instance_loop
@@ -34,6 +37,7 @@ from controller.metadata.service import MetadataService
 from controller.nodes.embedded import embedded_node
 from controller.nodes.health import node_health_loop
 from controller.nodes.routes import node_routes
+from controller.protocol import compression
 from controller.protocol.xml_serializer import serialize_ec2_error
 from controller.runtime import Runtime, build_runtime
 from controller.s3.housekeeping import reaper_loop
@@ -94,6 +98,9 @@ class Frontend:
             return await self.runtime.website.handle(request, site, request_id)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         is_form = request.method == "POST" and content_type == FORM
+        rpc = cloudwatch.rpc_operation(request.method, request.url.path, request.headers)
+        if rpc is not None:
+            return await self._cloudwatch_rpc(request, request_id, *rpc)
         if not is_form and not any(name == "Action" for name, _ in parse_qsl(request.url.query)):
             return await self.runtime.s3.handle(request, request_id)
         try:
@@ -101,10 +108,40 @@ class Frontend:
         except BodyTooLarge:
             return self._too_large(request_id)
         http = HttpRequest.from_asgi(request.scope, body)
+        if is_form and compression.is_gzip(http.headers):
+            try:
+                plain = compression.decoded_body(http.headers, body, self.limit)
+            except compression.TooLarge:
+                return self._too_large(request_id)
+            except compression.BadEncoding:
+                plain = b""
+            http = dataclasses.replace(http, form=parse_form(http.headers, plain))
         params = http.query + (http.form or [])
+        if cloudwatch.is_query_call(http, params):
+            cw = await run_in_threadpool(self.runtime.cloudwatch.handle_query, http, params,
+                                         request_id)
+            return Response(cw.body, cw.status, media_type=cw.content_type, headers=dict(cw.headers))
         reply = self.runtime.ec2.handle(http, params, request_id)
         return Response(reply.body, reply.status, media_type=reply.content_type,
                         headers={"x-amzn-requestid": request_id})
+
+    async def _cloudwatch_rpc(self, request: Request, request_id: str, wire: cloudwatch.Wire,
+                              name: str) -> Response:
+        endpoint = self.runtime.cloudwatch
+        try:
+            body = await _read_body(request, self.limit)
+            http = HttpRequest.from_asgi(request.scope, body, parse_form_body=False)
+            payload = compression.decoded_body(http.headers, body, self.limit)
+        except (BodyTooLarge, compression.TooLarge):
+            reply = endpoint.too_large(wire, request_id, self.limit)
+            return Response(reply.body, reply.status, media_type=reply.content_type,
+                            headers={**reply.headers, "connection": "close"})
+        except compression.BadEncoding:
+            payload = b"\xff"  # unreadable: the endpoint answers SerializationException
+        reply = await run_in_threadpool(endpoint.handle_rpc, wire, name, http, payload,
+                                        request_id)
+        return Response(reply.body, reply.status, media_type=reply.content_type,
+                        headers=dict(reply.headers))
 
     def _too_large(self, request_id: str) -> Response:
         error = ec2_errors.RequestEntityTooLarge(
@@ -159,6 +196,7 @@ def _warm_up_and_freeze() -> None:
 
     for name in actions():
         operation_model(name)
+    cloudwatch.warm_up()
     routes()
     s3_service_model()
     gc.collect()
@@ -192,6 +230,7 @@ def create_app(
         rt = state["runtime"]
         instances = asyncio.create_task(instance_loop(rt.sessions, rt.box, settings))
         volumes = asyncio.create_task(volume_loop(rt.sessions, rt.box, settings))
+        monitoring = asyncio.create_task(cloudwatch_loop(rt.sessions, settings))
         metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
                                     settings.metadata_host, settings.metadata_port)
         if settings.metadata_port:
@@ -203,6 +242,7 @@ def create_app(
         await metadata.stop()
         instances.cancel()
         volumes.cancel()
+        monitoring.cancel()
         reaper.cancel()
         lifecycle.cancel()
         node_health.cancel()

@@ -113,6 +113,8 @@ class Settings(TomlSettings):
     instance_launch_timeout_seconds: float = Field(default=600.0, gt=0)
     """A launch the node has not confirmed within this time ends terminated (Server.InternalError)."""
     terminated_visible_seconds: float = Field(default=3600.0, ge=0)
+    cloudwatch_alarm_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """How often CloudWatch alarms are evaluated (and, every few minutes, metrics expired)."""
     """How long DescribeInstances still shows a terminated instance (EC2: about an hour)."""
     metadata_host: str = "0.0.0.0"
     """Where the instance metadata service listens: node agents DNAT guests' requests for
