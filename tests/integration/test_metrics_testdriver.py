@@ -284,3 +284,30 @@ def check_agent(api: httpx.Client, controller: RecordingController, spec: Instan
     assert local["samples"] and local["samples"][0]["instance_id"] == spec.instance_id
     assert api.get("/v1/instances/i-00000000000000000/metrics").status_code == 404
     assert api.delete(f"/v1/instances/{spec.instance_id}").status_code == 200
+
+
+def test_fake_nodes_ship_samples_in_the_same_wire_format(
+    controller: RecordingController, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from nodeagent.fake import FakeNode
+
+    spec = new_spec(tmp_path, vcpus=2)
+    start = datetime.fromtimestamp(T0, UTC)
+    end = datetime.fromtimestamp(T0 + 60, UTC)
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(trust_env=False, timeout=5) as client:
+            fake = FakeNode("fake-metrics", controller.url, CLUSTER_TOKEN, client)
+            await fake.instances.run(spec)
+            fake.instances.cpu_percent[spec.instance_id] = 50.0
+            assert await fake.send_metrics(start, end) == 1
+            await fake.instances.stop(spec.instance_id)
+            assert await fake.send_metrics(start, end) == 0  # nothing runs
+
+    asyncio.run(scenario())
+    [item] = controller.samples  # the recording controller checked the contract's shape
+    assert item["cpu_time_ns"] == 60 * 10**9  # 50 % of 2 vCPUs for 60 s
+    assert (item["start"], item["end"]) == ("2026-11-18T11:06:00Z", "2026-11-18T11:07:00Z")
+    assert controller.authorizations == ["Bearer credential-1"]
