@@ -149,6 +149,19 @@ def test_same_second_rounds_and_hypervisor_gaps_never_span_wrong_intervals(
     asyncio.run(scenario())
 
 
+def test_statistics_constants_match_the_binding() -> None:
+    require_libvirt_binding()
+    import libvirt
+
+    from nodeagent.hypervisor import libvirt_api as lv
+
+    for name in ["STATE", "CPU_TOTAL", "INTERFACE", "BLOCK"]:
+        assert getattr(lv, f"STATS_{name}") == getattr(libvirt, f"VIR_DOMAIN_STATS_{name}")
+    for name in ["ACTIVE", "NOWAIT"]:
+        assert getattr(lv, f"GET_ALL_DOMAINS_STATS_{name}") == getattr(
+            libvirt, f"VIR_CONNECT_GET_ALL_DOMAINS_STATS_{name}")
+
+
 def test_rounds_fall_on_multiples_of_the_interval(manager: InstanceManager) -> None:
     sampler = sampler_for(manager, interval=60)
     assert sampler.delay(now=T0 + 12.5) == 47.5
