@@ -154,11 +154,15 @@ class FakeNode:
                          for a in self.instances.attached.get(iid, [])}))
         return out
 
-    async def send_metrics(self, start: datetime, end: datetime) -> int:
+    async def send_metrics(self, start: datetime, end: datetime,
+                           link: ControllerLink | None = None) -> int:
         """Ship :meth:`samples` for ``[start, end)`` through the real link (the wire
-        contract, the node's credential) → how many the controller accepted."""
+        contract, the node's credential; ``link``: the one this node registered with, when
+        not its own) → how many the controller accepted."""
         samples = self.samples(start, end)
-        return await self.link.send_metrics([item.wire() for item in samples]) if samples else 0
+        if not samples:
+            return 0
+        return await (link or self.link).send_metrics([item.wire() for item in samples])
 
     def commands(self) -> httpx.AsyncClient:
         """A client for this node's command API, in process."""
