@@ -12,6 +12,7 @@
                                          nbd "nbd://host:port/export")
     DELETE /v1/instances/{id}/volumes/{vol}  detach (waits for the guest to release it)
     GET    /v1/instances/{id}/volumes    the instance's attachments
+    GET    /v1/instances/{id}/metrics    the instance's latest metric samples (oldest first)
     GET    /v1/node                      capacity and hypervisor kind
 
 Every request carries ``Authorization: Bearer <token>``. Errors are ``{"error": code,
@@ -38,6 +39,7 @@ from nodeagent.disks import DiskError
 from nodeagent.hypervisor.errors import HypervisorError, HypervisorTimeout, HypervisorUnavailable
 from nodeagent.images import ImageError
 from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance, VolumeStatus
+from nodeagent.metrics.samples import Sample
 from nodeagent.network.commands import NetworkError
 from nodeagent.spec import InstanceSpec, InvalidSpec
 from nodeagent.volumes import VolumeAttachment, VolumeInUse
@@ -86,6 +88,14 @@ class Commands(Protocol):
     async def statuses(self) -> list[InstanceStatus]: ...
 
 
+class Metrics(Protocol):
+    """Where the latest samples come from (:class:`nodeagent.metrics.sampler.Sampler`)."""
+
+    interval: float
+
+    def recent(self, instance_id: str) -> list[Sample]: ...
+
+
 class StopBody(BaseModel):
     grace: float | None = Field(default=None, ge=0, le=3600)
 
@@ -99,6 +109,7 @@ def create_app(
     token: str,
     *,
     capacity: Callable[[], dict[str, Any]],
+    metrics: Metrics | None = None,
     on_start: Callable[[], Awaitable[None]] | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
@@ -184,6 +195,14 @@ def create_app(
     @app.get("/v1/instances/{instance_id}/volumes")
     async def volumes(instance_id: str) -> dict[str, Any]:
         return {"volumes": [asdict(v) for v in await manager.volumes(instance_id)]}
+
+    @app.get("/v1/instances/{instance_id}/metrics")
+    async def instance_metrics(instance_id: str) -> dict[str, Any]:
+        status = await manager.status(instance_id)  # 404 for an unknown instance
+        samples = metrics.recent(instance_id) if metrics is not None else []
+        return {"instance_id": instance_id, "state": status.state,
+                "interval": metrics.interval if metrics is not None else None,
+                "samples": [item.wire() for item in samples]}
 
     @app.get("/v1/node")
     async def node() -> dict[str, Any]:
