@@ -26,6 +26,7 @@ from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
 from controller.ec2.instance_reconciler import instance_loop
 from controller.ec2.registry import actions
+from controller.ec2.snapshot_job import snapshot_loop
 from controller.logs import event, request_id_var
 from controller.metadata.listener import MetadataListener
 from controller.metadata.service import MetadataService
@@ -169,6 +170,7 @@ def create_app(
             settings.node_missed_heartbeats))
         rt = state["runtime"]
         instances = asyncio.create_task(instance_loop(rt.sessions, rt.box, settings))
+        snapshots = asyncio.create_task(snapshot_loop(rt.sessions, rt.box, rt.blobs, settings))
         metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
                                     settings.metadata_host, settings.metadata_port)
         if settings.metadata_port:
@@ -179,6 +181,7 @@ def create_app(
             yield
         await metadata.stop()
         instances.cancel()
+        snapshots.cancel()
         reaper.cancel()
         lifecycle.cancel()
         node_health.cancel()

@@ -11,6 +11,8 @@ from controller.ec2 import (
     key_pairs,
     regions,
     security_groups,
+    snapshot_attributes,
+    snapshots,
     tags,
 )
 
@@ -25,5 +27,7 @@ __all__ = [
     "key_pairs",
     "regions",
     "security_groups",
+    "snapshot_attributes",
+    "snapshots",
     "tags",
 ]

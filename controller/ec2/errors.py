@@ -319,3 +319,26 @@ class UnsupportedOperation(ClientError):
 
 class IdempotentParameterMismatch(ClientError):
     code = "IdempotentParameterMismatch"
+
+
+# --- snapshots (ebs-snapshots) -------------------------------------------------------------------
+
+
+class InvalidSnapshotIDMalformed(ClientError):
+    code = "InvalidSnapshotID.Malformed"
+
+
+class InvalidSnapshotInUse(ClientError):
+    code = "InvalidSnapshot.InUse"
+
+
+class InvalidVolumeNotFound(ClientError):
+    code = "InvalidVolume.NotFound"
+
+
+class InvalidVolumeIDMalformed(ClientError):
+    code = "InvalidVolumeID.Malformed"
+
+
+class IncorrectState(ClientError):
+    code = "IncorrectState"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller import ids
-from controller.db.models import Base, Image, Instance, KeyPair, SecurityGroup
+from controller.db.models import Base, Image, Instance, KeyPair, SecurityGroup, Snapshot
 from controller.ec2 import errors
 
 
@@ -31,6 +31,7 @@ _KINDS: dict[str, Kind] = {
     "aki": Kind("image", Image, errors.InvalidAMIIDNotFound, "image id"),
     "ari": Kind("image", Image, errors.InvalidAMIIDNotFound, "image id"),
     "i": Kind("instance", Instance, errors.InvalidInstanceIDNotFound, "instance ID"),
+    "snap": Kind("snapshot", Snapshot, errors.InvalidSnapshotNotFound, "snapshot"),
 }
 
 
