@@ -37,7 +37,7 @@ from controller.logs import event
 from controller.nodes.client import NodeClient, NodeCommandError, NodeTarget
 from controller.nodes.registry import HEALTHY
 from storage.objects import BlobStore
-from storage.snapshots import Manifest, Part, SnapshotAborted, take_snapshot
+from storage.snapshots import Manifest, Part, SnapshotAborted, SourceError, take_snapshot
 
 log = logging.getLogger("ironbark.snapshots")
 LEASE = timedelta(seconds=120)
@@ -57,6 +57,8 @@ class Work:
     node: NodeTarget | None = None
     instance_id: str | None = None
     volume_id: str | None = None
+    failed: str | None = None
+    """Why the snapshot ended ``error`` as it was claimed (nothing to read then)."""
 
 
 class SnapshotFailed(Exception):
@@ -137,6 +139,7 @@ def claim(sessions: sessionmaker[Session], box: SecretBox, parts: BucketParts,
                 snapshot.lease_until = now + LEASE
             except SnapshotFailed as exc:
                 _fail(snapshot, str(exc))
+                work = Work(snapshot.id, snapshot.prefix or f"{snapshot.id}/", failed=str(exc))
     for prefix in gone:
         parts.delete(parts.keys_under(prefix))
     return work
@@ -245,6 +248,8 @@ async def run_once(sessions: sessionmaker[Session], box: SecretBox, blobs: BlobS
     work = await asyncio.to_thread(claim, sessions, box, parts)
     if work is None:
         return None
+    if work.failed is not None:
+        return ERROR
     try:
         if work.node is not None:
             manifest = await _from_node(client, work, parts, sessions, scratch)
@@ -254,6 +259,9 @@ async def run_once(sessions: sessionmaker[Session], box: SecretBox, blobs: BlobS
     except SnapshotAborted:
         await asyncio.to_thread(fail, sessions, parts, work, "deleted")
         return "deleted"
+    except (SourceError, NodeCommandError) as exc:
+        await asyncio.to_thread(fail, sessions, parts, work, _reason(exc))
+        return ERROR
     except Exception as exc:  # noqa: BLE001 - any failure ends the snapshot in error
         event(log, logging.ERROR, "snapshot.error", snapshot=work.snapshot_id, exc_info=True)
         await asyncio.to_thread(fail, sessions, parts, work, _reason(exc))
@@ -263,7 +271,9 @@ async def run_once(sessions: sessionmaker[Session], box: SecretBox, blobs: BlobS
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, NodeCommandError):
-        return f"The node could not copy the attached volume: {exc}"
+        return f"The node could not copy the attached volume: {exc}"[:255]
+    if isinstance(exc, SourceError):
+        return f"The volume could not be read: {exc}"[:255]
     return f"The snapshot could not be stored: {type(exc).__name__}: {exc}"[:255]
 
 

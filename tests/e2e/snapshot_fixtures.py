@@ -4,6 +4,7 @@ a snapshot back out of the server's object store."""
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from pathlib import Path
@@ -53,8 +54,9 @@ def register_image_using(server: Server, account_id: str, snapshot_id: str) -> s
     """An EBS-backed image row whose root device maps ``snapshot_id`` (as RegisterImage with
     a block device mapping will store it)."""
     image_id = ids.new_resource_id("ami")
-    mappings = ('[{"DeviceName": "/dev/sda1", "Ebs": {"SnapshotId": "%s", "VolumeSize": 1, '
-                '"DeleteOnTermination": true, "VolumeType": "gp2"}}]' % snapshot_id)
+    mappings = json.dumps([{"DeviceName": "/dev/sda1", "Ebs": {
+        "SnapshotId": snapshot_id, "VolumeSize": 1, "DeleteOnTermination": True,
+        "VolumeType": "gp2"}}])
     with transaction(_sessions(server)) as session:
         session.add(Image(id=image_id, account_id=account_id, name=f"ebs-{image_id}",
                           image_type="machine", state="available", architecture="x86_64",
