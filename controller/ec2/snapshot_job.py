@@ -42,7 +42,7 @@ from storage.snapshots import Manifest, Part, SnapshotAborted, SourceError, take
 log = logging.getLogger("ironbark.snapshots")
 LEASE = timedelta(seconds=120)
 PROGRESS_EVERY = 1.0
-POLL = 1.0
+POLL = 0.5
 
 
 @dataclass

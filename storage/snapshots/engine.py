@@ -5,8 +5,9 @@ stores each other block compressed as one part under ``prefix``. With a ``base``
 previous snapshot of the same volume) a block whose SHA-256 the base already holds is not
 stored again: the new manifest names the base's part (incremental snapshots).
 
-Hashing and compressing run on a small thread pool (both release the GIL); parts are put in
-order of completion by the calling thread. A failure, or ``progress`` raising
+Hashing, compressing and putting run on a small thread pool (all three release the GIL, and
+two puts overlap their fsyncs); the calling thread reads the blocks and keeps the parts in
+order. A failure, or ``progress`` raising
 :class:`SnapshotAborted`, removes every part this snapshot stored before the error propagates.
 """
 
@@ -58,16 +59,33 @@ def _read_block(fd: int, offset: int, length: int) -> bytes:
     return b"".join(chunks)
 
 
-def _encode(data: bytes, compress: Callable[[bytes], bytes]) -> tuple[str, bytes | None]:
-    """(sha256, compressed bytes), the bytes None for an all-zero block."""
-    if data == _ZEROS[:len(data)]:
-        return "", None
-    return hashlib.sha256(data).hexdigest(), compress(data)
-
-
 def _blocks(fd: int, size: int) -> Iterator[tuple[int, bytes]]:
     for offset in data_blocks(fd, size, BLOCK_SIZE):
         yield offset, _read_block(fd, offset, min(BLOCK_SIZE, size - offset))
+
+
+class _Blocks:
+    """What the worker threads do with one block: hash, reuse or compress and put."""
+
+    def __init__(self, store: PartStore, prefix: str, base: Manifest | None) -> None:
+        self.store, self.prefix = store, prefix
+        self.known = {p.sha256: p for p in base.parts} if base and base.codec == codec.DEFAULT \
+            else {}
+        self.compress = codec.compressor(codec.DEFAULT)
+
+    def key(self, offset: int) -> str:
+        return f"{self.prefix}{offset // BLOCK_SIZE:08d}"
+
+    def __call__(self, offset: int, data: bytes) -> Part | None:
+        if data == _ZEROS[:len(data)]:
+            return None
+        sha = hashlib.sha256(data).hexdigest()
+        reused = self.known.get(sha)
+        if reused is not None and reused.length == len(data):
+            return Part(offset, len(data), sha, reused.key, reused.stored)
+        packed = self.compress(data)
+        self.store.put(self.key(offset), packed)
+        return Part(offset, len(data), sha, self.key(offset), len(packed))
 
 
 def take_snapshot(source: Path, fmt: str, store: PartStore, prefix: str, *,
@@ -76,55 +94,43 @@ def take_snapshot(source: Path, fmt: str, store: PartStore, prefix: str, *,
     """Snapshot the volume file ``source`` (``raw`` or ``qcow2``) into ``store``; parts are
     named ``prefix`` + the block number. ``scratch`` holds a qcow2 volume's raw conversion."""
     size = volume_size(source, fmt)
-    written: list[str] = []
+    submitted: list[str] = []
     try:
         with raw_view(source, fmt, scratch) as raw:
-            parts = _store_blocks(raw, size, store, prefix, base, progress, written)
+            parts = _store_blocks(raw, size, _Blocks(store, prefix, base), progress, submitted)
     except BaseException:
-        store.delete(written)
+        store.delete(submitted)  # every worker has finished: nothing is put after this
         raise
     if progress is not None:
         progress(size, size)
     return Manifest(size, BLOCK_SIZE, codec.DEFAULT, tuple(parts))
 
 
-def _store_blocks(raw: Path, size: int, store: PartStore, prefix: str, base: Manifest | None,
-                  progress: Progress | None, written: list[str]) -> list[Part]:
-    known = {p.sha256: p for p in base.parts} if base and base.codec == codec.DEFAULT else {}
-    compress = codec.compressor(codec.DEFAULT)
+def _store_blocks(raw: Path, size: int, blocks: _Blocks, progress: Progress | None,
+                  submitted: list[str]) -> list[Part]:
     parts: list[Part] = []
-    pending: deque[tuple[int, int, Future[tuple[str, bytes | None]]]] = deque()
+    pending: deque[Future[Part | None]] = deque()
+
+    def collect(future: Future[Part | None]) -> None:
+        part = future.result()
+        if part is not None:
+            parts.append(part)
+
     fd = os.open(raw, os.O_RDONLY | os.O_CLOEXEC)
     try:
         with ThreadPoolExecutor(WORKERS, thread_name_prefix="snapshot") as pool:
             for offset, data in _blocks(fd, size):
-                pending.append((offset, len(data), pool.submit(_encode, data, compress)))
+                submitted.append(blocks.key(offset))
+                pending.append(pool.submit(blocks, offset, data))
                 while len(pending) > IN_FLIGHT:
-                    parts += _finish(pending.popleft(), store, prefix, known, written)
+                    collect(pending.popleft())
                     if progress is not None:
                         progress(offset, size)
             while pending:
-                parts += _finish(pending.popleft(), store, prefix, known, written)
+                collect(pending.popleft())
     finally:
         os.close(fd)
     return parts
-
-
-def _finish(item: tuple[int, int, Future[tuple[str, bytes | None]]], store: PartStore,
-            prefix: str, known: dict[str, Part], written: list[str]) -> list[Part]:
-    offset, length, future = item
-    sha, packed = future.result()
-    if packed is None:
-        return []
-    reused = known.get(sha)
-    if reused is not None and reused.length == length:
-        return [Part(offset, length, sha, reused.key, reused.stored)]
-    key = f"{prefix}{offset // BLOCK_SIZE:08d}"
-    written.append(key)
-    store.put(key, packed)
-    part = Part(offset, length, sha, key, len(packed))
-    known.setdefault(sha, part)
-    return [part]
 
 
 def restore(manifest: Manifest, store: PartStore, target: Path, *, size: int | None = None,
@@ -143,7 +149,10 @@ def restore(manifest: Manifest, store: PartStore, target: Path, *, size: int | N
         raise FileExistsError(f"{target} exists")
     fd = os.open(raw, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        _write_raw(manifest, store, fd, size, progress)
+        try:
+            _write_raw(manifest, store, fd, size, progress)
+        finally:
+            os.close(fd)
         if fmt == "qcow2":
             qemu_img("convert", "-f", "raw", "-O", "qcow2", str(raw), str(target))
     except BaseException:
@@ -156,19 +165,28 @@ def restore(manifest: Manifest, store: PartStore, target: Path, *, size: int | N
 
 def _write_raw(manifest: Manifest, store: PartStore, fd: int, size: int,
                progress: Progress | None) -> None:
-    try:
-        os.ftruncate(fd, size)
+    """Parts fetched, decompressed, checked and written at their offsets by the workers."""
+
+    def write(part: Part) -> None:
+        data = codec.decompress(manifest.codec, store.get(part.key), part.length)
+        if len(data) != part.length or hashlib.sha256(data).hexdigest() != part.sha256:
+            raise ManifestError(f"part {part.key} does not match its checksum")
+        view = memoryview(data)
+        offset = part.offset
+        while view:
+            done = os.pwrite(fd, view, offset)
+            view, offset = view[done:], offset + done
+
+    os.ftruncate(fd, size)
+    pending: deque[tuple[Part, Future[None]]] = deque()
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="restore") as pool:
         for part in manifest.parts:
-            data = codec.decompress(manifest.codec, store.get(part.key), part.length)
-            if len(data) != part.length or hashlib.sha256(data).hexdigest() != part.sha256:
-                raise ManifestError(f"part {part.key} does not match its checksum")
-            view = memoryview(data)
-            offset = part.offset
-            while view:
-                done = os.pwrite(fd, view, offset)
-                view, offset = view[done:], offset + done
-            if progress is not None:
-                progress(part.offset + part.length, size)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            pending.append((part, pool.submit(write, part)))
+            while len(pending) > IN_FLIGHT:
+                done_part, future = pending.popleft()
+                future.result()
+                if progress is not None:
+                    progress(done_part.offset + done_part.length, size)
+        while pending:
+            pending.popleft()[1].result()
+    os.fsync(fd)
