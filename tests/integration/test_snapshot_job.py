@@ -10,6 +10,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,12 +21,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from controller import ids
 from controller.db.engine import make_session_factory, transaction
 from controller.db.migrate import upgrade
-from controller.db.models import S3Object, Snapshot, Volume
+from controller.db.models import Instance, Node, Reservation, S3Object, Snapshot, Volume
 from controller.db.models import utcnow as _utcnow
-from controller.ec2 import snapshot_job
+from controller.ec2 import errors, snapshot_job
+from controller.ec2.snapshot_restore import restore_volume, snapshot_for_volume
 from controller.ec2.snapshot_parts import BUCKET, BucketParts, ensure_bucket, release_parts
 from controller.identity.secretbox import SecretBox
 from controller.identity.service import create_account
+from nodeagent.api import create_app
+from nodeagent.fake import FakeInstances
 from storage.objects import BlobStore
 from storage.snapshots import Manifest, SnapshotAborted, restore
 
@@ -177,3 +181,97 @@ def test_two_claimers_never_take_the_same_snapshot(sessions: sessionmaker[Sessio
     claimed = [snapshot_job.claim(sessions, BOX, parts) for _ in range(4)]
     taken = [w.snapshot_id for w in claimed if w is not None]
     assert sorted(taken) == sorted(wanted) and claimed[-1] is None
+
+
+def _attached_to_a_fake_node(sessions: sessionmaker[Session], volume_id: str,
+                             path: Path) -> FakeInstances:
+    """The volume attached to a running instance on a fake node agent (in process)."""
+    from nodeagent.volumes import VolumeAttachment
+
+    instance_id = ids.new_resource_id("i")
+    with transaction(sessions) as session:
+        volume = session.get_one(Volume, volume_id)
+        node = Node(id=ids.new_resource_id("node"), name=f"n{time.time_ns()}",
+                    endpoint="http://fake-node", hypervisor="qemu", vcpus=2, memory_mib=1024,
+                    disk_gib=10, max_instances=4, credential_hash="x",
+                    api_token_encrypted=BOX.seal("fake-token"))
+        session.add(node)
+        reservation = Reservation(id=ids.new_resource_id("r"), account_id=volume.account_id,
+                                  requester_id=volume.account_id)
+        session.add(reservation)
+        session.flush()
+        session.add(Instance(id=instance_id, account_id=volume.account_id,
+                             reservation_id=reservation.id, launch_index=0,
+                             image_id="ami-12345678", instance_type="t2.micro", vcpus=1,
+                             memory_mib=128, disk_gib=1, architecture="x86_64",
+                             root_device_type="instance-store", state="running",
+                             availability_zone="us-east-1a", node_id=node.id,
+                             mac="52:54:00:00:00:01"))
+        volume.instance_id, volume.attach_state, volume.device = instance_id, "attached", "/dev/sdf"
+    fake = FakeInstances()
+    fake.specs[instance_id] = None  # type: ignore[assignment]  # known to the fake, not booted
+    fake.states[instance_id] = "running"
+    fake.attached[instance_id] = [VolumeAttachment(volume_id, "/dev/sdf", str(path))]
+    return fake
+
+
+def test_an_attached_volume_is_copied_by_its_node(sessions: sessionmaker[Session],
+                                                  blobs: BlobStore, tmp_path: Path) -> None:
+    _drain(sessions, blobs, tmp_path)
+    path = tmp_path / "vol.raw"
+    volume_id = _volume(sessions, path)
+    fake = _attached_to_a_fake_node(sessions, volume_id, path)
+    snapshot_id = _snapshot(sessions, volume_id)
+    asked: list[str] = []
+    app = create_app(fake, "fake-token", capacity=dict)
+
+    @app.middleware("http")
+    async def record(request: Any, call_next: Any) -> Any:
+        asked.append(f"{request.method} {request.url.path}")
+        return await call_next(request)
+
+    async def once() -> str | None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport) as client:
+            return await snapshot_job.run_once(sessions, BOX, blobs, tmp_path / "s", client)
+
+    assert asyncio.run(once()) == "completed"
+    instance_id = next(iter(fake.attached))
+    backup = f"/v1/instances/{instance_id}/volumes/{volume_id}/backups/{snapshot_id}"
+    assert asked == [f"POST {backup}", f"DELETE {backup}"]
+    row = _row(sessions, snapshot_id)
+    assert row is not None and row.manifest
+    restore(Manifest.from_json(row.manifest), BucketParts(sessions, blobs), tmp_path / "r.raw")
+    assert (tmp_path / "r.raw").read_bytes() == path.read_bytes()
+    fake.states[instance_id] = "shutoff"  # the node refuses: the snapshot fails
+    refused = _snapshot(sessions, volume_id)
+    assert asyncio.run(once()) == "error"
+    row = _row(sessions, refused)
+    assert row is not None and "could not copy" in (row.state_message or "")
+    assert _keys(sessions, refused) == []
+
+
+def test_restore_volume_checks_and_restores(sessions: sessionmaker[Session], blobs: BlobStore,
+                                            tmp_path: Path) -> None:
+    _drain(sessions, blobs, tmp_path)
+    path = tmp_path / "vol.raw"
+    volume_id = _volume(sessions, path)
+    snapshot_id = _snapshot(sessions, volume_id)
+    with sessions() as session:
+        owner = session.get_one(Volume, volume_id).account_id
+        with pytest.raises(errors.IncorrectState):
+            snapshot_for_volume(session, owner, snapshot_id, None)  # still pending
+    assert _run(sessions, blobs, tmp_path) == "completed"
+    with sessions() as session:
+        snapshot, size = snapshot_for_volume(session, owner, snapshot_id, None)
+        assert size == 1 == snapshot.volume_size_gib
+        assert snapshot_for_volume(session, owner, snapshot_id, 3)[1] == 3
+        with pytest.raises(errors.InvalidParameterValue, match="smaller than snapshot"):
+            snapshot_for_volume(session, owner, snapshot_id, 0)
+        with pytest.raises(errors.InvalidSnapshotNotFound):
+            snapshot_for_volume(session, "000000000000", snapshot_id, None)
+    target = tmp_path / "new-volume.raw"
+    restore_volume(sessions, blobs, snapshot_id, target, 2)
+    assert target.stat().st_size == 2 << 30
+    with target.open("rb") as restored:
+        assert restored.read(64 * MIB) == path.read_bytes()
