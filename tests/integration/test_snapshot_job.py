@@ -24,8 +24,8 @@ from controller.db.migrate import upgrade
 from controller.db.models import Instance, Node, Reservation, S3Object, Snapshot, Volume
 from controller.db.models import utcnow as _utcnow
 from controller.ec2 import errors, snapshot_job
-from controller.ec2.snapshot_restore import restore_volume, snapshot_for_volume
 from controller.ec2.snapshot_parts import BUCKET, BucketParts, ensure_bucket, release_parts
+from controller.ec2.snapshot_restore import restore_volume, snapshot_for_volume
 from controller.identity.secretbox import SecretBox
 from controller.identity.service import create_account
 from nodeagent.api import create_app
