@@ -82,7 +82,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         box=box,
         ec2=Ec2Endpoint(settings, engine, sessions, authenticator, blobs),
         s3=S3Endpoint(settings, engine, sessions, authenticator, blobs),
-        website=WebsiteEndpoint(settings, sessions, blobs),
+        website=WebsiteEndpoint(settings, engine, sessions, blobs),
         blobs=blobs,
         cluster_token=cluster_token(settings),
     )

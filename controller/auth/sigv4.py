@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,7 +45,7 @@ PRESIGN_REQUIRED = (
     "X-Amz-Signature",
 )
 PRESIGN_PARAMS = frozenset((*PRESIGN_REQUIRED, "X-Amz-Security-Token"))
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 # --- canonical forms -------------------------------------------------------------------
@@ -390,7 +391,7 @@ def _check_declared_payload(headers: Mapping[str, str]) -> None:
 
 
 def _is_sha256_hex(value: str) -> bool:
-    return len(value) == 64 and all(char in _HEX_DIGITS for char in value)
+    return _SHA256_HEX.fullmatch(value) is not None
 
 
 def _first_values(pairs: Sequence[tuple[str, str]], names: frozenset[str]) -> dict[str, str]:

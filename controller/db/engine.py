@@ -38,6 +38,25 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+class LazySession:
+    """A read-only request's ORM session: opened only if something asks for it, never
+    committed. Call it for the session; ``close`` rolls back whatever it read."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._session: Session | None = None
+
+    def __call__(self) -> Session:
+        if self._session is None:
+            self._session = self._factory()
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+            self._session.close()
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit when the block succeeds, roll back when it raises."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controller.auth.errors import AuthError
 from controller.auth.request import HttpRequest
 from controller.config import Settings
-from controller.db.engine import transaction
+from controller.db.engine import LazySession, transaction
 from controller.db.reader import Reader, reading
 from controller.ec2 import errors
 from controller.ec2.context import RequestContext
@@ -62,24 +62,6 @@ def _version(value: str | None) -> str:
     return value
 
 
-class _LazySession:
-    """A read-only request's ORM session: opened only if the handler asks, never committed."""
-
-    def __init__(self, factory: sessionmaker[Session]) -> None:
-        self._factory = factory
-        self._session: Session | None = None
-
-    def __call__(self) -> Session:
-        if self._session is None:
-            self._session = self._factory()
-        return self._session
-
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.rollback()
-            self._session.close()
-
-
 class Ec2Endpoint:
     def __init__(
         self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
@@ -104,7 +86,7 @@ class Ec2Endpoint:
         spec = self._actions.get(name)
         try:
             if spec is not None and not spec.mutating:
-                lazy = _LazySession(self._sessions)
+                lazy = LazySession(self._sessions)
                 try:
                     with reading(self._engine) as reader:
                         return self._serve(reader, lazy, request, envelope, rest, request_id)

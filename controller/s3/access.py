@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -93,15 +93,24 @@ def checked_bucket(session: Session, name: str, principal: Principal | None, act
     return bucket
 
 
-def authorize(session: Session, principal: Principal | None, bucket: Bucket, action: str,
+SessionSource = Session | Callable[[], Session]
+"""A session, or what opens one: most checks (the bucket owner's own requests) need none."""
+
+
+def _opened(source: SessionSource) -> Session:
+    return source if isinstance(source, Session) else source()
+
+
+def authorize(session: SessionSource, principal: Principal | None, bucket: Bucket, action: str,
               facts: RequestFacts, obj: S3Object | None = None, key: str | None = None) -> None:
     """Raise AccessDenied unless the caller may do ``action`` (``s3:GetObject``, ...) to the
-    bucket, or to its object ``obj`` / key ``key``."""
+    bucket, or to its object ``obj`` / key ``key``. Policies and ACLs read accounts and users
+    through ``session``, which is opened only then when it is a factory."""
     if not _allowed(session, principal, bucket, action, facts, obj, key):
         raise errors.AccessDenied()
 
 
-def _allowed(session: Session, principal: Principal | None, bucket: Bucket, action: str,
+def _allowed(session: SessionSource, principal: Principal | None, bucket: Bucket, action: str,
              facts: RequestFacts, obj: S3Object | None, key: str | None) -> bool:
     expected = facts.headers.get("x-amz-expected-bucket-owner")
     if expected is not None and expected != bucket.account_id:
@@ -110,7 +119,7 @@ def _allowed(session: Session, principal: Principal | None, bucket: Bucket, acti
     is_bucket_owner = account == bucket.account_id
     verdict = policy.Verdict.NONE
     if bucket.policy is not None:
-        verdict = _policy_verdict(session, principal, bucket, action, facts, obj, key)
+        verdict = _policy_verdict(_opened(session), principal, bucket, action, facts, obj, key)
     if verdict is policy.Verdict.DENY:
         return is_bucket_owner and action in POLICY_ACTIONS
     if (verdict is policy.Verdict.ALLOW and not is_bucket_owner
@@ -131,7 +140,7 @@ def _allowed(session: Session, principal: Principal | None, bucket: Bucket, acti
 _OBJECT_READS = frozenset(a for a, (level, _) in ACL_PERMISSIONS.items() if level == "object")
 
 
-def _acl_allows(session: Session, principal: Principal | None, bucket: Bucket, action: str,
+def _acl_allows(source: SessionSource, principal: Principal | None, bucket: Bucket, action: str,
                 obj: S3Object | None) -> bool:
     wanted = ACL_PERMISSIONS.get(action)
     if wanted is None:
@@ -145,6 +154,7 @@ def _acl_allows(session: Session, principal: Principal | None, bucket: Bucket, a
         stored, owner = bucket.acl, bucket.account_id
     if stored is None:
         return False  # the private default: only the owner, handled before
+    session = _opened(source)
     who = acl.Caller(canonical_of(session, principal.account_id) if principal else None)
     grants = acl.load(stored, canonical_of(session, owner))
     if public_rules.settings_of(bucket)["IgnorePublicAcls"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
@@ -22,6 +23,8 @@ class S3Context:
     headers: Mapping[str, str]
     principal: Principal | None
     sessions: sessionmaker[Session]
+    engine: Engine
+    """For read-only lookups on a pooled connection (``controller.db.reader.reading``)."""
     blobs: BlobStore
     settings: Settings
     request_id: str

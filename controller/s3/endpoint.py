@@ -77,7 +77,7 @@ class S3Endpoint:
             _bind_access(request, target, http)
             ctx = S3Context(request=request, target=target, query=query,
                             headers=http.headers, principal=principal, sessions=self._sessions,
-                            blobs=self._blobs, settings=self._settings, request_id=request_id,
+                            engine=self._engine, blobs=self._blobs, settings=self._settings, request_id=request_id,
                             payload_sha256=signed_hash if declared else None,
                             authenticator=self._auth)
             reply = await handler(ctx)

@@ -23,22 +23,34 @@ _VERSION = Prepared(select(*_O).where(_O.bucket == bindparam("bucket"), _O.key =
 
 
 def _detached(model: type[Any], row: Any) -> Any:
-    return None if row is None else model(**row._asdict())
+    """A detached instance holding ``row``'s columns, made as the ORM's loader makes one: its
+    attribute dictionary is filled directly. The constructor would fire an attribute event for
+    every column, which cost more than the query that found the row."""
+    if row is None:
+        return None
+    instance = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(row._asdict())
+    return instance
 
 
-def bucket(session: Session, name: str) -> Bucket | None:
-    found: Bucket | None = _detached(Bucket, Reader.of_session(session).first(
-        _BUCKET, {"name": name}))
+def _reader(db: Session | Reader) -> Reader:
+    return db if isinstance(db, Reader) else Reader.of_session(db)
+
+
+def bucket(db: Session | Reader, name: str) -> Bucket | None:
+    """``db``: a session (its transaction's view) or a reader (a connection of its own)."""
+    found: Bucket | None = _detached(Bucket, _reader(db).first(_BUCKET, {"name": name}))
     return found
 
 
-def latest(session: Session, bucket_name: str, key: str) -> S3Object | None:
-    found: S3Object | None = _detached(S3Object, Reader.of_session(session).first(
+def latest(db: Session | Reader, bucket_name: str, key: str) -> S3Object | None:
+    found: S3Object | None = _detached(S3Object, _reader(db).first(
         _LATEST, {"bucket": bucket_name, "key": key}))
     return found
 
 
-def version(session: Session, bucket_name: str, key: str, version_id: str) -> S3Object | None:
-    found: S3Object | None = _detached(S3Object, Reader.of_session(session).first(
+def version(db: Session | Reader, bucket_name: str, key: str,
+            version_id: str) -> S3Object | None:
+    found: S3Object | None = _detached(S3Object, _reader(db).first(
         _VERSION, {"bucket": bucket_name, "key": key, "version_id": version_id}))
     return found

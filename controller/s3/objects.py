@@ -8,10 +8,13 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from controller.db.engine import LazySession
 from controller.db.models import Bucket, S3Object
+from controller.db.reader import reading
 from controller.s3 import acl_requests, chunked, errors, lookup, tagging
 from controller.s3 import objects_store as store
 from controller.s3.access import (
+    SessionSource,
     authorize,
     bound_action,
     bucket_for,
@@ -204,27 +207,31 @@ def find_object(ctx: S3Context, action: str) -> tuple[S3Object, Bucket]:
     """The object (version) the request names, if the caller may do ``action`` to it, and its
     bucket; a missing one is NoSuchKey only for callers who may list the bucket (AccessDenied
     otherwise)."""
-    with ctx.sessions() as session:
-        bucket = lookup.bucket(session, ctx.bucket)
-        if bucket is None:
-            raise errors.NoSuchBucket(BucketName=ctx.bucket)
-        version_id = ctx.query.get("versionId")
-        if version_id is not None:
-            row = lookup.version(session, ctx.bucket, ctx.key, version_id)
-            if row is None:
-                _check_may_list(session, ctx, bucket)
-                raise errors.NoSuchVersion(Key=ctx.key, VersionId=version_id)
-        else:
-            row = lookup.latest(session, ctx.bucket, ctx.key)
-            if row is None or row.delete_marker:
-                _check_may_list(session, ctx, bucket)
-                missing = errors.NoSuchKey(Key=ctx.key)
-                if row is not None:
-                    missing.headers = {"x-amz-delete-marker": "true",
-                                       "x-amz-version-id": row.version_id}
-                raise missing
-        authorize(session, ctx.principal, bucket, versioned(action, version_id),
-                  current_facts(), row)
+    session = LazySession(ctx.sessions)  # only policies and ACLs need one
+    try:
+        with reading(ctx.engine) as reader:
+            bucket = lookup.bucket(reader, ctx.bucket)
+            if bucket is None:
+                raise errors.NoSuchBucket(BucketName=ctx.bucket)
+            version_id = ctx.query.get("versionId")
+            if version_id is not None:
+                row = lookup.version(reader, ctx.bucket, ctx.key, version_id)
+                if row is None:
+                    _check_may_list(session, ctx, bucket)
+                    raise errors.NoSuchVersion(Key=ctx.key, VersionId=version_id)
+            else:
+                row = lookup.latest(reader, ctx.bucket, ctx.key)
+                if row is None or row.delete_marker:
+                    _check_may_list(session, ctx, bucket)
+                    missing = errors.NoSuchKey(Key=ctx.key)
+                    if row is not None:
+                        missing.headers = {"x-amz-delete-marker": "true",
+                                           "x-amz-version-id": row.version_id}
+                    raise missing
+            authorize(session, ctx.principal, bucket, versioned(action, version_id),
+                      current_facts(), row)
+    finally:
+        session.close()
     if row.delete_marker:
         raise errors.MethodNotAllowed()
     return row, bucket
@@ -235,7 +242,7 @@ def _find(ctx: S3Context) -> S3Object:
     return find_object(ctx, bound_action() or "s3:GetObject")[0]
 
 
-def _check_may_list(session: Any, ctx: S3Context, bucket: Bucket) -> None:
+def _check_may_list(session: SessionSource, ctx: S3Context, bucket: Bucket) -> None:
     authorize(session, ctx.principal, bucket, "s3:ListBucket", current_facts())
 
 

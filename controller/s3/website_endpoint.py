@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,9 +46,10 @@ class _Site:
 
 
 class WebsiteEndpoint:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session],
+    def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
                  blobs: BlobStore) -> None:
         self._settings = settings
+        self._engine = engine
         self._sessions = sessions
         self._blobs = blobs
         domains = [settings.website_domain.lower().strip(".")]
@@ -114,7 +116,8 @@ class WebsiteEndpoint:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in request.scope.get("headers", ())}
         return S3Context(request=request, target=Target(bucket, key), query={}, headers=headers,
-                         principal=None, sessions=self._sessions, blobs=self._blobs,
+                         principal=None, sessions=self._sessions, engine=self._engine,
+                         blobs=self._blobs,
                          settings=self._settings, request_id=request_id)
 
     async def _failed(self, request: Request, site: _Site, key: str, object_key: str,
