@@ -241,6 +241,36 @@ async def _from_node(client: httpx.AsyncClient, work: Work, parts: BucketParts,
                   error=str(exc))
 
 
+def renew(sessions: sessionmaker[Session], snapshot_id: str) -> None:
+    with transaction(sessions) as session:
+        snapshot = session.get(Snapshot, snapshot_id, with_for_update=True)
+        if snapshot is not None and snapshot.state == PENDING:
+            snapshot.lease_until = datetime.now(UTC) + LEASE
+
+
+async def _keep_lease(sessions: sessionmaker[Session], snapshot_id: str) -> None:
+    """Renew the lease while the work lasts, also through long silent steps (a node's backup
+    of a large volume, a qcow2 conversion) that report no progress."""
+    while True:
+        await asyncio.sleep(LEASE.total_seconds() / 4)
+        try:
+            await asyncio.to_thread(renew, sessions, snapshot_id)
+        except Exception:  # noqa: BLE001 - the next renewal tries again
+            event(log, logging.WARNING, "snapshot.lease_renewal_failed", snapshot=snapshot_id)
+
+
+async def _take(work: Work, parts: BucketParts, sessions: sessionmaker[Session],
+                scratch: Path, client: httpx.AsyncClient) -> Manifest:
+    keeper = asyncio.create_task(_keep_lease(sessions, work.snapshot_id))
+    try:
+        if work.node is not None:
+            return await _from_node(client, work, parts, sessions, scratch)
+        return await asyncio.to_thread(store, work, work.source, work.fmt, parts, sessions,
+                                       scratch)
+    finally:
+        keeper.cancel()
+
+
 async def run_once(sessions: sessionmaker[Session], box: SecretBox, blobs: BlobStore,
                    scratch: Path, client: httpx.AsyncClient) -> str | None:
     """Claim and take one snapshot; its final state, or None when nothing was pending."""
@@ -251,11 +281,7 @@ async def run_once(sessions: sessionmaker[Session], box: SecretBox, blobs: BlobS
     if work.failed is not None:
         return ERROR
     try:
-        if work.node is not None:
-            manifest = await _from_node(client, work, parts, sessions, scratch)
-        else:
-            manifest = await asyncio.to_thread(store, work, work.source, work.fmt, parts,
-                                               sessions, scratch)
+        manifest = await _take(work, parts, sessions, scratch, client)
     except SnapshotAborted:
         await asyncio.to_thread(fail, sessions, parts, work, "deleted")
         return "deleted"

@@ -129,6 +129,12 @@ def test_an_interrupted_snapshot_ends_in_error_without_parts(
     parts.put(f"{snapshot_id}/00000001", b"done")
     assert len(_keys(sessions, snapshot_id)) == 2
     assert snapshot_job.claim(sessions, BOX, parts) is None  # the lease still holds
+    before = _row(sessions, snapshot_id)
+    time.sleep(0.01)
+    snapshot_job.renew(sessions, snapshot_id)  # what the working controller does meanwhile
+    after = _row(sessions, snapshot_id)
+    assert before and after and before.lease_until and after.lease_until
+    assert after.lease_until > before.lease_until
     later = datetime.now(UTC) + snapshot_job.LEASE + timedelta(seconds=1)
     assert snapshot_job.claim(sessions, BOX, parts, now=later) is None
     row = _row(sessions, snapshot_id)
