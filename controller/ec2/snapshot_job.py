@@ -306,13 +306,15 @@ def _reason(exc: Exception) -> str:
 async def snapshot_loop(sessions: sessionmaker[Session], box: SecretBox, blobs: BlobStore,
                         settings: Settings) -> None:
     scratch = settings.data_dir / "snapshot-scratch"
-    await asyncio.to_thread(ensure_bucket, sessions, settings.region)
+    ready = False
     async with httpx.AsyncClient(trust_env=False, timeout=3600) as client:
         while True:
             try:
+                if not ready:
+                    await asyncio.to_thread(ensure_bucket, sessions, settings.region)
+                    ready = True
                 while await run_once(sessions, box, blobs, scratch, client) is not None:
                     pass
             except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
                 event(log, logging.ERROR, "snapshots.pass_failed", exc_info=True)
             await asyncio.sleep(POLL)
-
