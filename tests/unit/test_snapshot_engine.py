@@ -194,16 +194,3 @@ def test_manifest_json_is_checked() -> None:
         with pytest.raises(ManifestError):
             Manifest.from_json(text)
 
-
-def test_backup_xml_names_only_the_wanted_disk(tmp_path: Path) -> None:
-    from lxml import etree
-
-    from nodeagent.hypervisor.guest import _backup_xml
-
-    root = etree.fromstring(_backup_xml("vdb", ["vda", "vdc"], tmp_path / "b.qcow2", "qcow2"))
-    assert root.tag == "domainbackup" and root.get("mode") == "push"
-    disks = {d.get("name"): d for d in root.iterfind("disks/disk")}
-    assert disks["vdb"].get("backup") == "yes" and disks["vdb"].get("type") == "file"
-    assert disks["vdb"].find("driver").get("type") == "qcow2"  # type: ignore[union-attr]
-    assert disks["vdb"].find("target").get("file") == str(tmp_path / "b.qcow2")  # type: ignore[union-attr]
-    assert {disks["vda"].get("backup"), disks["vdc"].get("backup")} == {"no"}
