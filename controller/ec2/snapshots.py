@@ -162,8 +162,16 @@ def _restorable_by(ctx: RequestContext, users: list[str], rows: list[Any]) -> li
         else:
             raise errors.InvalidUserIDMalformed(f"Invalid user id: '{user[:64]}'")
     grants = granted_accounts(ctx.session, [r.id for r in rows]) if accounts else {}
-    return [r for r in rows if (public and r.is_public) or r.account_id in accounts
-            or grants.get(r.id, set()) & accounts]
+
+    def restorable(row: Any) -> bool:
+        if (public and row.is_public) or row.account_id in accounts:
+            return True
+        # Whom someone else's snapshot is shared with is the owner's business: the caller
+        # learns only about itself.
+        asked = accounts if row.account_id == ctx.account_id else accounts & {ctx.account_id}
+        return bool(grants.get(row.id, set()) & asked)
+
+    return [r for r in rows if restorable(r)]
 
 
 @action("DescribeSnapshots", mutating=False)
