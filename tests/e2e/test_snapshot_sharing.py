@@ -42,6 +42,15 @@ def test_share_with_an_account_then_unshare_boto3(
     shared = friend.describe_snapshots(RestorableByUserIds=["self"])["Snapshots"]
     assert [s["SnapshotId"] for s in shared] == [snapshot_id]
     assert friend.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+    third = server.new_account()
+    ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
+                                  OperationType="add", UserIds=[third.account_id])
+    assert [s["SnapshotId"] for s in ec2.describe_snapshots(
+        RestorableByUserIds=[third.account_id])["Snapshots"]] == [snapshot_id]
+    # whom the owner shares with is not the friend's business
+    assert friend.describe_snapshots(RestorableByUserIds=[third.account_id])["Snapshots"] == []
+    ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
+                                  OperationType="remove", UserIds=[third.account_id])
     assert [s["SnapshotId"] for s in friend.describe_snapshots(
         OwnerIds=[account.account_id])["Snapshots"]] == [snapshot_id]
     assert_refused(refusal(lambda: friend.describe_snapshot_attribute(
