@@ -9,6 +9,7 @@ with no transaction open, and marks the volume ``available`` (or ``error``) afte
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,3 +52,19 @@ def restore_volume(sessions: sessionmaker[Session], blobs: BlobStore, snapshot_i
         raise errors.InvalidSnapshotNotFound(f"The snapshot '{snapshot_id}' does not exist.")
     restore(Manifest.from_json(text), BucketParts(sessions, blobs), target,
             size=size_gib * GIB, fmt=fmt, scratch=target.parent, progress=progress)
+
+
+def restore_volume_file(sessions: sessionmaker[Session], blobs: BlobStore, snapshot_id: str,
+                        final: Path, size_gib: int, fmt: str = "raw") -> None:
+    """:func:`restore_volume` into a temporary name next to ``final``, then renamed over it:
+    a crash never leaves a half-restored volume under its real name, and repeating the call
+    (the volume job after a crash) restores again."""
+    tmp = final.with_name(f".{final.name}.restore")
+    tmp.unlink(missing_ok=True)
+    restore_volume(sessions, blobs, snapshot_id, tmp, size_gib, fmt)
+    os.replace(tmp, final)
+    fd = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

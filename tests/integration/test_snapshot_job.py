@@ -25,7 +25,7 @@ from controller.db.models import Instance, Node, Reservation, S3Object, Snapshot
 from controller.db.models import utcnow as _utcnow
 from controller.ec2 import errors, snapshot_job
 from controller.ec2.snapshot_parts import BUCKET, BucketParts, ensure_bucket, release_parts
-from controller.ec2.snapshot_restore import restore_volume, snapshot_for_volume
+from controller.ec2.snapshot_restore import restore_volume_file, snapshot_for_volume
 from controller.identity.secretbox import SecretBox
 from controller.identity.service import create_account
 from nodeagent.api import create_app
@@ -277,7 +277,9 @@ def test_restore_volume_checks_and_restores(sessions: sessionmaker[Session], blo
         with pytest.raises(errors.InvalidSnapshotNotFound):
             snapshot_for_volume(session, "000000000000", snapshot_id, None)
     target = tmp_path / "new-volume.raw"
-    restore_volume(sessions, blobs, snapshot_id, target, 2)
+    target.write_bytes(b"an empty volume the backend made")  # replaced whole
+    restore_volume_file(sessions, blobs, snapshot_id, target, 2)
+    assert not (tmp_path / ".new-volume.raw.restore").exists()
     assert target.stat().st_size == 2 << 30
     with target.open("rb") as restored:
         assert restored.read(64 * MIB) == path.read_bytes()
