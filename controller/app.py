@@ -30,6 +30,7 @@ from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
 from controller.ec2.instance_reconciler import instance_loop
 from controller.ec2.registry import actions
+from controller.ec2.snapshot_job import snapshot_loop
 from controller.ec2.volume_reconciler import volume_loop
 from controller.logs import event, request_id_var
 from controller.metadata.listener import MetadataListener
@@ -231,6 +232,7 @@ def create_app(
         instances = asyncio.create_task(instance_loop(rt.sessions, rt.box, settings))
         volumes = asyncio.create_task(volume_loop(rt.sessions, rt.box, settings))
         monitoring = asyncio.create_task(cloudwatch_loop(rt.sessions, settings))
+        snapshots = asyncio.create_task(snapshot_loop(rt.sessions, rt.box, rt.blobs, settings))
         metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
                                     settings.metadata_host, settings.metadata_port)
         if settings.metadata_port:
@@ -243,6 +245,7 @@ def create_app(
         instances.cancel()
         volumes.cancel()
         monitoring.cancel()
+        snapshots.cancel()
         reaper.cancel()
         lifecycle.cancel()
         node_health.cancel()

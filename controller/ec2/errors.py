@@ -350,6 +350,7 @@ class InvalidAttachmentNotFound(ClientError):
 
 class InvalidZoneNotFound(ClientError):
     code = "InvalidZone.NotFound"
+# --- snapshots (ebs-snapshots) -------------------------------------------------------------------
 
 
 class InvalidSnapshotIDMalformed(ClientError):
@@ -366,3 +367,5 @@ class InvalidParameterDependency(ClientError):
 
 class InvalidInstanceAttributeValue(ClientError):
     code = "InvalidInstanceAttributeValue"
+class InvalidSnapshotInUse(ClientError):
+    code = "InvalidSnapshot.InUse"
