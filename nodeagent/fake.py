@@ -20,7 +20,7 @@ from nodeagent.controller_link import ControllerLink, NodeDescription
 from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance, VolumeStatus
 from nodeagent.metrics.samples import BlockIO, NetIO, Sample
 from nodeagent.spec import InstanceSpec
-from nodeagent.volumes import VolumeAttachment, check_new
+from nodeagent.volumes import VolumeAttachment, check_new, launch_attachments, root_attachment
 
 
 class FakeInstances:
@@ -41,8 +41,12 @@ class FakeInstances:
 
     async def run(self, spec: InstanceSpec) -> InstanceStatus:
         known = self.specs.get(spec.instance_id)
-        if known is not None and known != spec:
+        if known is not None and known != spec and self.states.get(spec.instance_id) == "running":
             raise SpecConflict(f"{spec.instance_id} already runs with a different spec")
+        root = root_attachment(spec)
+        if known != spec:
+            self.attached[spec.instance_id] = [*([root] if root else []),
+                                               *launch_attachments(spec)]
         self.specs[spec.instance_id] = spec
         self.states.setdefault(spec.instance_id, "running")
         return self._status(spec.instance_id)

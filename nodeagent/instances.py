@@ -24,7 +24,13 @@ from nodeagent.hypervisor.guest import Guest, GuestState, console_tail
 from nodeagent.hypervisor.host import Host
 from nodeagent.images import ImageCache
 from nodeagent.spec import IMAGE_ROLES, InstanceSpec, InvalidSpec, SpecStore
-from nodeagent.volumes import AttachmentStore, VolumeAttachment, check_new
+from nodeagent.volumes import (
+    AttachmentStore,
+    VolumeAttachment,
+    check_new,
+    launch_attachments,
+    root_attachment,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,19 +127,28 @@ class InstanceManager:
     async def _define(self, spec: InstanceSpec) -> None:
         paths = self.store.paths(spec.instance_id)
         local = await self._local(spec)
-        assert local.root_image is not None  # InstanceSpec guarantees a path or an image
-        await create_overlay(paths.overlay, Path(local.root_image), local.root_image_format)
+        root = root_attachment(spec)
+        if root is None:
+            assert local.root_image is not None  # InstanceSpec guarantees a path or an image
+            await create_overlay(paths.overlay, Path(local.root_image), local.root_image_format)
+        elif root.path and not await asyncio.to_thread(Path(root.path).is_file):
+            raise InvalidSpec(f"root volume file {root.path} does not exist")
         await self.network.add_guest_for(spec)
         volumes = self.attachments.load(paths)
-        await self.host.define(design(local, paths, self.policy, volumes).to_string())
+        await self.host.define(design(local, paths, self.policy, volumes, root).to_string())
 
     async def run(self, spec: InstanceSpec) -> InstanceStatus:
         """Persist the spec, make its disk and network, define and boot the domain."""
         async with self._locks[spec.instance_id]:
             known = self.store.load(spec.instance_id)
-            if known is not None and known != spec:
+            guest = Guest(self.host, spec.instance_id)
+            if known is not None and known != spec and (await guest.state()).active:
                 raise SpecConflict(f"{spec.instance_id} already runs with a different spec")
+            launch = launch_attachments(spec)
             self.store.save(spec)
+            paths = self.store.paths(spec.instance_id)
+            if launch and (known != spec or not self.attachments.load(paths)):
+                self.attachments.save(paths, launch)
             await self._define(spec)
             await Guest(self.host, spec.instance_id).start()
             log.info("event=instance_run instance_id=%s", spec.instance_id)
@@ -190,6 +205,8 @@ class InstanceManager:
         async with self._locks[instance_id]:
             spec = self._spec(instance_id)
             paths = self.store.paths(instance_id)
+            if attachment.target_dev == "vda":
+                raise InvalidSpec("vda is the root disk")
             if attachment.path and not await asyncio.to_thread(Path(attachment.path).is_file):
                 raise InvalidSpec(f"volume file {attachment.path} does not exist")
             current = self.attachments.load(paths)

@@ -50,6 +50,11 @@ class InstanceSpec:
     root_image_format: str = "raw"
     cmdline: str = DEFAULT_CMDLINE
     hostname: str | None = None
+    root_volume: dict[str, str] | None = None
+    """An EBS root: the volume (``volume_id`` and ``path`` or ``nbd``, ``format``) booted as
+    ``vda`` instead of an overlay on a root image (see ``nodeagent/volumes.py``)."""
+    volumes: list[dict[str, str]] = field(default_factory=list)
+    """EBS volumes attached at launch (or before a start), recorded as attachments on run."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -82,6 +87,10 @@ class InstanceSpec:
             if role in self.images and getattr(self, name) is not None:
                 problems.append(f"{name} is given both as a path and in images")
         for role, name in (("kernel", "kernel"), ("root", "root_image")):
+            if role == "root" and self.root_volume is not None:
+                if "root" in self.images or self.root_image is not None:
+                    problems.append("root_volume excludes root_image and images.root")
+                continue
             if role not in self.images and getattr(self, name) is None:
                 problems.append(f"{name} (a path) or images.{role} is required")
         return problems
@@ -104,7 +113,8 @@ class InstanceSpec:
         try:
             images = {str(role): ImageSource.from_dict(source)
                       for role, source in data.get("images", {}).items()}
-            return cls(**{**data, "images": images})
+            return cls(**{**data, "images": images,
+                          "volumes": [dict(v) for v in data.get("volumes", [])]})
         except (TypeError, ValueError) as exc:
             raise InvalidSpec(str(exc)) from exc
 
@@ -123,8 +133,10 @@ _FIELD_TYPES: dict[str, type] = {
     "cmdline": str,
     "hostname": str,
     "images": dict,
+    "root_volume": dict,
+    "volumes": list,
 }
-_OPTIONAL = {"ramdisk", "hostname", "kernel", "root_image"}
+_OPTIONAL = {"ramdisk", "hostname", "kernel", "root_image", "root_volume"}
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from nodeagent.spec import InstancePaths, InvalidSpec
+from nodeagent.spec import InstancePaths, InstanceSpec, InvalidSpec
 
 VOLUME_ID = re.compile(r"^vol-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
-# EC2 device names (/dev/sdf, /dev/xvdf, /dev/vdf; "sdf" alone too). vda is the root disk.
-DEVICE = re.compile(r"^(?:/dev/)?(?:sd|xvd|vd)([b-z])$")
+# EC2 device names (/dev/sdf, /dev/xvdf, /dev/vdf; "sdf" alone too). vda is the root disk:
+# only an EBS root volume (``root_attachment``) takes it.
+DEVICE = re.compile(r"^(?:/dev/)?(?:sd|xvd|vd)([a-z])$")
+ROOT_DEVICE = "/dev/vda"
 FORMATS = ("raw", "qcow2")
 # nbd://HOST:PORT/EXPORT (HOST a name, an IPv4 address or an [IPv6] one), as qemu-nbd serves it.
 NBD_URI = re.compile(r"^nbd://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}/[A-Za-z0-9._-]{1,64}$")
@@ -55,8 +57,8 @@ class VolumeAttachment:
         if not VOLUME_ID.match(self.volume_id):
             problems.append(f"volume_id {self.volume_id!r} is not vol- and 8 or 17 hex digits")
         if not DEVICE.match(self.device):
-            problems.append(f"device {self.device!r} is not /dev/sd[b-z], /dev/xvd[b-z] "
-                            "or /dev/vd[b-z]")
+            problems.append(f"device {self.device!r} is not /dev/sd[a-z], /dev/xvd[a-z] "
+                            "or /dev/vd[a-z]")
         if bool(self.path) == bool(self.nbd):
             problems.append("give exactly one of path and nbd")
         elif self.path and not os.path.isabs(self.path):
@@ -105,6 +107,21 @@ class VolumeAttachment:
             return cls(**data)
         except TypeError as exc:
             raise InvalidSpec(str(exc)) from exc
+
+
+def root_attachment(spec: InstanceSpec) -> VolumeAttachment | None:
+    """The spec's EBS root volume as the attachment the designer renders as ``vda``."""
+    if spec.root_volume is None:
+        return None
+    return VolumeAttachment.from_dict({**spec.root_volume, "device": ROOT_DEVICE})
+
+
+def launch_attachments(spec: InstanceSpec) -> list[VolumeAttachment]:
+    """The volumes the controller attached before this run (none of them on ``vda``)."""
+    out = [VolumeAttachment.from_dict(item) for item in spec.volumes]
+    if any(a.target_dev == "vda" for a in out):
+        raise InvalidSpec("vda is the root disk")
+    return out
 
 
 class AttachmentStore:

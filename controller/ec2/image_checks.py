@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from controller.ec2 import errors
@@ -59,9 +59,15 @@ def check_device_name(name: str | None, parameter: str = "rootDeviceName") -> st
     return name
 
 
-def block_device_mappings(mappings: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
-    """The mappings as DescribeImages shows them. Ephemeral and ``NoDevice`` mappings and empty
-    EBS volumes are kept; a snapshot is refused (snapshots do not exist yet)."""
+SnapshotSize = Callable[[str], int]
+"""The size in GiB of a snapshot the caller may use (raises ``InvalidSnapshot.NotFound``)."""
+
+
+def block_device_mappings(mappings: Sequence[Mapping[str, Any]] | None,
+                          snapshot_size: SnapshotSize | None = None) -> list[dict[str, Any]]:
+    """The mappings as DescribeImages (and RunInstances) take them: ephemeral and
+    ``NoDevice`` mappings, empty EBS volumes, and EBS volumes from snapshots (checked with
+    ``snapshot_size``; without it a snapshot is refused)."""
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
     for mapping in mappings or ():
@@ -70,11 +76,12 @@ def block_device_mappings(mappings: Sequence[Mapping[str, Any]] | None) -> list[
         if short in seen:
             raise errors.InvalidBlockDeviceMapping(f"The device '{device}' is used more than once")
         seen.add(short)
-        out.append(_mapping(device, mapping))
+        out.append(_mapping(device, mapping, snapshot_size))
     return out
 
 
-def _mapping(device: str, mapping: Mapping[str, Any]) -> dict[str, Any]:
+def _mapping(device: str, mapping: Mapping[str, Any],
+             snapshot_size: SnapshotSize | None) -> dict[str, Any]:
     virtual, ebs, no_device = mapping.get("VirtualName"), mapping.get("Ebs"), mapping.get("NoDevice")
     if sum(x is not None for x in (virtual, ebs, no_device)) != 1:
         raise errors.InvalidBlockDeviceMapping(
@@ -86,14 +93,23 @@ def _mapping(device: str, mapping: Mapping[str, Any]) -> dict[str, Any]:
             raise errors.InvalidBlockDeviceMapping(f"Invalid virtual name {virtual[:64]}")
         return {"DeviceName": device, "VirtualName": virtual}
     assert ebs is not None
-    return {"DeviceName": device, "Ebs": _ebs(device, ebs)}
+    return {"DeviceName": device, "Ebs": _ebs(device, ebs, snapshot_size)}
 
 
-def _ebs(device: str, ebs: Mapping[str, Any]) -> dict[str, Any]:
+def _ebs(device: str, ebs: Mapping[str, Any],
+         snapshot_size: SnapshotSize | None) -> dict[str, Any]:
     snapshot = ebs.get("SnapshotId")
-    if snapshot:
-        raise errors.InvalidSnapshotNotFound(f"The snapshot '{snapshot[:64]}' does not exist.")
     size = ebs.get("VolumeSize")
+    if snapshot:
+        if snapshot_size is None:
+            raise errors.InvalidSnapshotNotFound(f"The snapshot '{snapshot[:64]}' does not exist.")
+        least = snapshot_size(snapshot)
+        if size is None:
+            size = least
+        elif size < least:
+            raise errors.InvalidBlockDeviceMapping(
+                f"Volume of size {size}GB is smaller than snapshot '{snapshot}', expect size "
+                f">= {least}GB")
     if size is None:
         raise errors.InvalidBlockDeviceMapping(
             f"The device {device} needs a VolumeSize when it names no snapshot")
@@ -105,5 +121,9 @@ def _ebs(device: str, ebs: Mapping[str, Any]) -> dict[str, Any]:
         raise errors.InvalidParameterValue(f"Value ({volume_type[:32]}) for parameter volumeType "
                                            "is invalid.")
     delete = ebs.get("DeleteOnTermination")
-    return {"VolumeSize": size, "VolumeType": volume_type,
-            "DeleteOnTermination": True if delete is None else bool(delete), "Encrypted": False}
+    out: dict[str, Any] = {"VolumeSize": size, "VolumeType": volume_type,
+                           "DeleteOnTermination": True if delete is None else bool(delete),
+                           "Encrypted": False}
+    if snapshot:
+        out = {"SnapshotId": snapshot, **out}
+    return out

@@ -8,6 +8,7 @@ manifest gives. Checksums are kept for the node agent, which verifies them when 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,7 @@ from controller.ec2.context import RequestContext
 from controller.ec2.image_manifest import Manifest, ManifestError, Part, parse_manifest
 from controller.ec2.images_store import PREFIXES, check_image_id, visible_image
 from controller.ec2.registry import Params, Result, action
+from controller.ec2.snapshot_restore import snapshot_for_volume
 from controller.ec2.tagging import set_tags, tags_from_specifications
 from controller.identity.authenticate import Principal
 from controller.s3 import lookup
@@ -35,15 +37,17 @@ def register_image(ctx: RequestContext, params: Params) -> Result:
     description = image_checks.check_description(params.get("Description"))
     architecture = image_checks.check_architecture(params.get("Architecture"))
     virtualization = image_checks.check_virtualization_type(params.get("VirtualizationType"))
-    mappings = image_checks.block_device_mappings(params.get("BlockDeviceMappings"))
+    mappings = image_checks.block_device_mappings(params.get("BlockDeviceMappings"),
+                                                  snapshot_sizer(ctx))
     tags = tags_from_specifications(params.get("TagSpecifications"), "image")
     location = params.get("ImageLocation")
-    if not location:
-        raise errors.MissingParameter(
-            "The request must contain the parameter imageLocation (EBS-backed images are "
-            "registered from snapshots, which this cloud does not have yet)")
     session = ctx.session
     _check_name_free(session, ctx.account_id, name)
+    if not location:
+        image = _ebs_image(ctx, params, name, description, architecture, virtualization,
+                           mappings)
+        _record(ctx, image, tags)
+        return {"ImageId": image.id}
     manifest = _read_manifest(ctx, location)
     machine = manifest.image_type == "machine"
     kernel_id = params.get("KernelId") or manifest.kernel_id
@@ -65,14 +69,51 @@ def register_image(ctx: RequestContext, params: Params) -> Result:
         root_device_name=root, kernel_id=kernel_id if machine else None,
         ramdisk_id=ramdisk_id if machine else None, image_location=location,
         manifest=manifest.to_json(), block_device_mappings=json.dumps(mappings), is_public=False)
-    session.add(image)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise _duplicate(name, None) from None
-    if tags:
-        set_tags(session, ctx.account_id, {image.id: "image"}, tags)
+    _record(ctx, image, tags)
     return {"ImageId": image.id}
+
+
+def _record(ctx: RequestContext, image: Image, tags: dict[str, str]) -> None:
+    ctx.session.add(image)
+    try:
+        ctx.session.flush()
+    except IntegrityError:
+        raise _duplicate(image.name, None) from None
+    if tags:
+        set_tags(ctx.session, ctx.account_id, {image.id: "image"}, tags)
+
+
+def snapshot_sizer(ctx: RequestContext) -> image_checks.SnapshotSize:
+    """Sizes of the completed snapshots the caller may use, for block device mappings."""
+    def size(snapshot_id: str) -> int:
+        return snapshot_for_volume(ctx.session, ctx.account_id, snapshot_id, None)[1]
+    return size
+
+
+def _ebs_image(ctx: RequestContext, params: Params, name: str, description: str | None,
+               architecture: str | None, virtualization: str,
+               mappings: list[dict[str, Any]]) -> Image:
+    """An EBS-backed machine image: its root device is a volume made from a snapshot."""
+    root = params.get("RootDeviceName")
+    if not root:
+        raise errors.MissingParameter(
+            "The request must contain the parameter imageLocation or rootDeviceName")
+    image_checks.check_device_name(root)
+    by_device = {m["DeviceName"].removeprefix("/dev/"): m for m in mappings}
+    root_mapping = by_device.get(root.removeprefix("/dev/"))
+    if root_mapping is None or not root_mapping.get("Ebs", {}).get("SnapshotId"):
+        raise errors.InvalidBlockDeviceMapping(
+            f"The root device {root[:64]} needs a block device mapping with a snapshot")
+    kernel_id, ramdisk_id = params.get("KernelId"), params.get("RamdiskId")
+    _check_boot_image(ctx.session, ctx.account_id, kernel_id, "kernel")
+    _check_boot_image(ctx.session, ctx.account_id, ramdisk_id, "ramdisk")
+    return Image(
+        id=ids.new_resource_id("ami"), account_id=ctx.account_id, name=name,
+        description=description, image_type="machine", state="available",
+        architecture=architecture or "x86_64", virtualization_type=virtualization,
+        root_device_type="ebs", root_device_name=root, kernel_id=kernel_id,
+        ramdisk_id=ramdisk_id, image_location=f"{ctx.account_id}/{name}", manifest="{}",
+        block_device_mappings=json.dumps(mappings), is_public=False)
 
 
 def _duplicate(name: str, image_id: str | None) -> errors.InvalidAMINameDuplicate:

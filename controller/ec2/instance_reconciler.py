@@ -28,11 +28,14 @@ from controller.config import Settings
 from controller.db.engine import transaction
 from controller.db.models import Instance, Node
 from controller.ec2 import instance_states as states
+from controller.ec2.instance_volumes import VolumesFailed, VolumesNotReady, boot_volumes
 from controller.ec2.node_spec import LaunchError, build_spec
+from controller.ec2.volume_reconciler import volume_backend
 from controller.identity.secretbox import SecretBox
 from controller.logs import event
 from controller.nodes.client import NodeClient, NodeRefused, NodeTarget, NodeUnavailable
 from controller.nodes.registry import HEALTHY, instance_reports
+from storage.volumes import Placement, VolumeBackend, VolumeStorageError
 
 log = logging.getLogger("ironbark.instances")
 CONSOLE_INTEREST = timedelta(minutes=10)
@@ -43,9 +46,11 @@ PARALLEL = 32
 class Command:
     instance_id: str
     planned_state: str
-    verb: str  # run | start | stop | reboot | terminate | console
+    verb: str  # run | start | stop | reboot | terminate | console | release
     target: NodeTarget
     spec: dict[str, Any] | None = None
+    exports: list[tuple[dict[str, str], Placement, str]] = field(default_factory=list)
+    """Spec entries of volumes to serve over NBD to the node (filled in by ``send``)."""
     answer: str | None = None
     console: bytes | None = None
     refused: str | None = None
@@ -92,6 +97,8 @@ def _verb(instance: Instance, now: datetime) -> str | None:
         return "terminate"
     if instance.state == states.RUNNING and instance.reboot_requested:
         return "reboot"
+    if instance.state == states.STOPPED and instance.node_id is not None:
+        return "release"  # an EBS-backed instance leaves its node while stopped
     wanted = instance.console_wanted_at
     if instance.state == states.RUNNING and wanted is not None \
             and wanted.replace(tzinfo=UTC) > now - CONSOLE_INTEREST:
@@ -107,6 +114,7 @@ def _busy(session: Session, nodes: Iterable[Node], now: datetime) -> list[Instan
            for r in instance_reports(node) if r["state"] in ("shutoff", "crashed")]
     conditions = [
         Instance.state.in_((states.PENDING, states.STOPPING, states.SHUTTING_DOWN)),
+        (Instance.state == states.STOPPED) & Instance.node_id.is_not(None),
         (Instance.state == states.RUNNING) & Instance.reboot_requested.is_(True),
         (Instance.state == states.RUNNING) & (Instance.console_wanted_at > now - CONSOLE_INTEREST),
     ]
@@ -141,21 +149,40 @@ def _command(session: Session, box: SecretBox, settings: Settings, instance: Ins
              node: Node, verb: str, now: datetime) -> Command | None:
     token = box.open(node.api_token_encrypted) if node.api_token_encrypted else ""
     spec = None
+    exports: list[tuple[dict[str, str], Placement, str]] = []
     if verb == "run":
         try:
-            spec = build_spec(session, box, settings, instance)
-        except LaunchError as exc:
+            boot = boot_volumes(session, settings, instance, node.name)
+            spec = build_spec(session, box, settings, instance, boot)
+            exports = [(entry, Placement(v.backend, v.host or "", v.location or "",
+                                         "qcow2" if v.format == "qcow2" else "raw"), v.id)
+                       for entry, v in boot.exports]
+        except VolumesNotReady:
+            return None  # still restoring: the instance stays pending
+        except (LaunchError, VolumesFailed) as exc:
             _fail_launch(instance, now, str(exc))
             verb = "terminate"
-    return Command(instance.id, instance.state, verb, NodeTarget(node.endpoint, token), spec)
+    return Command(instance.id, instance.state, verb, NodeTarget(node.endpoint, token), spec,
+                   exports=exports)
 
 
-async def send(client: httpx.AsyncClient, command: Command) -> Command:
+async def _export(backend: VolumeBackend | None, command: Command) -> None:
+    for entry, placement, volume_id in command.exports:
+        if backend is None:
+            raise VolumeStorageError("no volume backend to export from")
+        export = await asyncio.to_thread(backend.export, placement, volume_id)
+        entry.pop("path", None)
+        entry["nbd"], entry["format"] = export.uri, "raw"
+
+
+async def send(client: httpx.AsyncClient, command: Command,
+               backend: VolumeBackend | None = None) -> Command:
     node = NodeClient(client, command.target)
     iid = command.instance_id
     try:
         if command.verb == "run":
             assert command.spec is not None
+            await _export(backend, command)
             command.answer = await node.run(iid, command.spec)
             if command.answer == "shutoff":  # a started-again instance the node already has
                 command.answer = await node.start(iid)
@@ -164,9 +191,9 @@ async def send(client: httpx.AsyncClient, command: Command) -> Command:
         else:
             calls: dict[str, Callable[[str], Awaitable[str]]] = {
                 "stop": node.stop, "terminate": node.terminate, "reboot": node.reboot,
-                "start": node.start}
+                "start": node.start, "release": node.terminate}
             command.answer = await calls[command.verb](iid)
-    except NodeRefused as exc:
+    except (NodeRefused, VolumeStorageError) as exc:
         command.refused = str(exc)
     except NodeUnavailable as exc:
         event(log, logging.WARNING, "instance.node_unavailable", instance=iid,
@@ -195,6 +222,12 @@ def _apply_one(instance: Instance, command: Command, now: datetime) -> None:
         if command.answer is not None or command.refused is not None:
             instance.reboot_requested = False
         return
+    if command.verb == "release":
+        if command.answer == states.TERMINATED:
+            event(log, logging.INFO, "instance.released", instance=instance.id,
+                  node=instance.node_id)
+            instance.node_id = None
+        return
     if command.refused is not None:
         if command.verb == "run":
             _fail_launch(instance, now, command.refused)
@@ -210,7 +243,8 @@ def _apply_one(instance: Instance, command: Command, now: datetime) -> None:
 
 
 async def reconcile_instances(sessions: sessionmaker[Session], box: SecretBox,
-                              settings: Settings, client: httpx.AsyncClient) -> int:
+                              settings: Settings, client: httpx.AsyncClient,
+                              backend: VolumeBackend | None = None) -> int:
     """One pass; the number of commands sent."""
     commands = await asyncio.to_thread(plan, sessions, box, settings)
     if not commands:
@@ -219,7 +253,7 @@ async def reconcile_instances(sessions: sessionmaker[Session], box: SecretBox,
 
     async def limited(command: Command) -> Command:
         async with gate:
-            return await send(client, command)
+            return await send(client, command, backend)
 
     done = await asyncio.gather(*(limited(c) for c in commands))
     await asyncio.to_thread(apply, sessions, list(done))
@@ -228,10 +262,11 @@ async def reconcile_instances(sessions: sessionmaker[Session], box: SecretBox,
 
 async def instance_loop(sessions: sessionmaker[Session], box: SecretBox,
                         settings: Settings) -> None:
+    backend = volume_backend(settings)
     async with httpx.AsyncClient(trust_env=False, timeout=30) as client:
         while True:
             try:
-                await reconcile_instances(sessions, box, settings, client)
+                await reconcile_instances(sessions, box, settings, client, backend)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
                 event(log, logging.ERROR, "instances.reconcile_failed", exc_info=True)
             await asyncio.sleep(settings.instance_reconcile_seconds)

@@ -26,7 +26,9 @@ from controller.ec2.instances_view import (
     state_of,
 )
 from controller.ec2.pagination import check_max_results, decode_token, paginate
+from controller.ec2.placement_claim import lock_healthy_nodes, rooms
 from controller.ec2.registry import Params, Result, action
+from controller.ec2.scheduler import Demand, place
 from controller.ec2.tagging import tags_by_resource
 
 
@@ -238,10 +240,28 @@ def start_instances(ctx: RequestContext, params: Params) -> Result:
                 f"The instance '{instance.id}' is not in a state from which it can be "
                 "started.") from None
         if change.state is not None:
+            if instance.node_id is None:
+                instance.node_id = _place_again(ctx, instance)
             _change(instance, change.state, None, now, "")
             instance.state_reason_code = instance.state_reason_message = None
         out.append(_state_change(instance, previous))
     return {"StartingInstances": out}
+
+
+def _place_again(ctx: RequestContext, instance: Instance) -> str:
+    """A node for a stopped EBS-backed instance that left its node: any node of its zone
+    (its volumes are there) with room for its type, or ``InsufficientInstanceCapacity``."""
+    settings = ctx.settings
+    snapshot = rooms(ctx.session, lock_healthy_nodes(ctx.session), settings.zones,
+                     settings.node_zones)
+    chosen = place(snapshot, Demand(instance.vcpus, instance.memory_mib, instance.disk_gib),
+                   instance.availability_zone, 1, 1, settings.placement_policy)
+    if not chosen:
+        raise errors.InsufficientInstanceCapacity(
+            f"We currently do not have sufficient {instance.instance_type} capacity in the "
+            f"Availability Zone you requested ({instance.availability_zone}). Our system will "
+            "be working on provisioning additional capacity.")
+    return chosen[0]
 
 
 @action("RebootInstances")

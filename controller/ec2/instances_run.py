@@ -24,6 +24,7 @@ from controller.ec2.context import RequestContext
 from controller.ec2.images_store import visible_image
 from controller.ec2.instance_states import PENDING
 from controller.ec2.instance_type_catalog import InstanceTypeSpec
+from controller.ec2.instance_volumes import launch_mappings, record_launch_volumes
 from controller.ec2.instances import describe_reservations
 from controller.ec2.placement_claim import lock_healthy_nodes, rooms
 from controller.ec2.registry import Params, Result, action
@@ -208,9 +209,14 @@ def _plan(ctx: RequestContext, params: Params) -> dict[str, Any]:
                 "operation.")
     tags = tags_from_specifications([s for s in specs if s.get("ResourceType") == "instance"],
                                     "instance")
+    volume_tags = tags_from_specifications(
+        [s for s in specs if s.get("ResourceType") == "volume"], "volume")
     pair = _key(ctx, params.get("KeyName"))
+    mappings = launch_mappings(ctx, image, params.get("BlockDeviceMappings"))
+    zone = _zone(ctx, params)
     return {
-        "image": image, "type": itype, "zone": _zone(ctx, params), "tags": tags, "key": pair,
+        "mappings": mappings, "volume_tags": volume_tags,
+        "image": image, "type": itype, "zone": zone, "tags": tags, "key": pair,
         "kernel_id": _part_image(ctx, params.get("KernelId") or image.kernel_id, "kernel"),
         "ramdisk_id": _part_image(ctx, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
         "groups": resolve_groups(ctx, params.get("SecurityGroups") or [],
@@ -253,6 +259,7 @@ def _record(ctx: RequestContext, reservation: Reservation, plan: dict[str, Any],
     pair: KeyPair | None = plan["key"]
     now = datetime.now(UTC)
     made: dict[str, str] = {}
+    volumes: dict[str, str] = {}
     for index, ((node_id, zone), address) in enumerate(zip(nodes, addresses, strict=False)):
         instance = Instance(
             id=ids.new_resource_id("i"), account_id=ctx.account_id,
@@ -270,6 +277,9 @@ def _record(ctx: RequestContext, reservation: Reservation, plan: dict[str, Any],
             launch_time=now, state_changed_at=now)
         ctx.session.add(instance)
         made[instance.id] = "instance"
+        for volume_id in record_launch_volumes(ctx.session, ctx.settings, instance,
+                                               plan["mappings"], now):
+            volumes[volume_id] = "volume"
     try:
         ctx.session.flush()
     except IntegrityError:
@@ -277,3 +287,5 @@ def _record(ctx: RequestContext, reservation: Reservation, plan: dict[str, Any],
             "Another launch took the same resources; try again.") from None
     if plan["tags"]:
         set_tags(ctx.session, ctx.account_id, made, plan["tags"])
+    if plan["volume_tags"] and volumes:
+        set_tags(ctx.session, ctx.account_id, volumes, plan["volume_tags"])

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from controller.config import Settings
 from controller.db.models import AccessKey, Image, Instance
 from controller.ec2.image_urls import presign_get
+from controller.ec2.instance_volumes import BootVolumes
 from controller.identity.secretbox import SecretBox
 
 DEFAULT_CMDLINE = "console=ttyS0 root=/dev/vda rw"
@@ -56,17 +57,26 @@ def _source(session: Session, box: SecretBox, settings: Settings, image_id: str,
 
 
 def build_spec(session: Session, box: SecretBox, settings: Settings,
-               instance: Instance) -> dict[str, Any]:
-    root, manifest = _source(session, box, settings, instance.image_id, instance)
-    images = {"root": root}
+               instance: Instance, boot: BootVolumes | None = None) -> dict[str, Any]:
+    """The run spec; ``boot``: the instance's EBS volumes (the root one for an EBS-backed
+    instance, which then has no root image)."""
+    images: dict[str, Any] = {}
+    manifest: dict[str, Any] = {}
+    if boot is None or boot.root is None:
+        images["root"], manifest = _source(session, box, settings, instance.image_id, instance)
     if instance.kernel_id:
         images["kernel"] = _source(session, box, settings, instance.kernel_id, instance)[0]
     if instance.ramdisk_id:
         images["ramdisk"] = _source(session, box, settings, instance.ramdisk_id, instance)[0]
-    return {
+    spec = {
         "instance_id": instance.id, "memory_mib": instance.memory_mib, "vcpus": instance.vcpus,
         "mac": instance.mac, "tap": tap_name(instance.id), "private_ip": instance.private_ip,
         "images": images, "root_image_format": manifest.get("disk_format") or "raw",
         "cmdline": manifest.get("kernel_cmdline") or DEFAULT_CMDLINE,
         "hostname": hostname(instance.private_ip),
     }
+    if boot is not None and boot.root is not None:
+        spec["root_volume"] = boot.root
+    if boot is not None and boot.extra:
+        spec["volumes"] = boot.extra
+    return spec

@@ -66,7 +66,9 @@ def attach_volume(ctx: RequestContext, params: Params) -> Result:
     _check_device(_attached_to(ctx, instance.id), instance, device)
     now = datetime.now(UTC)
     volume.instance_id, volume.device = instance.id, device
-    volume.attach_state, volume.attach_time = rules.ATTACHING, now
+    # a stopped instance off any node gets the volume in the spec of its next start
+    volume.attach_state = rules.ATTACHED if instance.node_id is None else rules.ATTACHING
+    volume.attach_time = now
     volume.delete_on_termination = False
     volume.state, volume.state_changed_at, volume.state_message = rules.IN_USE, now, None
     ctx.session.flush()
@@ -100,7 +102,9 @@ def detach_volume(ctx: RequestContext, params: Params) -> Result:
     assert shown is not None
     now = datetime.now(UTC)
     instance = ctx.session.get(Instance, volume.instance_id)
-    if params.get("Force") and _node_gone(ctx, instance):
+    off_node = instance is not None and instance.state == istates.STOPPED \
+        and instance.node_id is None
+    if off_node or (params.get("Force") and _node_gone(ctx, instance)):
         shown["State"] = rules.DETACHING
         clear_attachment(volume, now)
         return shown

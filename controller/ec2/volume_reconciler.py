@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from sqlalchemy import or_, select
@@ -29,12 +31,17 @@ from controller.db.engine import transaction
 from controller.db.models import Instance, Node, Volume
 from controller.ec2 import instance_states as istates
 from controller.ec2 import volume_rules as rules
+from controller.ec2.errors import ClientError
+from controller.ec2.snapshot_restore import restore_volume_file
 from controller.ec2.tagging import delete_all_for
 from controller.ec2.volume_attach import clear_attachment
 from controller.identity.secretbox import SecretBox
 from controller.logs import event
 from controller.nodes.client import NodeClient, NodeRefused, NodeTarget, NodeUnavailable
 from controller.nodes.registry import HEALTHY
+from storage.objects import BlobStore
+from storage.objects.errors import BlobStoreError
+from storage.snapshots.source import SourceError
 from storage.volumes import FileBackend, Placement, VolumeBackend, VolumeStorageError
 from storage.volumes.backend import Format
 from storage.volumes.nbd import NbdExports
@@ -73,13 +80,33 @@ def _placement(volume: Volume) -> Placement | None:
     return Placement(volume.backend, volume.host, volume.location, fmt)
 
 
-def materialise(backend: VolumeBackend, job: Job) -> Placement:
-    """Make the volume's bytes. THE branch point for volumes from snapshots: a volume with a
-    ``snapshot_id`` is restored from the snapshot's parts in the object store instead."""
-    if job.snapshot_id is not None:
-        raise VolumeStorageError(
-            f"restoring volumes from snapshots ({job.snapshot_id}) is not available yet")
-    return backend.create(job.volume_id, job.size_gib)
+Restore = Callable[[str, Path, int, str], None]
+"""Fill a new volume file from a snapshot: (snapshot id, file, size GiB, format)."""
+
+
+def snapshot_restorer(sessions: sessionmaker[Session], blobs: BlobStore | None) -> Restore:
+    def restore(snapshot_id: str, path: Path, size_gib: int, fmt: str) -> None:
+        if blobs is None:
+            raise VolumeStorageError("this controller has no object store to restore from")
+        try:
+            restore_volume_file(sessions, blobs, snapshot_id, path, size_gib, fmt)
+        except (OSError, ValueError, ClientError, BlobStoreError, SourceError) as exc:
+            raise VolumeStorageError(f"restore of {snapshot_id} failed: {exc}") from exc
+    return restore
+
+
+def materialise(backend: VolumeBackend, job: Job, restore: Restore | None = None) -> Placement:
+    """Make the volume's bytes: a volume with a ``snapshot_id`` is restored from the
+    snapshot's parts in the object store (into a temporary name, renamed when complete)."""
+    if job.snapshot_id is None:
+        return backend.create(job.volume_id, job.size_gib)
+    if restore is None:
+        raise VolumeStorageError(f"cannot restore {job.snapshot_id}: no restorer")
+    placement = backend.placement_for(job.volume_id)
+    path = Path(placement.location)
+    if not path.exists():
+        restore(job.snapshot_id, path, job.size_gib, placement.format)
+    return placement
 
 
 def _attachment_job(volume: Volume, instance: Instance | None, nodes: dict[str, Node],
@@ -89,6 +116,8 @@ def _attachment_job(volume: Volume, instance: Instance | None, nodes: dict[str, 
         return Job(volume.id, planned, "release", placement=_placement(volume))
     if volume.attach_state not in (rules.ATTACHING, rules.DETACHING):
         return None
+    if volume.attach_state == rules.ATTACHING and instance.state != istates.RUNNING:
+        return None  # a launch volume, or a pending instance: the run spec carries it
     node = nodes.get(instance.node_id or "")
     if node is None or node.state != HEALTHY:
         return None
@@ -136,10 +165,11 @@ def _body(backend: VolumeBackend, job: Job) -> dict[str, str]:
     return {"device": job.device, "format": "raw", "nbd": export.uri}
 
 
-async def send(client: httpx.AsyncClient, backend: VolumeBackend, job: Job) -> Job:
+async def send(client: httpx.AsyncClient, backend: VolumeBackend, job: Job,
+               restore: Restore | None = None) -> Job:
     try:
         if job.verb == "create":
-            job.placement = await asyncio.to_thread(materialise, backend, job)
+            job.placement = await asyncio.to_thread(materialise, backend, job, restore)
         elif job.verb == "delete":
             if job.placement is not None:
                 await asyncio.to_thread(backend.delete, job.placement)
@@ -179,8 +209,13 @@ def _apply_one(session: Session, volume: Volume, job: Job, now: datetime) -> Non
         if job.ok and job.placement is not None:
             volume.host, volume.location = job.placement.host, job.placement.location
             volume.format, volume.backend = job.placement.format, job.placement.backend
-            _set(volume, rules.AVAILABLE, now)
+            if volume.instance_id is not None:  # a launch volume: attached with its instance
+                volume.attach_state, volume.attach_time = rules.ATTACHED, now
+                _set(volume, rules.IN_USE, now)
+            else:
+                _set(volume, rules.AVAILABLE, now)
         elif job.refused is not None:
+            volume.attach_state = None  # a launch volume keeps instance_id: the launch fails
             _set(volume, rules.ERROR, now, job.refused)
     elif job.verb == "delete" and job.ok:
         delete_all_for(session, volume.account_id, volume.id)
@@ -209,7 +244,8 @@ def _set(volume: Volume, state: str, now: datetime, message: str | None = None) 
 
 
 async def reconcile_volumes(sessions: sessionmaker[Session], box: SecretBox, settings: Settings,
-                            client: httpx.AsyncClient, backend: VolumeBackend) -> int:
+                            client: httpx.AsyncClient, backend: VolumeBackend,
+                            restore: Restore | None = None) -> int:
     """One pass; the number of jobs done or tried."""
     jobs = await asyncio.to_thread(plan, sessions, box, settings)
     if not jobs:
@@ -218,7 +254,7 @@ async def reconcile_volumes(sessions: sessionmaker[Session], box: SecretBox, set
 
     async def limited(job: Job) -> Job:
         async with gate:
-            return await send(client, backend, job)
+            return await send(client, backend, job, restore)
 
     done = await asyncio.gather(*(limited(j) for j in jobs))
     await asyncio.to_thread(apply, sessions, list(done))
@@ -226,12 +262,13 @@ async def reconcile_volumes(sessions: sessionmaker[Session], box: SecretBox, set
 
 
 async def volume_loop(sessions: sessionmaker[Session], box: SecretBox,
-                      settings: Settings) -> None:
+                      settings: Settings, blobs: BlobStore | None = None) -> None:
     backend = volume_backend(settings)
+    restore = snapshot_restorer(sessions, blobs)
     async with httpx.AsyncClient(trust_env=False, timeout=60) as client:
         while True:
             try:
-                await reconcile_volumes(sessions, box, settings, client, backend)
+                await reconcile_volumes(sessions, box, settings, client, backend, restore)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
                 event(log, logging.ERROR, "volumes.reconcile_failed", exc_info=True)
             await asyncio.sleep(settings.volume_reconcile_seconds)

@@ -60,11 +60,19 @@ def design(
     paths: InstancePaths,
     policy: NodePolicy,
     volumes: list[VolumeAttachment] | None = None,
+    root: VolumeAttachment | None = None,
 ) -> DomainConfig:
     """The domain for ``spec`` (images already resolved to paths) with its attached
-    ``volumes``; its files live at ``paths``."""
+    ``volumes``; its files live at ``paths``. ``root``: an EBS root volume booted as ``vda``
+    (its serial the volume's) instead of the instance's overlay."""
     if spec.kernel is None or spec.images:
         raise InvalidSpec("the spec's images must be resolved to local paths first")
+    root_disk = volume_disk(root) if root is not None else DiskConfig(
+        source=str(paths.overlay),
+        target_dev=ROOT_DEV,
+        driver_type="qcow2",
+        serial=spec.instance_id,
+    )
     return DomainConfig(
         name=spec.instance_id,
         uuid=str(uuid.uuid5(DOMAIN_UUID_NAMESPACE, spec.instance_id)),
@@ -73,12 +81,7 @@ def design(
         vcpus=spec.vcpus,
         os=DirectKernelBootConfig(kernel=spec.kernel, initrd=spec.ramdisk, cmdline=spec.cmdline),
         disks=[
-            DiskConfig(
-                source=str(paths.overlay),
-                target_dev=ROOT_DEV,
-                driver_type="qcow2",
-                serial=spec.instance_id,
-            ),
+            root_disk,
             *(volume_disk(volume) for volume in volumes or []),
         ],
         interfaces=[BridgeInterfaceConfig(mac=spec.mac, bridge=policy.bridge, tap=spec.tap)],
