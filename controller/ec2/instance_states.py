@@ -20,8 +20,9 @@ STOPPING = "stopping"
 STOPPED = "stopped"
 
 CODES = {PENDING: 0, RUNNING: 16, SHUTTING_DOWN: 32, TERMINATED: 48, STOPPING: 64, STOPPED: 80}
-HOLDS_CAPACITY = (PENDING, RUNNING, STOPPING, STOPPED, SHUTTING_DOWN)
-"""States whose instance still occupies its node (stopped ones keep their place: no migration)."""
+HOLDS_CAPACITY = (PENDING, RUNNING, STOPPING, SHUTTING_DOWN)
+"""States whose instance occupies its node. A stopped (EBS-backed) instance does not: its node
+lets go of the domain, and StartInstances places it again (see instance_reconciler)."""
 LIVE = (PENDING, RUNNING, STOPPING, STOPPED)
 
 USER_SHUTDOWN = "Client.UserInitiatedShutdown"

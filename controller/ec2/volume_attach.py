@@ -27,7 +27,8 @@ MAX_ATTACHED = 24  # /dev/sd[b-z] less the root disk's letter
 
 def _check_device(session_volumes: list[Volume], instance: Instance, device: str) -> None:
     letter = rules.device_letter(device)
-    taken = {rules.device_letter(v.device) for v in session_volumes if v.device}
+    # root_letter reads any device name, an EBS root's /dev/sda1 too
+    taken = {rules.root_letter(v.device) for v in session_volumes if v.device}
     if letter in taken or letter == rules.root_letter(instance.root_device_name):
         raise errors.InvalidParameterValue(
             f"Invalid value '{device}' for unixDevice. Attachment point {device} is already "

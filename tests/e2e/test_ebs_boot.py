@@ -1,0 +1,375 @@
+"""EBS-backed images and instances end to end: a real controller (snapshot job, volume and
+instance reconcilers), fake node agents over real HTTP, boto3, the AWS CLI and boto 2.
+
+Zone A has ``store-1``, named like the storage host: volumes reach its guests by path. Zone B
+has ``far-1``: by NBD. ``far-a`` joins zone A in the last test, where a stopped instance starts
+again on it (its root volume then over NBD).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from boto.ec2.blockdevicemapping import BlockDeviceMapping, BlockDeviceType
+
+from controller.db.engine import transaction
+from controller.db.models import Snapshot
+from tests.conftest import AwsCli, Server, running_server
+from tests.e2e.fake_nodes import FakeCluster, NodeShape
+from tests.e2e.snapshot_fixtures import _sessions, wait_snapshot
+from tests.e2e.test_instances import code_of, image, wait_for
+from tests.e2e.test_volumes import wait_volume
+
+__all__ = ["image"]
+ZONE_A, ZONE_B = "us-east-1a", "us-east-1b"
+STORE, FAR, FAR_A = "store-1", "far-1", "far-a"
+MIB = 1 << 20
+MARK = b"ironbark root volume marker"
+
+
+@pytest.fixture(scope="module")
+def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    env = {
+        "IRONBARK_NODE_HEARTBEAT_SECONDS": "0.3",
+        "IRONBARK_INSTANCE_RECONCILE_SECONDS": "0.2",
+        "IRONBARK_VOLUME_RECONCILE_SECONDS": "0.2",
+        "IRONBARK_AVAILABILITY_ZONES": json.dumps([ZONE_A, ZONE_B]),
+        "IRONBARK_NODE_ZONES": json.dumps({FAR: ZONE_B}),
+        "IRONBARK_PRIVATE_SUBNET": "127.79.0.0/24",
+        "IRONBARK_METADATA_PORT": "0",
+        "IRONBARK_VOLUME_HOST": STORE,
+        "IRONBARK_VOLUME_NBD_PORTS": json.dumps([11800, 11899]),
+    }
+    with running_server(db_backend, tmp_path_factory, env) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def cluster(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCluster]:
+    token = (server.data_dir / "cluster-token").read_text().strip()
+    fakes = FakeCluster(server.endpoint, token, tmp_path_factory.mktemp("fakes"))
+    try:
+        fakes.add(NodeShape(STORE, max_instances=3))
+        fakes.add(NodeShape(FAR))
+        yield fakes
+    finally:
+        fakes.close()
+
+
+def volume_file(server: Server, volume_id: str) -> Path:
+    return server.data_dir / "volumes" / f"{volume_id}.raw"
+
+
+@pytest.fixture
+def snapshot(ec2: Any, server: Server, cluster: FakeCluster) -> str:
+    """The test account's completed snapshot of a 1 GiB volume with a marker at 0 and at
+    700 MiB."""
+    volume_id = ec2.create_volume(AvailabilityZone=ZONE_A, Size=1)["VolumeId"]
+    wait_volume(ec2, volume_id, "available")
+    with volume_file(server, volume_id).open("r+b") as out:
+        out.write(MARK)
+        out.seek(700 * MIB)
+        out.write(MARK[::-1])
+    snap = ec2.create_snapshot(VolumeId=volume_id, Description="root")["SnapshotId"]
+    assert wait_snapshot(ec2, snap)["State"] == "completed"
+    ec2.delete_volume(VolumeId=volume_id)
+    return str(snap)
+
+
+def register(ec2: Any, image: dict[str, str], snapshot: str, name: str,
+             **ebs: Any) -> str:
+    return str(ec2.register_image(
+        Name=name, RootDeviceName="/dev/sda1", KernelId=image["aki"],
+        RamdiskId=image["ari"], Architecture="x86_64",
+        BlockDeviceMappings=[{"DeviceName": "/dev/sda1",
+                              "Ebs": {"SnapshotId": snapshot, **ebs}}])["ImageId"])
+
+
+def mappings_of(ec2: Any, iid: str) -> dict[str, dict[str, Any]]:
+    shown = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    return {m["DeviceName"]: m["Ebs"] for m in shown["BlockDeviceMappings"]}
+
+
+def node_of(cluster: FakeCluster, iid: str) -> str | None:
+    found = [name for name, node in cluster.nodes.items() if iid in node.instances.specs]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def read_at(path: Path, offset: int, size: int) -> bytes:
+    with path.open("rb") as source:
+        source.seek(offset)
+        return source.read(size)
+
+
+def test_register_ebs_image_and_refusals(ec2: Any, image: dict[str, str], snapshot: str) -> None:
+    ami = register(ec2, image, snapshot, "ebs-register", VolumeType="gp2")
+    shown = ec2.describe_images(ImageIds=[ami])["Images"][0]
+    assert (shown["RootDeviceType"], shown["RootDeviceName"]) == ("ebs", "/dev/sda1")
+    assert (shown["KernelId"], shown["RamdiskId"], shown["State"]) == (
+        image["aki"], image["ari"], "available")
+    ebs = shown["BlockDeviceMappings"][0]["Ebs"]
+    assert (ebs["SnapshotId"], ebs["VolumeSize"], ebs["DeleteOnTermination"],
+            ebs["VolumeType"]) == (snapshot, 1, True, "gp2")
+    found = ec2.describe_images(Filters=[
+        {"Name": "block-device-mapping.snapshot-id", "Values": [snapshot]},
+        {"Name": "root-device-type", "Values": ["ebs"]}])["Images"]
+    assert ami in {i["ImageId"] for i in found}
+    assert code_of(lambda: ec2.delete_snapshot(SnapshotId=snapshot)) == "InvalidSnapshot.InUse"
+
+    def refused(**params: Any) -> str:
+        return code_of(lambda: ec2.register_image(**{"Name": "ebs-refused", **params}))
+
+    sda1 = {"DeviceName": "/dev/sda1"}
+    assert refused() == "MissingParameter"
+    assert refused(RootDeviceName="/dev/sda1", BlockDeviceMappings=[
+        {**sda1, "Ebs": {"VolumeSize": 1}}]) == "InvalidBlockDeviceMapping"
+    assert refused(RootDeviceName="/dev/sdb", BlockDeviceMappings=[
+        {**sda1, "Ebs": {"SnapshotId": snapshot}}]) == "InvalidBlockDeviceMapping"
+    assert refused(RootDeviceName="/dev/sda1", BlockDeviceMappings=[
+        {**sda1, "Ebs": {"SnapshotId": "snap-0123456789abcdef0"}}]) == "InvalidSnapshot.NotFound"
+    assert refused(RootDeviceName="/dev/sda1", BlockDeviceMappings=[
+        {**sda1, "Ebs": {"SnapshotId": "snap-nothex"}}]) == "InvalidSnapshotID.Malformed"
+    assert refused(RootDeviceName="/dev/sda1", BlockDeviceMappings=[
+        {**sda1, "Ebs": {"SnapshotId": snapshot, "VolumeSize": 0}}]) == \
+        "InvalidBlockDeviceMapping"
+    assert code_of(lambda: register(ec2, image, snapshot, "ebs-register")) == \
+        "InvalidAMIName.Duplicate"
+    ec2.deregister_image(ImageId=ami)
+    assert ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]["State"] == "completed"
+
+
+def test_run_boots_from_restored_root_and_extra_volumes(ec2: Any, image: dict[str, str],
+                                                        snapshot: str, server: Server,
+                                                        cluster: FakeCluster) -> None:
+    ami = register(ec2, image, snapshot, "ebs-run")
+    reply = ec2.run_instances(
+        ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
+        Placement={"AvailabilityZone": ZONE_A},
+        BlockDeviceMappings=[
+            {"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 2}},
+            {"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1, "DeleteOnTermination": False}},
+            {"DeviceName": "/dev/sdg", "Ebs": {"SnapshotId": snapshot, "VolumeType": "gp3"}}],
+        TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "k", "Value": "v"}]}])
+    launched = reply["Instances"][0]
+    iid = launched["InstanceId"]
+    assert launched["State"]["Name"] == "pending" and launched["RootDeviceType"] == "ebs"
+    assert sorted(m["DeviceName"] for m in launched["BlockDeviceMappings"]) == [
+        "/dev/sda1", "/dev/sdf", "/dev/sdg"]
+    running = wait_for(ec2, [iid], "running")[0]
+    assert (running["RootDeviceType"], running["RootDeviceName"]) == ("ebs", "/dev/sda1")
+    shown = mappings_of(ec2, iid)
+    assert {d: (e["Status"], e["DeleteOnTermination"]) for d, e in shown.items()} == {
+        "/dev/sda1": ("attached", True), "/dev/sdf": ("attached", False),
+        "/dev/sdg": ("attached", True)}
+    root, blank, copy = (shown[d]["VolumeId"] for d in ("/dev/sda1", "/dev/sdf", "/dev/sdg"))
+    volumes = {v["VolumeId"]: v for v in ec2.describe_volumes(VolumeIds=[root, blank, copy])[
+        "Volumes"]}
+    assert (volumes[root]["Size"], volumes[root]["SnapshotId"], volumes[root]["State"]) == (
+        2, snapshot, "in-use")
+    assert (volumes[blank]["Size"], volumes[blank]["SnapshotId"]) == (1, "")
+    assert (volumes[copy]["VolumeType"], volumes[copy]["Iops"]) == ("gp3", 3000)
+    assert all(v["Tags"] == [{"Key": "k", "Value": "v"}] for v in volumes.values())
+    assert all(v["AvailabilityZone"] == ZONE_A for v in volumes.values())
+    for vid in (root, copy):  # restored from the snapshot, sparse and grown
+        assert read_at(volume_file(server, vid), 0, len(MARK)) == MARK
+        assert read_at(volume_file(server, vid), 700 * MIB, len(MARK)) == MARK[::-1]
+    assert volume_file(server, root).stat().st_size == 2 << 30
+    assert node_of(cluster, iid) == STORE
+    spec = cluster.nodes[STORE].instances.specs[iid]
+    assert spec.root_volume == {"volume_id": root, "format": "raw",
+                                "path": str(volume_file(server, root))}
+    assert "root" not in spec.images and "kernel" in spec.images
+    assert sorted(v["device"] for v in spec.volumes) == ["/dev/sdf", "/dev/sdg"]
+    assert code_of(lambda: ec2.detach_volume(VolumeId=root, InstanceId=iid,
+                                             Device="/dev/sdb")) == "InvalidAttachment.NotFound"
+
+    ec2.terminate_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "terminated")
+    ec2.get_waiter("volume_deleted").wait(VolumeIds=[root, copy],
+                                          WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    assert wait_volume(ec2, blank, "available")["Attachments"] == []
+    assert not volume_file(server, root).exists()
+    ec2.delete_volume(VolumeId=blank)
+
+
+def test_nbd_root_and_stop_start(ec2: Any, image: dict[str, str], snapshot: str,
+                                 server: Server, cluster: FakeCluster) -> None:
+    ami = register(ec2, image, snapshot, "ebs-nbd")
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
+                            Placement={"AvailabilityZone": ZONE_B})["Instances"][0]["InstanceId"]
+    first = wait_for(ec2, [iid], "running")[0]
+    spec = cluster.nodes[FAR].instances.specs[iid]
+    root = mappings_of(ec2, iid)["/dev/sda1"]["VolumeId"]
+    assert spec.root_volume is not None and spec.root_volume["volume_id"] == root
+    assert spec.root_volume["nbd"].startswith("nbd://") and "path" not in spec.root_volume
+
+    data = ec2.create_volume(AvailabilityZone=ZONE_B, Size=1)["VolumeId"]
+    wait_volume(ec2, data, "available")
+    ec2.attach_volume(VolumeId=data, InstanceId=iid, Device="/dev/sdh")
+    wait_volume(ec2, data, "attached")
+
+    stopping = ec2.stop_instances(InstanceIds=[iid])["StoppingInstances"][0]
+    assert stopping["CurrentState"]["Name"] == "stopping"
+    stopped = wait_for(ec2, [iid], "stopped")[0]
+    assert stopped["StateReason"]["Code"] == "Client.UserInitiatedShutdown"
+    assert stopped["PrivateIpAddress"] == first["PrivateIpAddress"]
+    deadline = time.monotonic() + 10
+    while node_of(cluster, iid) is not None:  # the node let go of the domain
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert {d: e["Status"] for d, e in mappings_of(ec2, iid).items()} == {
+        "/dev/sda1": "attached", "/dev/sdh": "attached"}
+    assert ec2.describe_volumes(VolumeIds=[root])["Volumes"][0]["State"] == "in-use"
+
+    # while stopped: the type changes, a volume detaches and another attaches at once
+    ec2.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": "m1.medium"})
+    ec2.detach_volume(VolumeId=data)
+    wait_volume(ec2, data, "available")
+    other = ec2.create_volume(AvailabilityZone=ZONE_B, Size=1)["VolumeId"]
+    wait_volume(ec2, other, "available")
+    ec2.attach_volume(VolumeId=other, InstanceId=iid, Device="/dev/sdj")
+    wait_volume(ec2, other, "attached")
+
+    started = ec2.start_instances(InstanceIds=[iid])["StartingInstances"][0]
+    assert (started["PreviousState"]["Name"], started["CurrentState"]["Name"]) == (
+        "stopped", "pending")
+    again = wait_for(ec2, [iid], "running")[0]
+    assert again["InstanceType"] == "m1.medium"
+    assert again["PrivateIpAddress"] == first["PrivateIpAddress"]
+    spec = cluster.nodes[FAR].instances.specs[iid]
+    assert spec.root_volume is not None and spec.root_volume["volume_id"] == root
+    assert [v["volume_id"] for v in spec.volumes] == [other]
+    assert spec.memory_mib == 512  # m1.medium
+    assert code_of(lambda: ec2.start_instances(InstanceIds=["i-0123456789abcdef0"])) == \
+        "InvalidInstanceID.NotFound"
+
+    ec2.stop_instances(InstanceIds=[iid], Force=True)
+    wait_for(ec2, [iid], "stopped")
+    ec2.terminate_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "terminated")
+    ec2.get_waiter("volume_deleted").wait(VolumeIds=[root],
+                                          WaiterConfig={"Delay": 1, "MaxAttempts": 20})
+    wait_volume(ec2, other, "available")
+    for vid in (data, other):
+        ec2.delete_volume(VolumeId=vid)
+
+
+def test_failed_restore_ends_terminated(ec2: Any, image: dict[str, str], snapshot: str,
+                                        server: Server) -> None:
+    broken = ec2.copy_snapshot(SourceSnapshotId=snapshot, SourceRegion="us-east-1")["SnapshotId"]
+    assert wait_snapshot(ec2, broken)["State"] == "completed"
+    ami = register(ec2, image, broken, "ebs-broken")
+    with transaction(_sessions(server)) as session:
+        row = session.get(Snapshot, broken)
+        assert row is not None and row.manifest
+        manifest = json.loads(row.manifest)
+        manifest["parts"][0]["key"] = "missing/00000000"
+        row.manifest = json.dumps(manifest)
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
+                            Placement={"AvailabilityZone": ZONE_A})["Instances"][0]["InstanceId"]
+    done = wait_for(ec2, [iid], "terminated")[0]
+    assert done["StateReason"]["Code"] == "Server.InternalError"
+
+
+def test_run_refusals(ec2: Any, image: dict[str, str], snapshot: str) -> None:
+    ami = register(ec2, image, snapshot, "ebs-refusals")
+    before = len(ec2.describe_volumes()["Volumes"])
+
+    def refused(mappings: list[dict[str, Any]]) -> str:
+        return code_of(lambda: ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
+                                                 BlockDeviceMappings=mappings))
+
+    assert refused([{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 0}}]) == \
+        "InvalidBlockDeviceMapping"
+    assert refused([{"DeviceName": "/dev/sdf", "Ebs": {}}]) == "InvalidBlockDeviceMapping"
+    assert refused([{"DeviceName": "/dev/sdf", "Ebs": {
+        "SnapshotId": "snap-0123456789abcdef0"}}]) == "InvalidSnapshot.NotFound"
+    assert len(ec2.describe_volumes()["Volumes"]) == before
+
+
+def test_start_moves_to_another_node(ec2: Any, image: dict[str, str], snapshot: str,
+                                     server: Server, cluster: FakeCluster) -> None:
+    """A stopped instance left its node; when that node is full, it starts on another node
+    of its zone, where its root volume (kept on the storage host) arrives over NBD."""
+    ami = register(ec2, image, snapshot, "ebs-move")
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
+                            Placement={"AvailabilityZone": ZONE_A})["Instances"][0]["InstanceId"]
+    wait_for(ec2, [iid], "running")
+    assert node_of(cluster, iid) == STORE
+    ec2.stop_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "stopped")
+    fillers = [i["InstanceId"] for i in ec2.run_instances(
+        ImageId=image["ami"], MinCount=3, MaxCount=3, InstanceType="m1.small",
+        Placement={"AvailabilityZone": ZONE_A})["Instances"]]
+    wait_for(ec2, fillers, "running")
+    assert code_of(lambda: ec2.start_instances(InstanceIds=[iid])) == \
+        "InsufficientInstanceCapacity"
+    cluster.add(NodeShape(FAR_A))
+    ec2.start_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "running")
+    assert node_of(cluster, iid) == FAR_A
+    spec = cluster.nodes[FAR_A].instances.specs[iid]
+    assert spec.root_volume is not None and spec.root_volume["nbd"].startswith("nbd://")
+    ec2.terminate_instances(InstanceIds=[iid, *fillers])
+    wait_for(ec2, [iid, *fillers], "terminated")
+
+
+def test_aws_cli(aws: AwsCli, image: dict[str, str], snapshot: str) -> None:
+    mapping = json.dumps([{"DeviceName": "/dev/sda1", "Ebs": {"SnapshotId": snapshot}}])
+    ami = aws("ec2", "register-image", "--name", "ebs-cli", "--root-device-name", "/dev/sda1",
+              "--kernel-id", image["aki"], "--ramdisk-id", image["ari"],
+              "--block-device-mappings", mapping)["ImageId"]
+    shown = aws("ec2", "describe-images", "--image-ids", ami)["Images"][0]
+    assert shown["RootDeviceType"] == "ebs"
+    iid = aws("ec2", "run-instances", "--image-id", ami, "--count", "1", "--instance-type",
+              "m1.small", "--placement", f"AvailabilityZone={ZONE_A}")["Instances"][0]["InstanceId"]
+    aws("ec2", "wait", "instance-running", "--instance-ids", iid)
+    stopping = aws("ec2", "stop-instances", "--instance-ids", iid)["StoppingInstances"][0]
+    assert stopping["CurrentState"]["Name"] == "stopping"
+    aws("ec2", "wait", "instance-stopped", "--instance-ids", iid)
+    aws("ec2", "start-instances", "--instance-ids", iid)
+    aws("ec2", "wait", "instance-running", "--instance-ids", iid)
+    aws("ec2", "terminate-instances", "--instance-ids", iid)
+    aws("ec2", "wait", "instance-terminated", "--instance-ids", iid)
+
+
+def test_boto2(boto2: Any, image: dict[str, str], snapshot: str) -> None:
+    mapping = BlockDeviceMapping()
+    mapping["/dev/sda1"] = BlockDeviceType(snapshot_id=snapshot, delete_on_termination=True)
+    ami = boto2.register_image(name="ebs-boto2", root_device_name="/dev/sda1",
+                               kernel_id=image["aki"], ramdisk_id=image["ari"],
+                               block_device_map=mapping)
+    shown = boto2.get_image(ami)
+    assert shown.root_device_type == "ebs" and shown.block_device_mapping[
+        "/dev/sda1"].snapshot_id == snapshot
+    extra = BlockDeviceMapping()
+    extra["/dev/sdf"] = BlockDeviceType(size=1, delete_on_termination=True)
+    reservation = boto2.run_instances(ami, instance_type="m1.small", placement=ZONE_A,
+                                      block_device_map=extra)
+    instance = reservation.instances[0]
+
+    def state() -> str:
+        instance.update()
+        return str(instance.state)
+
+    def wait(wanted: str) -> None:
+        deadline = time.monotonic() + 20
+        while state() != wanted:
+            assert time.monotonic() < deadline, instance.state
+            time.sleep(0.2)
+
+    wait("running")
+    assert instance.root_device_type == "ebs"
+    assert sorted(instance.block_device_mapping) == ["/dev/sda1", "/dev/sdf"]
+    boto2.stop_instances([instance.id])
+    wait("stopped")
+    boto2.start_instances([instance.id])
+    wait("running")
+    boto2.terminate_instances([instance.id])
+    wait("terminated")
