@@ -262,10 +262,12 @@ class InstanceManager:
                             name: str) -> BackupStatus:
         """A point-in-time copy of an attached volume of a running guest (``backups``)."""
         async with self._locks[instance_id]:
-            self._spec(instance_id)
+            spec = self._spec(instance_id)
             target = backup_path(self.store.state_dir, instance_id, volume_id, name)
-            found = [a for a in self.attachments.load(self.store.paths(instance_id))
-                     if a.volume_id == volume_id]
+            root = root_attachment(spec)
+            attached = [*([root] if root else []),
+                        *self.attachments.load(self.store.paths(instance_id))]
+            found = [a for a in attached if a.volume_id == volume_id]
             guest = Guest(self.host, instance_id)
             if not found or not (await guest.state()).active:
                 raise BackupRefused(f"{volume_id} is not attached to a running {instance_id}")

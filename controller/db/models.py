@@ -368,6 +368,10 @@ class Instance(Base):
     console_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     console_wanted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When a client last asked for the console: the reconciler fetches it while recent."""
+    image_hold: Mapped[str | None] = mapped_column(String(16))
+    """CreateImage without NoReboot (migration 0014): ``stopping`` while the node shuts the
+    guest down for the image's snapshots, ``off`` while they are taken from the files; the
+    instance stays ``running`` to the API and boots again when they are done."""
 
 
 # --- EBS volumes and snapshots ----------------------------------------------------------------

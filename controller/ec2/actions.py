@@ -3,6 +3,7 @@
 from controller.ec2 import (
     image_attributes,
     images,
+    images_create,
     images_register,
     instance_attributes,
     instance_types,
@@ -21,6 +22,7 @@ from controller.ec2 import (
 __all__ = [
     "image_attributes",
     "images",
+    "images_create",  # EBS-backed images (ebs-boot)
     "images_register",
     "instance_attributes",
     "instance_types",

@@ -28,6 +28,12 @@ from controller.config import Settings
 from controller.db.engine import transaction
 from controller.db.models import Instance, Node
 from controller.ec2 import instance_states as states
+from controller.ec2.images_create import (
+    OFF_FOR_IMAGE,
+    STOPPING_FOR_IMAGE,
+    finish_images,
+    imaging_done,
+)
 from controller.ec2.instance_volumes import VolumesFailed, VolumesNotReady, boot_volumes
 from controller.ec2.node_spec import LaunchError, build_spec
 from controller.ec2.volume_reconciler import volume_backend
@@ -81,6 +87,8 @@ def _apply_reports(instance: Instance, node: Node | None, now: datetime) -> None
         return
     if node.last_heartbeat_at.replace(tzinfo=UTC) <= instance.state_changed_at.replace(tzinfo=UTC):
         return
+    if instance.image_hold is not None:
+        return  # powered off on purpose for CreateImage
     reported = {r["instance_id"]: r["state"] for r in instance_reports(node)}
     change = states.from_node_report(instance.state, reported.get(instance.id),
                                      instance.shutdown_behavior, instance.root_device_type)
@@ -88,7 +96,11 @@ def _apply_reports(instance: Instance, node: Node | None, now: datetime) -> None
         _set(instance, change.state, now, change.reason_code)
 
 
-def _verb(instance: Instance, now: datetime) -> str | None:
+def _verb(session: Session, instance: Instance, now: datetime) -> str | None:
+    if instance.state == states.RUNNING and instance.image_hold == STOPPING_FOR_IMAGE:
+        return "image-stop"  # CreateImage: shut the guest down for its snapshots
+    if instance.state == states.RUNNING and instance.image_hold == OFF_FOR_IMAGE:
+        return "image-start" if imaging_done(session, instance) else None
     if instance.state == states.PENDING:
         return "run"
     if instance.state == states.STOPPING:
@@ -115,6 +127,7 @@ def _busy(session: Session, nodes: Iterable[Node], now: datetime) -> list[Instan
     conditions = [
         Instance.state.in_((states.PENDING, states.STOPPING, states.SHUTTING_DOWN)),
         (Instance.state == states.STOPPED) & Instance.node_id.is_not(None),
+        Instance.image_hold.is_not(None),
         (Instance.state == states.RUNNING) & Instance.reboot_requested.is_(True),
         (Instance.state == states.RUNNING) & (Instance.console_wanted_at > now - CONSOLE_INTEREST),
     ]
@@ -129,6 +142,7 @@ def plan(sessions: sessionmaker[Session], box: SecretBox, settings: Settings,
     deadline = timedelta(seconds=settings.instance_launch_timeout_seconds)
     commands: list[Command] = []
     with transaction(sessions) as session:
+        finish_images(session)
         nodes: dict[str, Node] = {n.id: n for n in session.scalars(select(Node))}
         for instance in _busy(session, nodes.values(), now):
             node = nodes.get(instance.node_id or "")
@@ -136,7 +150,7 @@ def plan(sessions: sessionmaker[Session], box: SecretBox, settings: Settings,
             if instance.state == states.PENDING and \
                     instance.state_changed_at.replace(tzinfo=UTC) < now - deadline:
                 _fail_launch(instance, now, "the node did not start it in time")
-            verb = _verb(instance, now)
+            verb = _verb(session, instance, now)
             if verb is None or node is None or node.state != HEALTHY:
                 continue
             command = _command(session, box, settings, instance, node, verb, now)
@@ -191,7 +205,8 @@ async def send(client: httpx.AsyncClient, command: Command,
         else:
             calls: dict[str, Callable[[str], Awaitable[str]]] = {
                 "stop": node.stop, "terminate": node.terminate, "reboot": node.reboot,
-                "start": node.start, "release": node.terminate}
+                "start": node.start, "release": node.terminate, "image-stop": node.stop,
+                "image-start": node.start}
             command.answer = await calls[command.verb](iid)
     except (NodeRefused, VolumeStorageError) as exc:
         command.refused = str(exc)
@@ -221,6 +236,12 @@ def _apply_one(instance: Instance, command: Command, now: datetime) -> None:
     if command.verb == "reboot":
         if command.answer is not None or command.refused is not None:
             instance.reboot_requested = False
+        return
+    if command.verb in ("image-stop", "image-start"):
+        if command.verb == "image-stop" and command.answer in ("shutoff", "crashed"):
+            instance.image_hold = OFF_FOR_IMAGE
+        elif command.verb == "image-start" and command.answer == states.RUNNING:
+            instance.image_hold = None
         return
     if command.verb == "release":
         if command.answer == states.TERMINATED:

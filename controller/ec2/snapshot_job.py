@@ -113,8 +113,8 @@ def _plan(session: Session, box: SecretBox, snapshot: Snapshot) -> Work:
     if base is not None:
         work.base_id, work.base = base.id, _manifest(base)
     instance = session.get(Instance, volume.instance_id) if volume.instance_id else None
-    if instance is not None and instance.state == "running" and volume.attach_state in (
-            "attached", "busy", "detaching"):
+    if instance is not None and instance.state == "running" and instance.image_hold is None \
+            and volume.attach_state in ("attached", "busy", "detaching"):
         node = session.get(Node, instance.node_id) if instance.node_id else None
         if node is None or node.state != HEALTHY:
             raise SnapshotFailed(f"The node of {instance.id} is unreachable.")
@@ -128,8 +128,11 @@ def claim(sessions: sessionmaker[Session], box: SecretBox, parts: BucketParts,
     now = now or datetime.now(UTC)
     with transaction(sessions) as session:
         gone = _expire(session, now)
+        held = select(Volume.id).join(Instance, Instance.id == Volume.instance_id).where(
+            Instance.image_hold == "stopping")  # CreateImage: wait until the guest is off
         snapshot = session.scalar(select(Snapshot).where(
-            Snapshot.state == PENDING, Snapshot.lease_until.is_(None))
+            Snapshot.state == PENDING, Snapshot.lease_until.is_(None),
+            Snapshot.volume_id.not_in(held))
             .order_by(Snapshot.start_time, Snapshot.id).limit(1)
             .with_for_update(skip_locked=True))
         work = None

@@ -373,3 +373,94 @@ def test_boto2(boto2: Any, image: dict[str, str], snapshot: str) -> None:
     wait("running")
     boto2.terminate_instances([instance.id])
     wait("terminated")
+
+
+def wait_image(ec2: Any, image_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        shown: dict[str, Any] = ec2.describe_images(ImageIds=[image_id])["Images"][0]
+        if shown["State"] != "pending":
+            return shown
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+
+
+def test_create_image(ec2: Any, image: dict[str, str], snapshot: str, server: Server,
+                      cluster: FakeCluster) -> None:
+    ami = register(ec2, image, snapshot, "ebs-source")
+    iid = ec2.run_instances(
+        ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
+        Placement={"AvailabilityZone": ZONE_A},
+        BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1}}],
+    )["Instances"][0]["InstanceId"]
+    wait_for(ec2, [iid], "running")
+    devices = mappings_of(ec2, iid)
+    root, data = devices["/dev/sda1"]["VolumeId"], devices["/dev/sdf"]["VolumeId"]
+    with volume_file(server, data).open("r+b") as out:
+        out.seek(5 * MIB)
+        out.write(b"data volume")
+    fake = cluster.nodes[STORE].instances
+
+    # the default: the guest is shut down for the snapshots, then booted again
+    made = ec2.create_image(InstanceId=iid, Name="from-running", Description="imaged",
+                            TagSpecifications=[{"ResourceType": "image",
+                                                "Tags": [{"Key": "k", "Value": "v"}]}])
+    new_ami = made["ImageId"]
+    assert ec2.describe_images(ImageIds=[new_ami])["Images"][0]["State"] in ("pending",
+                                                                            "available")
+    shown = wait_image(ec2, new_ami)
+    assert (shown["State"], shown["RootDeviceType"], shown["RootDeviceName"]) == (
+        "available", "ebs", "/dev/sda1")
+    assert (shown["Description"], shown["KernelId"]) == ("imaged", image["aki"])
+    assert shown["Tags"] == [{"Key": "k", "Value": "v"}]
+    by_device = {m["DeviceName"]: m["Ebs"] for m in shown["BlockDeviceMappings"]}
+    assert sorted(by_device) == ["/dev/sda1", "/dev/sdf"]
+    snaps = {s["SnapshotId"]: s for s in ec2.describe_snapshots(
+        SnapshotIds=[e["SnapshotId"] for e in by_device.values()])["Snapshots"]}
+    assert {s["VolumeId"] for s in snaps.values()} == {root, data}
+    assert all(s["State"] == "completed" and new_ami in s["Description"]
+               for s in snaps.values())
+    deadline = time.monotonic() + 10
+    while fake.states.get(iid) != "running" or \
+            ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
+                "State"]["Name"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    # NoReboot: the node copies the running guest's disks; a stopped instance: the files
+    quick = ec2.create_image(InstanceId=iid, Name="no-reboot", NoReboot=True,
+                             BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "NoDevice": ""}])
+    assert [m["DeviceName"] for m in wait_image(ec2, quick["ImageId"])[
+        "BlockDeviceMappings"]] == ["/dev/sda1"]
+    assert fake.states[iid] == "running"
+    ec2.stop_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "stopped")
+    cold = ec2.create_image(InstanceId=iid, Name="from-stopped")["ImageId"]
+    assert wait_image(ec2, cold)["State"] == "available"
+    assert code_of(lambda: ec2.create_image(InstanceId=iid, Name="from-stopped")) == \
+        "InvalidAMIName.Duplicate"
+
+    # the new image launches with both volumes, their data restored
+    child = ec2.run_instances(ImageId=new_ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
+                              Placement={"AvailabilityZone": ZONE_A})["Instances"][0][
+        "InstanceId"]
+    wait_for(ec2, [child], "running")
+    restored = mappings_of(ec2, child)
+    assert read_at(volume_file(server, restored["/dev/sda1"]["VolumeId"]), 0, len(MARK)) == MARK
+    assert read_at(volume_file(server, restored["/dev/sdf"]["VolumeId"]), 5 * MIB, 11) == \
+        b"data volume"
+    ec2.terminate_instances(InstanceIds=[iid, child])
+    wait_for(ec2, [iid, child], "terminated")
+
+
+def test_create_image_refusals(ec2: Any, image: dict[str, str]) -> None:
+    store = ec2.run_instances(ImageId=image["ami"], MinCount=1, MaxCount=1,
+                              InstanceType="m1.small")["Instances"][0]["InstanceId"]
+    wait_for(ec2, [store], "running")
+    assert code_of(lambda: ec2.create_image(InstanceId=store, Name="nope")) == \
+        "UnsupportedOperation"
+    assert code_of(lambda: ec2.create_image(InstanceId="i-0123456789abcdef0", Name="nope")) == \
+        "InvalidInstanceID.NotFound"
+    assert code_of(lambda: ec2.create_image(InstanceId=store, Name="bad\\name")) == \
+        "InvalidAMIName.Malformed"
+    ec2.terminate_instances(InstanceIds=[store])
