@@ -242,6 +242,7 @@ def _apply_one(instance: Instance, command: Command, now: datetime) -> None:
             instance.image_hold = OFF_FOR_IMAGE
         elif command.verb == "image-start" and command.answer == states.RUNNING:
             instance.image_hold = None
+            instance.state_changed_at = now  # node reports from before the boot are stale
         return
     if command.verb == "release":
         if command.answer == states.TERMINATED:

@@ -78,6 +78,8 @@ def snapshot(ec2: Any, server: Server, cluster: FakeCluster) -> str:
     snap = ec2.create_snapshot(VolumeId=volume_id, Description="root")["SnapshotId"]
     assert wait_snapshot(ec2, snap)["State"] == "completed"
     ec2.delete_volume(VolumeId=volume_id)
+    ec2.get_waiter("volume_deleted").wait(VolumeIds=[volume_id],
+                                          WaiterConfig={"Delay": 1, "MaxAttempts": 20})
     return str(snap)
 
 
@@ -399,7 +401,9 @@ def test_create_image(ec2: Any, image: dict[str, str], snapshot: str, server: Se
     with volume_file(server, data).open("r+b") as out:
         out.seek(5 * MIB)
         out.write(b"data volume")
-    fake = cluster.nodes[STORE].instances
+    node = node_of(cluster, iid)
+    assert node is not None
+    fake = cluster.nodes[node].instances
 
     # the default: the guest is shut down for the snapshots, then booted again
     made = ec2.create_image(InstanceId=iid, Name="from-running", Description="imaged",
@@ -424,7 +428,8 @@ def test_create_image(ec2: Any, image: dict[str, str], snapshot: str, server: Se
     while fake.states.get(iid) != "running" or \
             ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
                 "State"]["Name"] != "running":
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, (fake.states.get(iid), ec2.describe_instances(
+            InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"])
         time.sleep(0.1)
 
     # NoReboot: the node copies the running guest's disks; a stopped instance: the files
