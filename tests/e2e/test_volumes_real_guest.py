@@ -91,7 +91,8 @@ def server(demo_image_dir: Path, node_dir: Path, attach_mode: str,
         asyncio.run(clean_host(node_dir))
 
 
-async def clean_host(node_dir: Path) -> None:
+async def clean_host(node_dir: Path, bridge: str = BRIDGE,
+                     gateway_cidr: str = GATEWAY_CIDR) -> None:
     from nodeagent.hypervisor.guest import Guest
     from nodeagent.hypervisor.host import Host
     from nodeagent.network.bridge import BridgeSettings, SpecNetwork
@@ -104,7 +105,7 @@ async def clean_host(node_dir: Path) -> None:
             await Guest(host, name).undefine()
     finally:
         await host.close()
-    await SpecNetwork(BridgeSettings(BRIDGE, GATEWAY_CIDR), node_dir / "network").teardown()
+    await SpecNetwork(BridgeSettings(bridge, gateway_cidr), node_dir / "network").teardown()
 
 
 def last_tick(text: str) -> str:

@@ -1,0 +1,146 @@
+"""Booting from EBS on a real guest, the 2009 way with boto 2: ``ironbark up --with-node``, the
+demo image.
+
+1. An instance-store demo guest gets an empty volume attached; its user-data copies the root
+   disk (``dd /dev/vda``) onto the disk whose serial is a volume id, and says so.
+2. The volume is detached and snapshotted; the snapshot is registered as an EBS-backed image
+   (the demo kernel and ramdisk, ``/dev/sda1`` from the snapshot).
+3. An instance of it boots with the restored volume as ``vda`` (the guest reads the volume id
+   as the root disk's serial); its user-data writes a marker and makes every boot print it.
+4. Stop, start: the guest boots again from the same volume and prints the marker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from boto.ec2.blockdevicemapping import BlockDeviceMapping, BlockDeviceType
+
+from tests.conftest import Server, running_server
+from tests.e2e.test_cli import ironbark
+from tests.e2e.test_instances_real_guest import (
+    eventually,
+    first_backend,
+    state_of,
+    wait_console,
+)
+from tests.e2e.test_volumes_real_guest import clean_host, guest_env
+from tests.hostcheck import require_real_host
+
+BRIDGE = "ibebs1"
+SUBNET = "10.84.0.0/24"
+GATEWAY_CIDR = "10.84.0.1/24"
+COPY_DATA = """#!/bin/sh
+(
+  while true; do
+    for d in /sys/block/vd*; do
+      serial=$(cat $d/serial 2>/dev/null)
+      case "$serial" in vol*)
+        dev=/dev/$(basename $d)
+        sync
+        dd if=/dev/vda of=$dev bs=1M 2>/dev/null && sync && echo "E2E-COPIED $serial"
+        exit 0 ;;
+      esac
+    done
+    sleep 0.3
+  done
+) >/dev/console 2>&1 &
+"""
+MARK_DATA = """#!/bin/sh
+echo "E2E-ROOT-SERIAL $(cat /sys/block/vda/serial)"
+echo "written-by-$(wget -q -O - http://169.254.169.254/latest/meta-data/instance-id)" >/root/marker
+echo 'echo "E2E-MARKER $(cat /root/marker) E2E-END" >/dev/console' >>/etc/init.d/rcS
+sync
+echo "E2E-MARKED"
+"""
+
+
+@pytest.fixture(scope="module")
+def node_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ebs-boot-guest")
+
+
+@pytest.fixture(scope="module")
+def server(demo_image_dir: Path, node_dir: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    require_real_host("dnsmasq", "nft", "ip", "qemu-nbd")
+    try:
+        env = {**guest_env(node_dir, "path"), "IRONBARK_NODE_BRIDGE": BRIDGE,
+               "IRONBARK_NODE_GATEWAY_CIDR": GATEWAY_CIDR, "IRONBARK_PRIVATE_SUBNET": SUBNET,
+               "IRONBARK_VOLUME_NBD_PORTS": json.dumps([12000, 12099])}
+        with running_server(first_backend(), tmp_path_factory, env) as srv:
+            yield srv
+    finally:
+        asyncio.run(clean_host(node_dir, BRIDGE, GATEWAY_CIDR))
+
+
+def test_boot_from_a_volume_stop_start(server: Server, make_ec2: Any, make_boto2: Any,
+                                       demo_image_dir: Path) -> None:
+    started = time.monotonic()
+    ec2 = make_ec2(server.admin)
+
+    def conn() -> Any:  # boto 2 keeps one connection, which the server closes when idle
+        return make_boto2(server.admin)
+
+    imported = ironbark(server, "image", "import", str(demo_image_dir), "--bucket", "images",
+                        "--endpoint", server.endpoint)
+    store_ami = json.loads(imported.stdout)["ImageId"]
+    demo = conn().get_image(store_ami)
+    kernel, ramdisk = demo.kernel_id, demo.ramdisk_id
+    source = conn().run_instances(store_ami, instance_type="t1.micro",
+                                user_data=COPY_DATA).instances[0]
+    eventually(lambda: state_of(ec2, source.id) == "running", "running")
+    zone = ec2.describe_instances(InstanceIds=[source.id])["Reservations"][0]["Instances"][0][
+        "Placement"]["AvailabilityZone"]
+
+    volume = conn().create_volume(1, zone)
+    eventually(lambda: conn().get_all_volumes([volume.id])[0].status == "available", "available",
+               30)
+    conn().attach_volume(volume.id, source.id, "/dev/sdf")
+    serial = volume.id.replace("-", "", 1)
+    wait_console(ec2, source.id, f"E2E-COPIED {serial}")
+    conn().detach_volume(volume.id)
+    eventually(lambda: conn().get_all_volumes([volume.id])[0].status == "available", "detached",
+               60)
+    snapshot = conn().create_snapshot(volume.id, "the demo root")
+    eventually(lambda: conn().get_all_snapshots([snapshot.id])[0].status == "completed",
+               "snapshot completed", 120)
+    conn().terminate_instances([source.id])
+
+    mapping = BlockDeviceMapping()
+    mapping["/dev/sda1"] = BlockDeviceType(snapshot_id=snapshot.id, delete_on_termination=True)
+    ebs_ami = conn().register_image(name="demo-on-ebs", root_device_name="/dev/sda1",
+                                  kernel_id=kernel, ramdisk_id=ramdisk, block_device_map=mapping)
+    assert conn().get_image(ebs_ami).root_device_type == "ebs"
+    instance = conn().run_instances(ebs_ami, instance_type="t1.micro", placement=zone,
+                                  user_data=MARK_DATA).instances[0]
+    eventually(lambda: state_of(ec2, instance.id) == "running", "running")
+    instance = conn().get_only_instances([instance.id])[0]
+    root = instance.block_device_mapping["/dev/sda1"].volume_id
+    text = wait_console(ec2, instance.id, "E2E-MARKED")
+    assert f"E2E-ROOT-SERIAL {root.replace('-', '', 1)}" in text  # vda is the EBS volume
+    booted = time.monotonic()
+
+    conn().stop_instances([instance.id])
+    eventually(lambda: state_of(ec2, instance.id) == "stopped", "stopped", 120)
+    assert conn().get_all_volumes([root])[0].attachment_state() == "attached"
+    conn().start_instances([instance.id])
+    eventually(lambda: state_of(ec2, instance.id) == "running", "running again")
+    text = wait_console(ec2, instance.id, "E2E-END")
+    assert f"E2E-MARKER written-by-{instance.id} E2E-END" in text, text[-2000:]
+    assert "IRONBARK-USERDATA-SKIPPED" in text  # the same root, user-data already ran
+    restarted = time.monotonic()
+    print(f"\nEBS boot: copy+snapshot+boot {booted - started:.1f} s, "
+          f"stop+start to marker {restarted - booted:.1f} s")
+
+    conn().terminate_instances([instance.id])
+    eventually(lambda: state_of(ec2, instance.id) == "terminated", "terminated")
+    eventually(lambda: not conn().get_all_volumes(filters={"volume-id": root}),
+               "root volume deleted", 60)
+    conn().delete_volume(volume.id)
