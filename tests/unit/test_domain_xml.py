@@ -147,3 +147,36 @@ def test_volume_sources_are_checked(fields: dict[str, str]) -> None:
 
     with pytest.raises(InvalidSpec):
         VolumeAttachment.from_dict({"volume_id": "vol-89abcdef", "device": "sdf", **fields})
+
+
+def test_an_ebs_root_volume_is_vda_with_the_volume_serial() -> None:
+    from nodeagent.spec import InvalidSpec
+    from nodeagent.volumes import launch_attachments, root_attachment
+
+    ebs = spec(root_image=None, root_volume={"volume_id": "vol-0123456789abcdef0",
+                                             "format": "raw", "path": "/srv/root.raw"},
+               volumes=[{"volume_id": "vol-89abcdef", "device": "/dev/sdf",
+                         "nbd": "nbd://10.0.0.5:10810/vol-89abcdef"}])
+    root = root_attachment(ebs)
+    dom = etree.fromstring(design(ebs, PATHS, NodePolicy("qemu", "ibr0"),
+                                  launch_attachments(ebs), root).to_string())
+    disks = list(dom.iterfind("devices/disk"))
+    first = disks[0]
+    assert first.find("target").get("dev") == "vda"  # type: ignore[union-attr]
+    assert first.find("source").get("file") == "/srv/root.raw"  # type: ignore[union-attr]
+    assert first.findtext("serial") == "vol0123456789abcdef0"
+    assert str(PATHS.overlay) not in etree.tostring(dom).decode()
+    assert disks[1].get("type") == "network" and disks[1].findtext("serial") == "vol89abcdef"
+    with pytest.raises(InvalidSpec):  # a root volume or a root image, not both
+        spec(root_volume={"volume_id": "vol-0123456789abcdef0", "path": "/srv/root.raw"})
+    with pytest.raises(InvalidSpec):  # vda is the root's
+        launch_attachments(spec(volumes=[{"volume_id": "vol-89abcdef", "device": "/dev/vda",
+                                          "path": "/srv/x"}]))
+    with pytest.raises(InvalidSpec):
+        InstanceSpec.from_dict({**_wire(ebs), "root_volume": "vol-1"})
+
+
+def _wire(value: InstanceSpec) -> dict[str, object]:
+    import json
+
+    return json.loads(value.to_json())  # type: ignore[no-any-return]
