@@ -337,6 +337,11 @@ def test_aws_cli(aws: AwsCli, image: dict[str, str], snapshot: str) -> None:
     aws("ec2", "wait", "instance-stopped", "--instance-ids", iid)
     aws("ec2", "start-instances", "--instance-ids", iid)
     aws("ec2", "wait", "instance-running", "--instance-ids", iid)
+    made = aws("ec2", "create-image", "--instance-id", iid, "--name", "ebs-cli-image",
+               "--no-reboot")["ImageId"]
+    aws("ec2", "wait", "image-available", "--image-ids", made)
+    assert aws("ec2", "describe-images", "--image-ids", made)["Images"][0][
+        "BlockDeviceMappings"][0]["Ebs"]["SnapshotId"].startswith("snap-")
     aws("ec2", "terminate-instances", "--instance-ids", iid)
     aws("ec2", "wait", "instance-terminated", "--instance-ids", iid)
 
@@ -373,6 +378,13 @@ def test_boto2(boto2: Any, image: dict[str, str], snapshot: str) -> None:
     wait("stopped")
     boto2.start_instances([instance.id])
     wait("running")
+    made = boto2.create_image(instance.id, "ebs-boto2-image", description="by boto 2")
+    deadline = time.monotonic() + 30
+    while boto2.get_image(made).state != "available":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert boto2.get_image(made).block_device_mapping["/dev/sda1"].snapshot_id.startswith("snap-")
+    wait("running")  # booted again after the image's snapshots
     boto2.terminate_instances([instance.id])
     wait("terminated")
 
