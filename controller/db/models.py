@@ -370,8 +370,9 @@ class Instance(Base):
     """When a client last asked for the console: the reconciler fetches it while recent."""
     image_hold: Mapped[str | None] = mapped_column(String(16))
     """CreateImage without NoReboot (migration 0014): ``stopping`` while the node shuts the
-    guest down for the image's snapshots, ``off`` while they are taken from the files; the
-    instance stays ``running`` to the API and boots again when they are done."""
+    guest down for the image's snapshots, ``off`` while they are taken from the files,
+    ``booting`` from the boot after them until a node report shows the guest running; the
+    instance stays ``running`` to the API throughout."""
 
 
 # --- EBS volumes and snapshots ----------------------------------------------------------------

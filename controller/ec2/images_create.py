@@ -8,8 +8,9 @@ instance reconciler) makes it ``available`` once they all completed, ``failed`` 
 Without ``NoReboot`` a running instance is shut down first, as EC2 does, so the snapshots see
 data at rest: ``Instance.image_hold`` is ``stopping`` until the node reports the guest off
 (the snapshot job leaves its volumes alone meanwhile), then ``off`` while the snapshots are
-taken from the files, and the instance reconciler boots the guest again once none is pending.
-The instance stays ``running`` to the API throughout.
+taken from the files, and the instance reconciler boots the guest again once none is pending
+(``booting`` until a node report shows the guest running: older reports of it powered off must
+not stop the instance). The instance stays ``running`` to the API throughout.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from controller.ec2.tagging import set_tags, tags_from_specifications
 
 STOPPING_FOR_IMAGE = "stopping"
 OFF_FOR_IMAGE = "off"
+BOOTING_AFTER_IMAGE = "booting"
 
 
 def _tags(params: Params, kind: str) -> dict[str, str]:
@@ -66,7 +68,8 @@ def create_image(ctx: RequestContext, params: Params) -> Result:
         raise errors.UnsupportedOperation(
             f"The instance '{instance.id}' does not have an 'ebs' root device type; "
             "instance-store images are bundled and registered with RegisterImage.")
-    if instance.state not in (states.RUNNING, states.STOPPED) or instance.image_hold:
+    if instance.state not in (states.RUNNING, states.STOPPED) or \
+            instance.image_hold not in (None, BOOTING_AFTER_IMAGE):
         raise errors.IncorrectInstanceState(
             f"The instance '{instance.id}' is not in a state from which an image can be made "
             "(running or stopped, and not already imaging).")

@@ -29,6 +29,7 @@ from controller.db.engine import transaction
 from controller.db.models import Instance, Node
 from controller.ec2 import instance_states as states
 from controller.ec2.images_create import (
+    BOOTING_AFTER_IMAGE,
     OFF_FOR_IMAGE,
     STOPPING_FOR_IMAGE,
     finish_images,
@@ -68,6 +69,8 @@ def _set(instance: Instance, state: str, now: datetime, reason: str | None = Non
           now=state, reason=reason or "")
     instance.state = state
     instance.state_changed_at = now
+    if state != states.RUNNING:
+        instance.image_hold = None  # a CreateImage shutdown ends with the running state
     if reason is not None:
         instance.state_reason_code = reason
         instance.state_reason_message = states.REASON_MESSAGES.get(reason, reason)
@@ -87,9 +90,12 @@ def _apply_reports(instance: Instance, node: Node | None, now: datetime) -> None
         return
     if node.last_heartbeat_at.replace(tzinfo=UTC) <= instance.state_changed_at.replace(tzinfo=UTC):
         return
-    if instance.image_hold is not None:
-        return  # powered off on purpose for CreateImage
     reported = {r["instance_id"]: r["state"] for r in instance_reports(node)}
+    if instance.state == states.RUNNING and instance.image_hold is not None:
+        # powered off on purpose for CreateImage
+        if instance.image_hold == BOOTING_AFTER_IMAGE and reported.get(instance.id) == "running":
+            instance.image_hold = None  # reports from now on are about the booted guest
+        return
     change = states.from_node_report(instance.state, reported.get(instance.id),
                                      instance.shutdown_behavior, instance.root_device_type)
     if change.state is not None:
@@ -241,8 +247,7 @@ def _apply_one(instance: Instance, command: Command, now: datetime) -> None:
         if command.verb == "image-stop" and command.answer in ("shutoff", "crashed"):
             instance.image_hold = OFF_FOR_IMAGE
         elif command.verb == "image-start" and command.answer == states.RUNNING:
-            instance.image_hold = None
-            instance.state_changed_at = now  # node reports from before the boot are stale
+            instance.image_hold = BOOTING_AFTER_IMAGE  # until a report shows it running
         return
     if command.verb == "release":
         if command.answer == states.TERMINATED:

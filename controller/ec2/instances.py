@@ -172,6 +172,7 @@ def _change(instance: Instance, state: str, reason: str | None, now: datetime,
             transition: str | None = None) -> None:
     instance.state = state
     instance.state_changed_at = now
+    instance.image_hold = None  # stopping or terminating ends a CreateImage shutdown
     if reason is not None:
         instance.state_reason_code = reason
         instance.state_reason_message = states.REASON_MESSAGES.get(reason, reason)

@@ -113,7 +113,8 @@ def _plan(session: Session, box: SecretBox, snapshot: Snapshot) -> Work:
     if base is not None:
         work.base_id, work.base = base.id, _manifest(base)
     instance = session.get(Instance, volume.instance_id) if volume.instance_id else None
-    if instance is not None and instance.state == "running" and instance.image_hold is None \
+    if instance is not None and instance.state == "running" \
+            and instance.image_hold in (None, "booting") \
             and volume.attach_state in ("attached", "busy", "detaching"):
         node = session.get(Node, instance.node_id) if instance.node_id else None
         if node is None or node.state != HEALTHY:

@@ -295,33 +295,6 @@ def test_run_refusals(ec2: Any, image: dict[str, str], snapshot: str) -> None:
     assert len(ec2.describe_volumes()["Volumes"]) == before
 
 
-def test_start_moves_to_another_node(ec2: Any, image: dict[str, str], snapshot: str,
-                                     server: Server, cluster: FakeCluster) -> None:
-    """A stopped instance left its node; when that node is full, it starts on another node
-    of its zone, where its root volume (kept on the storage host) arrives over NBD."""
-    ami = register(ec2, image, snapshot, "ebs-move")
-    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
-                            Placement={"AvailabilityZone": ZONE_A})["Instances"][0]["InstanceId"]
-    wait_for(ec2, [iid], "running")
-    assert node_of(cluster, iid) == STORE
-    ec2.stop_instances(InstanceIds=[iid])
-    wait_for(ec2, [iid], "stopped")
-    fillers = [i["InstanceId"] for i in ec2.run_instances(
-        ImageId=image["ami"], MinCount=3, MaxCount=3, InstanceType="m1.small",
-        Placement={"AvailabilityZone": ZONE_A})["Instances"]]
-    wait_for(ec2, fillers, "running")
-    assert code_of(lambda: ec2.start_instances(InstanceIds=[iid])) == \
-        "InsufficientInstanceCapacity"
-    cluster.add(NodeShape(FAR_A))
-    ec2.start_instances(InstanceIds=[iid])
-    wait_for(ec2, [iid], "running")
-    assert node_of(cluster, iid) == FAR_A
-    spec = cluster.nodes[FAR_A].instances.specs[iid]
-    assert spec.root_volume is not None and spec.root_volume["nbd"].startswith("nbd://")
-    ec2.terminate_instances(InstanceIds=[iid, *fillers])
-    wait_for(ec2, [iid, *fillers], "terminated")
-
-
 def test_aws_cli(aws: AwsCli, image: dict[str, str], snapshot: str) -> None:
     mapping = json.dumps([{"DeviceName": "/dev/sda1", "Ebs": {"SnapshotId": snapshot}}])
     ami = aws("ec2", "register-image", "--name", "ebs-cli", "--root-device-name", "/dev/sda1",
@@ -481,3 +454,30 @@ def test_create_image_refusals(ec2: Any, image: dict[str, str]) -> None:
     assert code_of(lambda: ec2.create_image(InstanceId=store, Name="bad\\name")) == \
         "InvalidAMIName.Malformed"
     ec2.terminate_instances(InstanceIds=[store])
+
+
+def test_start_moves_to_another_node(ec2: Any, image: dict[str, str], snapshot: str,
+                                     server: Server, cluster: FakeCluster) -> None:
+    """(Last: it adds a node to zone A.) A stopped instance left its node; when that node is full, it starts on another node
+    of its zone, where its root volume (kept on the storage host) arrives over NBD."""
+    ami = register(ec2, image, snapshot, "ebs-move")
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
+                            Placement={"AvailabilityZone": ZONE_A})["Instances"][0]["InstanceId"]
+    wait_for(ec2, [iid], "running")
+    assert node_of(cluster, iid) == STORE
+    ec2.stop_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "stopped")
+    fillers = [i["InstanceId"] for i in ec2.run_instances(
+        ImageId=image["ami"], MinCount=3, MaxCount=3, InstanceType="m1.small",
+        Placement={"AvailabilityZone": ZONE_A})["Instances"]]
+    wait_for(ec2, fillers, "running")
+    assert code_of(lambda: ec2.start_instances(InstanceIds=[iid])) == \
+        "InsufficientInstanceCapacity"
+    cluster.add(NodeShape(FAR_A))
+    ec2.start_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "running")
+    assert node_of(cluster, iid) == FAR_A
+    spec = cluster.nodes[FAR_A].instances.specs[iid]
+    assert spec.root_volume is not None and spec.root_volume["nbd"].startswith("nbd://")
+    ec2.terminate_instances(InstanceIds=[iid, *fillers])
+    wait_for(ec2, [iid, *fillers], "terminated")
