@@ -7,6 +7,7 @@ One endpoint for every service, routed by the shape of the request (DESIGN.md): 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -19,27 +20,33 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from controller import ids
-from controller.auth.request import HttpRequest
+from controller.auth.request import HttpRequest, parse_form
+from controller.cloudwatch import endpoint as cloudwatch
+from controller.cloudwatch.jobs import cloudwatch_loop
 from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
 from controller.ec2.instance_reconciler import instance_loop
 from controller.ec2.registry import actions
 from controller.ec2.snapshot_job import snapshot_loop
+from controller.ec2.volume_reconciler import volume_loop
 from controller.logs import event, request_id_var
 from controller.metadata.listener import MetadataListener
 from controller.metadata.service import MetadataService
 from controller.nodes.embedded import embedded_node
 from controller.nodes.health import node_health_loop
 from controller.nodes.routes import node_routes
+from controller.protocol import compression
 from controller.protocol.xml_serializer import serialize_ec2_error
 from controller.runtime import Runtime, build_runtime
 from controller.s3.housekeeping import reaper_loop
 from controller.s3.lifecycle_job import lifecycle_loop
 
 log = logging.getLogger("ironbark.frontend")
-HEALTH_PATH = "/_ironbark/health"
+INTERNAL_PREFIX = "/_ironbark/"
+HEALTH_PATH = INTERNAL_PREFIX + "health"
 FORM = "application/x-www-form-urlencoded"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
 
@@ -92,6 +99,9 @@ class Frontend:
             return await self.runtime.website.handle(request, site, request_id)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         is_form = request.method == "POST" and content_type == FORM
+        rpc = cloudwatch.rpc_operation(request.method, request.url.path, request.headers)
+        if rpc is not None:
+            return await self._cloudwatch_rpc(request, request_id, *rpc)
         if not is_form and not any(name == "Action" for name, _ in parse_qsl(request.url.query)):
             return await self.runtime.s3.handle(request, request_id)
         try:
@@ -99,10 +109,40 @@ class Frontend:
         except BodyTooLarge:
             return self._too_large(request_id)
         http = HttpRequest.from_asgi(request.scope, body)
+        if is_form and compression.is_gzip(http.headers):
+            try:
+                plain = compression.decoded_body(http.headers, body, self.limit)
+            except compression.TooLarge:
+                return self._too_large(request_id)
+            except compression.BadEncoding:
+                plain = b""
+            http = dataclasses.replace(http, form=parse_form(http.headers, plain))
         params = http.query + (http.form or [])
+        if cloudwatch.is_query_call(http, params):
+            cw = await run_in_threadpool(self.runtime.cloudwatch.handle_query, http, params,
+                                         request_id)
+            return Response(cw.body, cw.status, media_type=cw.content_type, headers=dict(cw.headers))
         reply = self.runtime.ec2.handle(http, params, request_id)
         return Response(reply.body, reply.status, media_type=reply.content_type,
                         headers={"x-amzn-requestid": request_id})
+
+    async def _cloudwatch_rpc(self, request: Request, request_id: str, wire: cloudwatch.Wire,
+                              name: str) -> Response:
+        endpoint = self.runtime.cloudwatch
+        try:
+            body = await _read_body(request, self.limit)
+            http = HttpRequest.from_asgi(request.scope, body, parse_form_body=False)
+            payload = compression.decoded_body(http.headers, body, self.limit)
+        except (BodyTooLarge, compression.TooLarge):
+            reply = endpoint.too_large(wire, request_id, self.limit)
+            return Response(reply.body, reply.status, media_type=reply.content_type,
+                            headers={**reply.headers, "connection": "close"})
+        except compression.BadEncoding:
+            payload = b"\xff"  # unreadable: the endpoint answers SerializationException
+        reply = await run_in_threadpool(endpoint.handle_rpc, wire, name, http, payload,
+                                        request_id)
+        return Response(reply.body, reply.status, media_type=reply.content_type,
+                        headers=dict(reply.headers))
 
     def _too_large(self, request_id: str) -> Response:
         error = ec2_errors.RequestEntityTooLarge(
@@ -128,6 +168,25 @@ class _Anything(Convertor[str]):
 register_url_convertor("anything", _Anything())
 
 
+class Dispatch:
+    """The outermost ASGI application. The API requests (every path outside ``/_ironbark/``)
+    go straight to the :class:`Frontend`, which answers every failure itself; FastAPI serves
+    the rest (health, node agents) and the lifespan. On the S3 and EC2 hot paths its
+    middleware and router cost more than a fast handler."""
+
+    def __init__(self, app: FastAPI, frontend: Frontend) -> None:
+        self.app = app
+        self._frontend = frontend
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(INTERNAL_PREFIX):
+            request = Request(scope, receive, send)
+            response = await self._frontend(request)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _warm_up_and_freeze() -> None:
     """Load the service models now rather than on the first request, then move everything
     built so far out of the garbage collector's sight: the models are hundreds of thousands of
@@ -138,6 +197,7 @@ def _warm_up_and_freeze() -> None:
 
     for name in actions():
         operation_model(name)
+    cloudwatch.warm_up()
     routes()
     s3_service_model()
     gc.collect()
@@ -148,7 +208,7 @@ def create_app(
     settings: Settings,
     runtime: Runtime | None = None,
     on_started: Callable[[Runtime], None] | None = None,
-) -> FastAPI:
+) -> Dispatch:
     """Build the application; the runtime (database, migrations, keys) starts with the app."""
     state: dict[str, Runtime] = {}
 
@@ -171,6 +231,8 @@ def create_app(
         rt = state["runtime"]
         instances = asyncio.create_task(instance_loop(rt.sessions, rt.box, settings))
         snapshots = asyncio.create_task(snapshot_loop(rt.sessions, rt.box, rt.blobs, settings))
+        volumes = asyncio.create_task(volume_loop(rt.sessions, rt.box, settings))
+        monitoring = asyncio.create_task(cloudwatch_loop(rt.sessions, settings))
         metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
                                     settings.metadata_host, settings.metadata_port)
         if settings.metadata_port:
@@ -182,6 +244,8 @@ def create_app(
         await metadata.stop()
         instances.cancel()
         snapshots.cancel()
+        volumes.cancel()
+        monitoring.cancel()
         reaper.cancel()
         lifecycle.cancel()
         node_health.cancel()
@@ -201,5 +265,5 @@ def create_app(
 
     app.router.routes.extend(node_routes(state))
     app.add_route("/{path:anything}", frontend.__call__, methods=ALL_METHODS,
-                  include_in_schema=False)
-    return app
+                  include_in_schema=False)  # ``/_ironbark/`` paths no route serves
+    return Dispatch(app, frontend)

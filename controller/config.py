@@ -113,6 +113,8 @@ class Settings(TomlSettings):
     instance_launch_timeout_seconds: float = Field(default=600.0, gt=0)
     """A launch the node has not confirmed within this time ends terminated (Server.InternalError)."""
     terminated_visible_seconds: float = Field(default=3600.0, ge=0)
+    cloudwatch_alarm_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """How often CloudWatch alarms are evaluated (and, every few minutes, metrics expired)."""
     """How long DescribeInstances still shows a terminated instance (EC2: about an hour)."""
     metadata_host: str = "0.0.0.0"
     """Where the instance metadata service listens: node agents DNAT guests' requests for
@@ -124,6 +126,22 @@ class Settings(TomlSettings):
     """The S3 endpoint put in the presigned image URLs sent to nodes (default: this controller's
     ``http://host:port/``; set it when nodes reach the controller under another name)."""
     image_url_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 86400)
+    # --- EBS volumes (docs/ebs.md) ---
+    volume_dir: Path | None = None
+    """Where this storage host keeps volume files (default: ``DATA/volumes``)."""
+    volume_host: str | None = None
+    """This storage host's name (default: the host name). A node of the same name opens the
+    volume files by path; any other node gets an NBD export."""
+    volume_format: Literal["raw", "qcow2"] = "raw"
+    """Format of new volume files: sparse raw, or qcow2."""
+    volume_attach: Literal["auto", "nbd"] = "auto"
+    """``nbd`` exports every attached volume over NBD, even to a node on the storage host."""
+    volume_nbd_address: str | None = None
+    """Where NBD exports listen and what nodes are told to connect to (default: ``host``, the
+    loopback for a wildcard). NBD has no authentication: use a storage network."""
+    volume_nbd_ports: tuple[int, int] = (10809, 10999)
+    volume_reconcile_seconds: float = Field(default=1.0, gt=0, le=3600)
+    """How often the volume reconciler passes (create, attach, detach, delete)."""
 
     @field_validator("instance_types")
     @classmethod
@@ -160,6 +178,20 @@ class Settings(TomlSettings):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}/"
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self.volume_dir or self.data_dir / "volumes"
+
+    @property
+    def storage_host(self) -> str:
+        return self.volume_host or os.uname().nodename
+
+    @property
+    def nbd_address(self) -> str:
+        if self.volume_nbd_address:
+            return self.volume_nbd_address
+        return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
 
     @property
     def cluster_token_file(self) -> Path:

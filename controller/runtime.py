@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from controller.cloudwatch.endpoint import CloudWatchEndpoint
 from controller.config import Settings
 from controller.db.engine import make_engine, make_session_factory, transaction
 from controller.db.migrate import upgrade
@@ -36,6 +37,7 @@ class Runtime:
     website: WebsiteEndpoint
     blobs: BlobStore
     cluster_token: str
+    cloudwatch: CloudWatchEndpoint
 
     def close(self) -> None:
         self.engine.dispose()
@@ -85,4 +87,5 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         website=WebsiteEndpoint(settings, engine, sessions, blobs),
         blobs=blobs,
         cluster_token=cluster_token(settings),
+        cloudwatch=CloudWatchEndpoint(settings, sessions, authenticator),
     )

@@ -8,12 +8,14 @@
     POST   /v1/instances/{id}/reboot     ACPI reboot
     DELETE /v1/instances/{id}            terminate (unknown ids are already terminated)
     GET    /v1/instances/{id}/console    last 64 KiB of the serial console, base64
-    PUT    /v1/instances/{id}/volumes/{vol}  attach (body: device, path, format)
+    PUT    /v1/instances/{id}/volumes/{vol}  attach (body: device, format, and path or
+                                         nbd "nbd://host:port/export")
     DELETE /v1/instances/{id}/volumes/{vol}  detach (waits for the guest to release it)
     GET    /v1/instances/{id}/volumes    the instance's attachments
     POST   /v1/instances/{id}/volumes/{vol}/backups/{name}  point-in-time copy of an attached
                                          volume, answered when complete: {"path", "format"}
     DELETE /v1/instances/{id}/volumes/{vol}/backups/{name}  remove that copy
+    GET    /v1/instances/{id}/metrics    the instance's latest metric samples (oldest first)
     GET    /v1/node                      capacity and hypervisor kind
 
 Every request carries ``Authorization: Bearer <token>``. Errors are ``{"error": code,
@@ -41,6 +43,7 @@ from nodeagent.disks import DiskError
 from nodeagent.hypervisor.errors import HypervisorError, HypervisorTimeout, HypervisorUnavailable
 from nodeagent.images import ImageError
 from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance, VolumeStatus
+from nodeagent.metrics.samples import Sample
 from nodeagent.network.commands import NetworkError
 from nodeagent.spec import InstanceSpec, InvalidSpec
 from nodeagent.volumes import VolumeAttachment, VolumeInUse
@@ -95,6 +98,14 @@ class Commands(Protocol):
     async def statuses(self) -> list[InstanceStatus]: ...
 
 
+class Metrics(Protocol):
+    """Where the latest samples come from (:class:`nodeagent.metrics.sampler.Sampler`)."""
+
+    interval: float
+
+    def recent(self, instance_id: str) -> list[Sample]: ...
+
+
 class StopBody(BaseModel):
     grace: float | None = Field(default=None, ge=0, le=3600)
 
@@ -108,6 +119,7 @@ def create_app(
     token: str,
     *,
     capacity: Callable[[], dict[str, Any]],
+    metrics: Metrics | None = None,
     on_start: Callable[[], Awaitable[None]] | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
@@ -202,6 +214,14 @@ def create_app(
     async def drop_backup(instance_id: str, volume_id: str, name: str) -> dict[str, Any]:
         await manager.drop_backup(instance_id, volume_id, name)
         return {"instance_id": instance_id, "volume_id": volume_id, "name": name}
+
+    @app.get("/v1/instances/{instance_id}/metrics")
+    async def instance_metrics(instance_id: str) -> dict[str, Any]:
+        status = await manager.status(instance_id)  # 404 for an unknown instance
+        samples = metrics.recent(instance_id) if metrics is not None else []
+        return {"instance_id": instance_id, "state": status.state,
+                "interval": metrics.interval if metrics is not None else None,
+                "samples": [item.wire() for item in samples]}
 
     @app.get("/v1/node")
     async def node() -> dict[str, Any]:

@@ -4,7 +4,9 @@ At start the agent reuses the node id and credential saved in ``STATE/controller
 without them, or when the controller refuses them (403: it forgot the node), it registers with
 the cluster token and saves the new ones. Then it sends a heartbeat with its capacity and the
 state of every instance every interval; failures are logged and retried, never fatal. The real
-agent and the fake one (:mod:`nodeagent.fake`) use this same class.
+agent and the fake one (:mod:`nodeagent.fake`) use this same class. Metrics batches
+(:mod:`nodeagent.metrics.shipper`) go through :meth:`ControllerLink.send_metrics`, with the
+same credential and the same re-registration on 403.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ Report = Callable[[], Awaitable[list[dict[str, str]]]]
 
 class RegistrationRefused(Exception):
     """The controller refused the cluster token or the registration body (403/400)."""
+
+
+class MetricsRejected(Exception):
+    """The controller refused a metrics batch as malformed (400): sending it again won't do."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ class ControllerLink:
         self.identity: Identity | None = None
         self.last_state: str | None = None
         self._wake: asyncio.Event | None = None
+        self._registering = asyncio.Lock()
 
     async def register(self) -> Identity:
         body: dict[str, Any] = {"name": self.node.name, "endpoint": self.node.endpoint,
@@ -134,25 +141,59 @@ class ControllerLink:
         if self.interval_override is None:
             self.interval = float(data.get("heartbeat_seconds", self.interval))
 
+    async def _post_as_node(
+        self, request: Callable[[Identity], Awaitable[tuple[str, dict[str, Any]]]]
+    ) -> httpx.Response:
+        """POST ``request(identity)`` (a path under ``/_ironbark/nodes/`` and a JSON body) with
+        the node's credential; registers first when there is no identity, and again once
+        when the controller refuses the credential (403)."""
+        if self.identity is None:
+            async with self._registering:
+                if self.identity is None:
+                    self.identity = (self.file.load(self.controller_url)
+                                     or await self.register())
+        for attempt in range(2):
+            identity = self.identity
+            path, body = await request(identity)
+            reply = await self.client.post(
+                f"{self.base}/{path}", json=body,
+                headers={"Authorization": f"Bearer {identity.credential}"})
+            if reply.status_code == 403 and attempt == 0:
+                log.warning("event=node_credential_refused node_id=%s", identity.node_id)
+                async with self._registering:  # once, however many requests were refused
+                    if self.identity is identity:
+                        await self.register()
+                continue
+            return reply
+        return reply
+
     async def heartbeat(self) -> str:
         """One heartbeat; registers first (again) when there is no identity or it is refused."""
-        if self.identity is None:
-            self.identity = self.file.load(self.controller_url) or await self.register()
-        for attempt in range(2):
-            body = {"capacity": self.node.capacity(), "instances": await self.report()}
-            reply = await self.client.post(
-                f"{self.base}/{self.identity.node_id}/heartbeat", json=body,
-                headers={"Authorization": f"Bearer {self.identity.credential}"})
-            if reply.status_code == 403 and attempt == 0:
-                log.warning("event=node_credential_refused node_id=%s", self.identity.node_id)
-                await self.register()
-                continue
-            reply.raise_for_status()
-            data = reply.json()
-            self._advised(data)
-            self.last_state = str(data["state"])
-            return self.last_state
-        raise AssertionError("unreachable")
+
+        async def request(identity: Identity) -> tuple[str, dict[str, Any]]:
+            return (f"{identity.node_id}/heartbeat",
+                    {"capacity": self.node.capacity(), "instances": await self.report()})
+
+        reply = await self._post_as_node(request)
+        reply.raise_for_status()
+        data = reply.json()
+        self._advised(data)
+        self.last_state = str(data["state"])
+        return self.last_state
+
+    async def send_metrics(self, samples: list[dict[str, Any]]) -> int:
+        """One batch of metric samples (the wire contract's ``samples``) → how many the
+        controller accepted. 400 raises :class:`MetricsRejected`; other failures raise
+        ``httpx.HTTPError`` (the caller keeps the batch and retries)."""
+
+        async def request(identity: Identity) -> tuple[str, dict[str, Any]]:
+            return "metrics", {"node_id": identity.node_id, "samples": samples}
+
+        reply = await self._post_as_node(request)
+        if reply.status_code == 400:
+            raise MetricsRejected(reply.text[:500])
+        reply.raise_for_status()
+        return int(reply.json()["accepted"])
 
     def nudge(self) -> None:
         """Send the next heartbeat now (a state change the controller should hear of at once,

@@ -8,6 +8,7 @@ of them against one controller. Never used by ``ironbark node``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ from nodeagent.api import create_app
 from nodeagent.backups import BackupRefused, BackupStatus
 from nodeagent.controller_link import ControllerLink, NodeDescription
 from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance, VolumeStatus
+from nodeagent.metrics.samples import BlockIO, NetIO, Sample
 from nodeagent.spec import InstanceSpec
 from nodeagent.volumes import VolumeAttachment, check_new
 
@@ -28,6 +30,7 @@ class FakeInstances:
         self.specs: dict[str, InstanceSpec] = {}
         self.states: dict[str, str] = {}
         self.attached: dict[str, list[VolumeAttachment]] = {}
+        self.cpu_percent: dict[str, float] = {}  # what metrics report (default 10 %)
 
     def _known(self, instance_id: str) -> None:
         if instance_id not in self.specs:
@@ -145,6 +148,34 @@ class FakeNode:
     async def _report(self) -> list[dict[str, str]]:
         return [{"instance_id": s.instance_id, "state": s.state}
                 for s in await self.instances.statuses()]
+
+    def samples(self, start: datetime, end: datetime) -> list[Sample]:
+        """What a real agent would report for ``[start, end)``: a sample per running
+        instance, CPU at its ``cpu_percent`` and a little I/O on every disk and volume."""
+        seconds = int((end - start).total_seconds())
+        out = []
+        for iid, spec in sorted(self.instances.specs.items()):
+            if self.instances.states[iid] != "running":
+                continue
+            percent = self.instances.cpu_percent.get(iid, 10.0)
+            out.append(Sample(
+                instance_id=iid, start=start, end=end, vcpus=spec.vcpus,
+                cpu_time_ns=int(percent / 100 * seconds * 1e9 * spec.vcpus),
+                disk=BlockIO(4096 * seconds, 8192 * seconds, seconds, 2 * seconds),
+                net=NetIO(1500 * seconds, 500 * seconds, seconds, seconds),
+                volumes={a.volume_id: BlockIO(4096 * seconds, 4096 * seconds, seconds, seconds)
+                         for a in self.instances.attached.get(iid, [])}))
+        return out
+
+    async def send_metrics(self, start: datetime, end: datetime,
+                           link: ControllerLink | None = None) -> int:
+        """Ship :meth:`samples` for ``[start, end)`` through the real link (the wire
+        contract, the node's credential; ``link``: the one this node registered with, when
+        not its own) → how many the controller accepted."""
+        samples = self.samples(start, end)
+        if not samples:
+            return 0
+        return await (link or self.link).send_metrics([item.wire() for item in samples])
 
     def commands(self) -> httpx.AsyncClient:
         """A client for this node's command API, in process."""

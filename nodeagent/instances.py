@@ -190,7 +190,7 @@ class InstanceManager:
         async with self._locks[instance_id]:
             spec = self._spec(instance_id)
             paths = self.store.paths(instance_id)
-            if not await asyncio.to_thread(Path(attachment.path).is_file):
+            if attachment.path and not await asyncio.to_thread(Path(attachment.path).is_file):
                 raise InvalidSpec(f"volume file {attachment.path} does not exist")
             current = self.attachments.load(paths)
             if not check_new(current, attachment):

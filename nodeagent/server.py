@@ -26,6 +26,8 @@ from nodeagent.hypervisor.host import Host
 from nodeagent.hypervisor.virt_type import detect_virt_type
 from nodeagent.images import ImageCache
 from nodeagent.instances import GuestNetwork, InstanceManager, NoNetwork
+from nodeagent.metrics.sampler import Sampler, stored_targets
+from nodeagent.metrics.shipper import MetricsShipper
 from nodeagent.network.bridge import BridgeSettings, SpecNetwork
 from nodeagent.settings import NodeSettings
 from nodeagent.state_reports import report_state_changes
@@ -123,6 +125,16 @@ def node_server(settings: NodeSettings, server_class: type[uvicorn.Server] = uvi
     manager, network = build(settings)
     token = api_token(settings)
     link = controller_link(settings, manager, token, manager.policy.virt_type)
+    sampler = Sampler(
+        manager.host,
+        lambda: asyncio.to_thread(stored_targets, manager.store, manager.attachments),
+        interval=settings.metrics_interval,
+        keep=settings.metrics_buffer,
+    )
+    shipper = None
+    if link is not None:
+        shipper = MetricsShipper(link.send_metrics, per_instance=settings.metrics_buffer)
+        sampler.sinks.append(shipper.add)
     tasks: list[asyncio.Task[None]] = []
 
     async def on_start() -> None:
@@ -137,6 +149,9 @@ def node_server(settings: NodeSettings, server_class: type[uvicorn.Server] = uvi
         if link is not None:
             report_state_changes(manager.host.events, link.nudge)
             tasks.append(asyncio.create_task(link.run()))
+        if shipper is not None:
+            tasks.append(asyncio.create_task(shipper.run()))
+        tasks.append(asyncio.create_task(sampler.run()))
 
     async def on_stop() -> None:
         for task in tasks:
@@ -151,6 +166,7 @@ def node_server(settings: NodeSettings, server_class: type[uvicorn.Server] = uvi
         manager,
         token,
         capacity=lambda: host_capacity(manager.policy.virt_type),
+        metrics=sampler,
         on_start=on_start,
         on_stop=on_stop,
     )

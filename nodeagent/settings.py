@@ -50,6 +50,8 @@ class NodeSettings(TomlSettings):
     max_instances: int = Field(default=64, ge=0)
     image_cache_dir: Path | None = None  # default: STATE/images
     image_cache_max_gib: float = Field(default=20.0, gt=0)
+    metrics_interval: float = Field(default=60.0, ge=1)  # seconds between samples
+    metrics_buffer: int = Field(default=60, ge=1)  # samples kept per instance (unsent, recent)
 
 
 def load_node_settings(config_file: Path | None = None, **overrides: Any) -> NodeSettings:

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from nodeagent.spec import InstancePaths, InvalidSpec
 
@@ -22,6 +23,8 @@ VOLUME_ID = re.compile(r"^vol-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 # EC2 device names (/dev/sdf, /dev/xvdf, /dev/vdf; "sdf" alone too). vda is the root disk.
 DEVICE = re.compile(r"^(?:/dev/)?(?:sd|xvd|vd)([b-z])$")
 FORMATS = ("raw", "qcow2")
+# nbd://HOST:PORT/EXPORT (HOST a name, an IPv4 address or an [IPv6] one), as qemu-nbd serves it.
+NBD_URI = re.compile(r"^nbd://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}/[A-Za-z0-9._-]{1,64}$")
 
 
 class VolumeInUse(ValueError):
@@ -29,13 +32,23 @@ class VolumeInUse(ValueError):
 
 
 @dataclass(frozen=True)
+class NbdSource:
+    host: str
+    port: int
+    name: str
+
+
+@dataclass(frozen=True)
 class VolumeAttachment:
-    """One volume on one instance: ``path`` is the volume's file on this node."""
+    """One volume on one instance: either ``path``, the volume's file on this node (the
+    storage host is this node), or ``nbd``, an ``nbd://host:port/export`` URI of the volume
+    exported by its storage host, which QEMU opens itself (``format`` is then ``raw``)."""
 
     volume_id: str
     device: str
-    path: str
+    path: str = ""
     format: str = "raw"
+    nbd: str = ""
 
     def __post_init__(self) -> None:
         problems = []
@@ -44,8 +57,14 @@ class VolumeAttachment:
         if not DEVICE.match(self.device):
             problems.append(f"device {self.device!r} is not /dev/sd[b-z], /dev/xvd[b-z] "
                             "or /dev/vd[b-z]")
-        if not os.path.isabs(self.path):
+        if bool(self.path) == bool(self.nbd):
+            problems.append("give exactly one of path and nbd")
+        elif self.path and not os.path.isabs(self.path):
             problems.append("path must be an absolute path")
+        elif self.nbd and (not NBD_URI.match(self.nbd) or self.nbd_source.port > 65535):
+            problems.append(f"nbd {self.nbd[:100]!r} is not nbd://host:port/export")
+        elif self.nbd and self.format != "raw":
+            problems.append("an nbd export is raw (the storage host reads its format)")
         if self.format not in FORMATS:
             problems.append("format must be raw or qcow2")
         if problems:
@@ -59,6 +78,13 @@ class VolumeAttachment:
         return "vd" + match.group(1)
 
     @property
+    def nbd_source(self) -> NbdSource:
+        parts = urlsplit(self.nbd)
+        host, _, port = parts.netloc.rpartition(":")
+        return NbdSource(host.strip("[]"), int(port) if port.isdigit() else 0,
+                         parts.path.lstrip("/"))
+
+    @property
     def serial(self) -> str:
         """The disk serial the guest reads from /sys/block/vdX/serial: the volume id without
         its dash, as EC2's NVMe volumes show it (virtio-blk keeps only 20 bytes, and
@@ -69,7 +95,7 @@ class VolumeAttachment:
     def from_dict(cls, data: Any) -> VolumeAttachment:
         if not isinstance(data, dict):
             raise InvalidSpec("an attachment must be a JSON object")
-        unknown = set(data) - {"volume_id", "device", "path", "format"}
+        unknown = set(data) - {"volume_id", "device", "path", "format", "nbd"}
         if unknown:
             raise InvalidSpec(f"unknown fields: {', '.join(sorted(unknown))}")
         for name, value in data.items():

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -383,7 +384,8 @@ class Volume(Base):
 
     __tablename__ = "volumes"
     __table_args__ = (Index("ix_volumes_account_state", "account_id", "state"),
-                      Index("ix_volumes_instance", "instance_id"))
+                      Index("ix_volumes_instance", "instance_id"),
+                      UniqueConstraint("account_id", "client_token"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -408,6 +410,10 @@ class Volume(Base):
     delete_on_termination: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    client_token: Mapped[str | None] = mapped_column(String(64))
+    """CreateVolume's ClientToken (migration 0011): a repeated call answers this volume."""
+    request_digest: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the CreateVolume parameters, to refuse a ClientToken reused for another call."""
 
 
 class Snapshot(Base):
@@ -443,7 +449,7 @@ class Snapshot(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """While a controller's snapshot job works on a pending snapshot: until when its claim
     holds (renewed as parts are stored). A pending snapshot whose lease ran out was
-    interrupted: it ends ``error`` and its parts are removed (migration 0011)."""
+    interrupted: it ends ``error`` and its parts are removed (migration 0013)."""
 
 
 class SnapshotPermission(Base):
@@ -454,3 +460,107 @@ class SnapshotPermission(Base):
     snapshot_id: Mapped[str] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"),
                                              primary_key=True)
     account_id: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
+
+
+# --- CloudWatch -------------------------------------------------------------------------------
+
+
+class CwMetric(Base):
+    """One CloudWatch metric: (account, namespace, name, dimension set). ``key_hash`` is the
+    SHA-256 of the canonical key (``controller/cloudwatch/store.metric_key``), unique per account;
+    ``dimensions`` is the canonical JSON ``[[name, value], ...]`` sorted by name."""
+
+    __tablename__ = "cw_metrics"
+    __table_args__ = (UniqueConstraint("account_id", "key_hash"),
+                      Index("ix_cw_metrics_account_namespace", "account_id", "namespace",
+                            "metric_name"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    namespace: Mapped[str] = mapped_column(String(255))
+    metric_name: Mapped[str] = mapped_column(String(255))
+    dimensions: Mapped[str] = mapped_column(Text)
+    last_put_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    """Epoch seconds of the last datapoint received (ListMetrics ``RecentlyActive``)."""
+
+
+class CwMetricDimension(Base):
+    """The dimensions of a metric, one row each, for ListMetrics' dimension filters."""
+
+    __tablename__ = "cw_metric_dimensions"
+    __table_args__ = (Index("ix_cw_metric_dimensions_name_value", "name", "value"),)
+
+    metric_id: Mapped[int] = mapped_column(ForeignKey("cw_metrics.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1024))
+
+
+class CwDatapoint(Base):
+    """The statistic set of one metric over one period at one storage resolution (1, 60, 300 or
+    3600 s), per unit. ``sketch`` is the JSON log-bucket histogram that percentiles come from
+    (NULL once a StatisticSet without values was merged in: no percentiles for it)."""
+
+    __tablename__ = "cw_datapoints"
+
+    metric_id: Mapped[int] = mapped_column(ForeignKey("cw_metrics.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    resolution: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    unit: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sample_count: Mapped[float] = mapped_column(Float)
+    sum: Mapped[float] = mapped_column(Float)
+    minimum: Mapped[float] = mapped_column(Float)
+    maximum: Mapped[float] = mapped_column(Float)
+    sketch: Mapped[str | None] = mapped_column(Text)
+
+
+class CwIngestedSample(Base):
+    """Node samples already counted, so a retried batch is not counted twice."""
+
+    __tablename__ = "cw_ingested_samples"
+
+    instance_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    end_ts: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+
+
+class CwAlarm(Base):
+    """A metric alarm: its definition (``definition``, JSON of the PutMetricAlarm parameters
+    that describe it) and its state."""
+
+    __tablename__ = "cw_alarms"
+    __table_args__ = (UniqueConstraint("account_id", "name"),
+                      Index("ix_cw_alarms_metric", "account_id", "namespace", "metric_name"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    namespace: Mapped[str | None] = mapped_column(String(255))
+    metric_name: Mapped[str | None] = mapped_column(String(255))
+    definition: Mapped[str] = mapped_column(Text)
+    actions_enabled: Mapped[bool] = mapped_column(default=True)
+    state_value: Mapped[str] = mapped_column(String(32), default="INSUFFICIENT_DATA")
+    state_reason: Mapped[str] = mapped_column(Text, default="Unchecked: Initial alarm creation")
+    state_reason_data: Mapped[str | None] = mapped_column(Text)
+    state_updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    configuration_updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                               default=utcnow)
+    evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CwAlarmHistory(Base):
+    """DescribeAlarmHistory: configuration updates, state changes and actions of alarms."""
+
+    __tablename__ = "cw_alarm_history"
+    __table_args__ = (Index("ix_cw_alarm_history_account_time", "account_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    alarm_name: Mapped[str] = mapped_column(String(255))
+    item_type: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -22,7 +22,9 @@ from typing import Any
 
 from sqlalchemy import Engine, Select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 
 Processor = Callable[[Any], Any] | None
 
@@ -38,15 +40,17 @@ class _Compiled:
 
 
 class Prepared:
-    """A Core SELECT compiled once per dialect; rows come back as named tuples.
+    """A Core SELECT (or INSERT/UPDATE/DELETE, with or without RETURNING) compiled once per
+    dialect; rows come back as named tuples.
 
     Bind parameters must be plain (``bindparam("name")``): expanding ``IN`` lists are refused at
-    compile time (build one statement per list length instead)."""
+    compile time (build one statement per list length instead), and so are literal values, which
+    compile to parameters the caller cannot name (bind them as ``bindparam`` too)."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any] | UpdateBase) -> None:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
-        self._columns = tuple(statement.selected_columns)
+        self._columns = tuple(statement.exported_columns)
 
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
@@ -57,7 +61,8 @@ class Prepared:
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
         binds = compiled.binds
-        if any(bind.expanding for bind in binds.values()) or compiled.escaped_bind_names:
+        if (any(bind.expanding or not bind.required for bind in binds.values())
+                or compiled.escaped_bind_names):
             raise ValueError("Prepared statements take plain, unescaped bind parameters only")
         names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(binds)
         labels = [str(column.key) for column in self._columns]
@@ -86,17 +91,40 @@ class Reader:
         connection = session.connection()
         return cls(connection.connection.driver_connection, connection.dialect)
 
-    def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Any]:
-        c = prepared.compiled(self._dialect)
+    def _args(self, c: _Compiled, params: Mapping[str, Any] | None) -> Any:
         given = params or {}
         values = [given[n] for n in c.names]  # a missing parameter is a programming error
         for i, process in enumerate(c.binds):
             if process is not None:
                 values[i] = process(values[i])
-        args: Any = tuple(values) if c.positional else dict(zip(c.names, values, strict=True))
-        cursor = self._connection.cursor()
+        return tuple(values) if c.positional else dict(zip(c.names, values, strict=True))
+
+    def _run(self, cursor: Any, c: _Compiled, params: Mapping[str, Any] | None) -> None:
+        """Execute; a driver error is raised as SQLAlchemy's (``IntegrityError``, ...), as Core
+        would raise it, so callers catch one family of exceptions whichever way they ran SQL."""
+        args = self._args(c, params)
+        dbapi = self._dialect.loaded_dbapi
         try:
             cursor.execute(c.sql, args)
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(c.sql, args, exc, dbapi.Error,
+                                      dialect=self._dialect) from exc
+
+    def execute(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> int:
+        """Run a statement that returns no rows (INSERT, UPDATE, DELETE); its row count."""
+        c = prepared.compiled(self._dialect)
+        cursor = self._connection.cursor()
+        try:
+            self._run(cursor, c, params)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def all(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> list[Any]:
+        c = prepared.compiled(self._dialect)
+        cursor = self._connection.cursor()
+        try:
+            self._run(cursor, c, params)
             fetched = cursor.fetchall()
         finally:
             cursor.close()

@@ -14,6 +14,8 @@ from controller.ec2 import (
     snapshot_attributes,
     snapshots,
     tags,
+    volume_attach,
+    volumes,
 )
 
 __all__ = [
@@ -30,4 +32,7 @@ __all__ = [
     "snapshot_attributes",
     "snapshots",
     "tags",
+    # --- EBS volumes (ebs-volumes) ---
+    "volume_attach",
+    "volumes",
 ]

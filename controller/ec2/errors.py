@@ -321,24 +321,55 @@ class IdempotentParameterMismatch(ClientError):
     code = "IdempotentParameterMismatch"
 
 
-# --- snapshots (ebs-snapshots) -------------------------------------------------------------------
-
-
-class InvalidSnapshotIDMalformed(ClientError):
-    code = "InvalidSnapshotID.Malformed"
-
-
-class InvalidSnapshotInUse(ClientError):
-    code = "InvalidSnapshot.InUse"
-
-
-class InvalidVolumeNotFound(ClientError):
-    code = "InvalidVolume.NotFound"
+# --- EBS volumes (ebs-volumes) -----------------------------------------------------------------
 
 
 class InvalidVolumeIDMalformed(ClientError):
     code = "InvalidVolumeID.Malformed"
 
 
+class InvalidVolumeNotFound(ClientError):
+    code = "InvalidVolume.NotFound"
+
+
+class InvalidVolumeZoneMismatch(ClientError):
+    code = "InvalidVolume.ZoneMismatch"
+
+
+class VolumeInUse(ClientError):
+    code = "VolumeInUse"
+
+
 class IncorrectState(ClientError):
     code = "IncorrectState"
+
+
+class InvalidAttachmentNotFound(ClientError):
+    code = "InvalidAttachment.NotFound"
+
+
+class InvalidZoneNotFound(ClientError):
+    code = "InvalidZone.NotFound"
+
+
+class InvalidSnapshotIDMalformed(ClientError):
+    code = "InvalidSnapshotID.Malformed"
+
+
+class AttachmentLimitExceeded(ClientError):
+    code = "AttachmentLimitExceeded"
+
+
+class InvalidParameterDependency(ClientError):
+    code = "InvalidParameterDependency"
+
+
+class InvalidInstanceAttributeValue(ClientError):
+    code = "InvalidInstanceAttributeValue"
+
+
+# --- snapshots (ebs-snapshots) -------------------------------------------------------------------
+
+
+class InvalidSnapshotInUse(ClientError):
+    code = "InvalidSnapshot.InUse"

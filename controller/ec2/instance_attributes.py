@@ -17,10 +17,11 @@ from controller.ec2 import errors
 from controller.ec2 import instance_states as states
 from controller.ec2.context import RequestContext
 from controller.ec2.images_store import visible_image
-from controller.ec2.instances import owned_instances
+from controller.ec2.instances import attached_volumes, owned_instances
 from controller.ec2.instances_run import instance_type_spec, resolve_groups
 from controller.ec2.instances_view import groups_of
 from controller.ec2.registry import Params, Result, action
+from controller.ec2.volume_attach import set_delete_on_termination
 
 _DESCRIBE: dict[str, Callable[[Instance], tuple[str, Any]]] = {
     "instanceType": lambda i: ("InstanceType", {"Value": i.instance_type}),
@@ -63,6 +64,8 @@ def describe_instance_attribute(ctx: RequestContext, params: Params) -> Result:
     name = _attribute_name(params.get("Attribute"))
     instance = owned_instances(ctx, [params["InstanceId"]])[0]
     key, value = _DESCRIBE[name](instance)
+    if name == "blockDeviceMapping":
+        value = attached_volumes(ctx.session, [instance.id]).get(instance.id, [])
     return {"InstanceId": instance.id, key: value}
 
 
@@ -75,6 +78,8 @@ def _requested(params: Params) -> tuple[str, Any]:
         value = params.get(member)
         if value is not None and value != []:
             found.append((name, value if member == "Groups" else value.get("Value")))
+    if params.get("BlockDeviceMappings"):
+        found.append(("blockDeviceMapping", params["BlockDeviceMappings"]))
     if not found:
         raise errors.MissingParameter("The request must contain the parameter attribute")
     if len(found) > 1:
@@ -156,7 +161,7 @@ _MODIFY: dict[str, Callable[[RequestContext, Instance, Any], None]] = {
     "instanceType": _set_type, "kernel": _set_image("kernel"), "ramdisk": _set_image("ramdisk"),
     "userData": _set_user_data, "disableApiTermination": _set_protect,
     "instanceInitiatedShutdownBehavior": _set_behavior, "groupSet": _set_groups,
-    "sourceDestCheck": _set_source_dest,
+    "sourceDestCheck": _set_source_dest, "blockDeviceMapping": set_delete_on_termination,
 }
 
 

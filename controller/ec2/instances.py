@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from controller import ids
-from controller.db.models import Instance, Reservation
+from controller.db.models import Instance, Reservation, Volume
 from controller.ec2 import errors
 from controller.ec2 import instance_states as states
 from controller.ec2.addresses import private_dns_name
@@ -76,9 +76,28 @@ def _tokens(session: Session, reservation_ids: Sequence[str]) -> dict[str, Reser
     return {r.id: r for r in rows}
 
 
+def attached_volumes(session: Session, instance_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each instance's attached EBS volumes as ``BlockDeviceMappings`` entries."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    if not instance_ids:
+        return out
+    rows = session.scalars(select(Volume).where(
+        Volume.instance_id.in_(instance_ids), Volume.attach_state.is_not(None)
+    ).order_by(Volume.device))
+    for volume in rows:
+        assert volume.instance_id is not None
+        out.setdefault(volume.instance_id, []).append({
+            "DeviceName": volume.device, "Ebs": {
+                "VolumeId": volume.id, "Status": volume.attach_state,
+                "AttachTime": volume.attach_time or volume.state_changed_at,
+                "DeleteOnTermination": volume.delete_on_termination}})
+    return out
+
+
 def _group(ctx: RequestContext, instances: Sequence[Instance]) -> list[dict[str, Any]]:
     """Instances grouped into their reservations, in the order first seen."""
     tags = tags_by_resource(ctx.session, ctx.account_id, [i.id for i in instances])
+    volumes = attached_volumes(ctx.session, [i.id for i in instances])
     reservations = _tokens(ctx.session, list(dict.fromkeys(i.reservation_id for i in instances)))
     grouped: dict[str, list[Instance]] = {}
     for instance in instances:
@@ -86,7 +105,8 @@ def _group(ctx: RequestContext, instances: Sequence[Instance]) -> list[dict[str,
     out = []
     for rid, members in grouped.items():
         reservation = reservations[rid]
-        shown = [describe_instance(i, tags[i.id], ctx.settings.region, reservation.client_token)
+        shown = [describe_instance(i, tags[i.id], ctx.settings.region, reservation.client_token,
+                                   volumes.get(i.id, []))
                  for i in sorted(members, key=lambda i: i.launch_index)]
         out.append(describe_reservation(rid, reservation.account_id, reservation.requester_id,
                                         shown, groups_of(members[0])))

@@ -33,7 +33,8 @@ def metadata_options(instance: Instance) -> dict[str, Any]:
 
 
 def describe_instance(instance: Instance, tags: dict[str, str], region: str,
-                      client_token: str | None) -> dict[str, Any]:
+                      client_token: str | None,
+                      block_devices: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {
         "InstanceId": instance.id,
         "ImageId": instance.image_id,
@@ -50,7 +51,7 @@ def describe_instance(instance: Instance, tags: dict[str, str], region: str,
         "Monitoring": {"State": "enabled" if instance.monitoring else "disabled"},
         "Architecture": instance.architecture,
         "RootDeviceType": instance.root_device_type,
-        "BlockDeviceMappings": [],
+        "BlockDeviceMappings": block_devices or [],
         "VirtualizationType": "paravirtual" if instance.kernel_id else "hvm",
         "Hypervisor": "xen",
         "SecurityGroups": groups_of(instance),

@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from controller.config import Settings
-from controller.db.models import Image, Instance
+from controller.db.models import Image, Instance, Volume
 from controller.ec2.instance_states import PENDING, RUNNING, STOPPING
 from controller.ec2.node_spec import hostname
 from controller.identity.secretbox import SecretBox, SecretBoxError
@@ -71,6 +71,9 @@ def _caller(session: Session, address: str, region: str) -> Caller | None:
     ephemeral = tuple((m["VirtualName"], m["DeviceName"])
                       for m in json.loads(image.block_device_mappings if image else "[]")
                       if m.get("VirtualName"))
+    ebs = tuple(d or "" for d in session.scalars(select(Volume.device).where(
+        Volume.instance_id == instance.id, Volume.attach_state == "attached",
+        Volume.device.is_not(None)).order_by(Volume.attach_time, Volume.id)))
     facts = InstanceFacts(
         instance_id=instance.id, image_id=instance.image_id, launch_index=instance.launch_index,
         instance_type=instance.instance_type, private_ip=address, hostname=hostname(address),
@@ -82,7 +85,7 @@ def _caller(session: Session, address: str, region: str) -> Caller | None:
         account_id=instance.account_id, architecture=instance.architecture,
         image_location=image.image_location if image else "(unknown)",
         root_device_name=instance.root_device_name or "/dev/sda1", ephemeral=ephemeral,
-        group_ids=tuple(g["GroupId"] for g in groups if g.get("GroupId")),
+        group_ids=tuple(g["GroupId"] for g in groups if g.get("GroupId")), ebs=ebs,
         pending_time=instance.launch_time.strftime("%Y-%m-%dT%H:%M:%SZ"))
     return Caller(facts, instance.user_data, options.get("HttpTokens", "optional"),
                   options.get("HttpEndpoint", "enabled"))

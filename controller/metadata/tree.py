@@ -37,6 +37,8 @@ class InstanceFacts:
     ephemeral: tuple[tuple[str, str], ...] = ()
     """(virtual name, device name) of the image's ephemeral mappings: ("ephemeral0", "/dev/sdb")."""
     group_ids: tuple[str, ...] = ()
+    ebs: tuple[str, ...] = ()
+    """Device names of the attached EBS volumes (``/dev/sdf``), listed as ``ebs1``, ``ebs2``..."""
     pending_time: str = ""
     """When the instance was launched, ``YYYY-MM-DDTHH:MM:SSZ``."""
 
@@ -81,10 +83,13 @@ def _interface(facts: InstanceFacts) -> Tree:
 
 
 def _block_devices(facts: InstanceFacts) -> Tree:
-    """``ami`` and ``root`` are the root device; ephemeral devices as EC2 shows them (``sdb``)."""
+    """``ami`` and ``root`` are the root device; ephemeral devices and attached EBS volumes
+    (``ebsN``) as EC2 shows them (``sdb``)."""
     devices: Tree = {"ami": facts.root_device_name, "root": facts.root_device_name}
     for virtual, device in facts.ephemeral:
         devices[virtual] = device.removeprefix("/dev/")
+    for number, device in enumerate(facts.ebs, start=1):
+        devices[f"ebs{number}"] = device.removeprefix("/dev/")
     return devices
 
 

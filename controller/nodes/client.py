@@ -83,6 +83,15 @@ class NodeClient:
         data = await self._call("GET", f"{instance_id}/console")
         return base64.b64decode(str(data.get("output", "")))
 
+    async def attach_volume(self, instance_id: str, volume_id: str,
+                            body: dict[str, str]) -> str:
+        """Plug the volume (``device``, ``format`` and ``path`` or ``nbd``); ``attached``."""
+        return await self._state("PUT", f"{instance_id}/volumes/{volume_id}", body)
+
+    async def detach_volume(self, instance_id: str, volume_id: str) -> str:
+        """Unplug it once the guest released it; ``detached``."""
+        return await self._state("DELETE", f"{instance_id}/volumes/{volume_id}")
+
     # --- live backups of attached volumes (ebs-snapshots) ---
 
     async def backup_volume(self, instance_id: str, volume_id: str,

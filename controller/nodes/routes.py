@@ -4,6 +4,7 @@ bucket can be called ``_ironbark``, so they never shadow an S3 path).
     POST /_ironbark/nodes/register          cluster token  -> {"node_id", "credential", ...}
     POST /_ironbark/nodes/{id}/heartbeat    node credential -> {"node_id", "state", ...}
     GET  /_ironbark/nodes                   cluster token  -> {"nodes": [...]}
+    POST /_ironbark/nodes/metrics           node credential -> {"accepted": n} (CloudWatch)
 
 Tokens travel as ``Authorization: Bearer ...``. Errors are ``{"error", "message"}``: 400 for a
 malformed body, 403 for a wrong token, unknown node or wrong credential, 404/405 for anything
@@ -25,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from controller.cloudwatch.ingest import ingest
+from controller.cloudwatch.samples import MetricsBatch
 from controller.db.engine import transaction
 from controller.db.models import Node
 from controller.logs import event
@@ -130,6 +133,24 @@ async def heartbeat(request: Request, runtime: Runtime) -> Response:
     return JSONResponse(reply.model_dump())
 
 
+async def metrics(request: Request, runtime: Runtime) -> Response:
+    """A batch of instance samples from a node (``controller.cloudwatch.samples``); the node
+    authenticates as for its heartbeat, with the node id in the body."""
+    credential = _bearer(request)
+    if credential is None:
+        raise registry.NodeAuthError("no credential")
+    batch = await _body(request, MetricsBatch)
+
+    def work() -> int:
+        with transaction(runtime.sessions) as session:
+            registry.authenticate(session, batch.node_id, credential)
+            return ingest(session, batch.node_id, batch.samples,
+                          int(datetime.now(UTC).timestamp()))
+
+    accepted = await run_in_threadpool(work)
+    return JSONResponse({"accepted": accepted})
+
+
 async def list_nodes(request: Request, runtime: Runtime) -> Response:
     registry.check_cluster_token(_bearer(request), runtime.cluster_token)
 
@@ -150,6 +171,7 @@ def node_routes(state: dict[str, Runtime]) -> list[Route]:
     return [
         Route(f"{PREFIX}/register", _guarded(register, state), methods=["POST"]),
         Route(PREFIX + "/{node_id}/heartbeat", _guarded(heartbeat, state), methods=["POST"]),
+        Route(f"{PREFIX}/metrics", _guarded(metrics, state), methods=["POST"]),
         Route(PREFIX, _guarded(list_nodes, state), methods=["GET"]),
         Route("/_ironbark/{rest:anything}", _not_found,
               methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]),

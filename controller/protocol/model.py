@@ -20,12 +20,13 @@ __all__ = [
     "ec2_service_model",
     "operation_model",
     "operation_names",
+    "service_model",
 ]
 
 
 @functools.cache
-def ec2_service_model() -> ServiceModel:
-    """The pinned botocore ``ec2`` service model, loaded once on first call.
+def service_model(name: str) -> ServiceModel:
+    """The pinned botocore model of service ``name`` (``ec2``, ``cloudwatch``), loaded once.
 
     Only botocore's own data directory is searched: a model dropped into ``~/.aws/models``
     or ``AWS_DATA_PATH`` must not change what the server accepts.
@@ -33,7 +34,12 @@ def ec2_service_model() -> ServiceModel:
     loader = Loader(
         extra_search_paths=[Loader.BUILTIN_DATA_PATH], include_default_search_paths=False
     )
-    return ServiceModel(loader.load_service_model("ec2", "service-2"), service_name="ec2")
+    return ServiceModel(loader.load_service_model(name, "service-2"), service_name=name)
+
+
+def ec2_service_model() -> ServiceModel:
+    """The pinned botocore ``ec2`` service model, loaded once on first call."""
+    return service_model("ec2")
 
 
 @functools.cache

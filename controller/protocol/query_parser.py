@@ -9,6 +9,11 @@ This is the exact inverse of ``botocore.serialize.EC2Serializer``:
 * values are typed by shape: integers, booleans (``true``/``false``, any case), ISO 8601
   timestamps (aware ``datetime``), base64 blobs (``bytes``), floats, strings (enums are left to handlers).
 
+:func:`parse_aws_query` decodes the plain Query protocol (``botocore.serialize.QuerySerializer``,
+CloudWatch): wire names are the ``locationName`` else the member name, lists are ``Name.member.N``
+(or flattened ``Name.N``) and an empty list is ``Name=`` with no value, maps are
+``Name.entry.N.key`` / ``Name.entry.N.value``.
+
 The result is keyed by botocore member names, ready to compare with what a botocore client
 was given. Parsing is one pass that splits keys on ``.`` into a tree, then one walk of the
 tree against the input shape. Each structure's wire-name table is computed once per shape
@@ -47,6 +52,7 @@ __all__ = [
     "MAX_VALUE_LENGTH",
     "Params",
     "is_envelope_param",
+    "parse_aws_query",
     "parse_ec2_query",
     "split_envelope",
 ]
@@ -67,6 +73,7 @@ ENVELOPE_PARAMS: frozenset[str] = frozenset(
     }
 )
 MAX_PARAMS = 1000
+MAX_QUERY_PARAMS = 100_000
 MAX_LIST_ITEMS = 1000
 MAX_VALUE_LENGTH = 64 * 1024
 
@@ -97,19 +104,41 @@ def split_envelope(params: Params) -> tuple[dict[str, str], list[tuple[str, str]
     return envelope, rest
 
 
+@dataclass(frozen=True, slots=True)
+class _Dialect:
+    ec2: bool
+    """EC2's flavour (always-flattened lists, capitalised ``locationName``) or plain Query."""
+    max_params: int
+
+
+_EC2 = _Dialect(ec2=True, max_params=MAX_PARAMS)
+# A full PutMetricData (1,000 data, each with dimensions) is far over EC2's cap; the body size
+# cap still bounds the request.
+_QUERY = _Dialect(ec2=False, max_params=MAX_QUERY_PARAMS)
+
+
 def parse_ec2_query(op: OperationModel, params: Params) -> dict[str, Any]:
     """Decode the wire parameters of ``op`` into a dict keyed by botocore member names.
 
     Raises a :class:`~controller.protocol.errors.ParameterError` subclass for a missing,
     unknown or malformed parameter, or for a request over the size caps.
     """
-    tree = _build_tree(_items(params))
+    return _parse(op, params, _EC2)
+
+
+def parse_aws_query(op: OperationModel, params: Params) -> dict[str, Any]:
+    """Decode a plain Query-protocol request (CloudWatch) the same way."""
+    return _parse(op, params, _QUERY)
+
+
+def _parse(op: OperationModel, params: Params, dialect: _Dialect) -> dict[str, Any]:
+    tree = _build_tree(_items(params), dialect.max_params)
     shape: Shape | None = op.input_shape
     if shape is None:
         if tree:
             raise UnknownParameter(next(iter(tree)))
         return {}
-    return _convert_structure(shape, tree, "")
+    return _convert_structure(shape, tree, "", dialect)
 
 
 def _items(params: Params) -> list[tuple[str, str]]:
@@ -118,10 +147,10 @@ def _items(params: Params) -> list[tuple[str, str]]:
     return list(params)
 
 
-def _build_tree(items: list[tuple[str, str]]) -> _Tree:
+def _build_tree(items: list[tuple[str, str]], max_params: int = MAX_PARAMS) -> _Tree:
     """Split every key on ``.`` into a nested dict; the leaves are the raw string values."""
-    if len(items) > MAX_PARAMS:
-        raise ParameterTooLarge("", f"It has more than {MAX_PARAMS} parameters.")
+    if len(items) > max_params:
+        raise ParameterTooLarge("", f"It has more than {max_params} parameters.")
     root: _Tree = {}
     for key, value in items:
         if len(value) > MAX_VALUE_LENGTH:
@@ -149,12 +178,16 @@ def _join(path: str, part: str) -> str:
     return f"{path}.{part}" if path else part
 
 
-def _convert(shape: Shape, node: str | _Tree, path: str) -> Any:
+def _convert(shape: Shape, node: str | _Tree, path: str, dialect: _Dialect) -> Any:
     kind: str = shape.type_name
     if kind == "structure":
-        return _convert_structure(shape, node, path)
+        return _convert_structure(shape, node, path, dialect)
     if kind == "list":
-        return _convert_list(shape, node, path)
+        if not dialect.ec2:
+            return _convert_query_list(shape, node, path, dialect)
+        return _convert_list(shape, node, path, dialect)
+    if kind == "map" and not dialect.ec2:
+        return _convert_map(shape, node, path, dialect)
     if isinstance(node, dict):
         raise UnknownParameter(_join(path, next(iter(node))))
     convert = _SCALARS.get(kind)
@@ -169,8 +202,10 @@ class _Structure:
     required: tuple[tuple[str, str], ...]  # (member name, wire name)
 
 
-def _wire_name(member: str, shape: Shape) -> str:
+def _wire_name(member: str, shape: Shape, ec2: bool) -> str:
     serialization: Mapping[str, str] = shape.serialization
+    if not ec2:
+        return serialization.get("name", member)
     if "queryName" in serialization:
         return serialization["queryName"]
     if "name" in serialization:
@@ -180,35 +215,72 @@ def _wire_name(member: str, shape: Shape) -> str:
 
 
 @functools.lru_cache(maxsize=8192)
-def _structure(shape: Shape) -> _Structure:
+def _structure(shape: Shape, ec2: bool) -> _Structure:
     members: dict[str, tuple[str, Shape]] = {}
     wire_by_member: dict[str, str] = {}
     for name, member_shape in shape.members.items():
-        wire = _wire_name(name, member_shape)
+        wire = _wire_name(name, member_shape, ec2)
         members[wire] = (name, member_shape)
         wire_by_member[name] = wire
     required = tuple((name, wire_by_member[name]) for name in shape.required_members)
     return _Structure(members, required)
 
 
-def _convert_structure(shape: Shape, node: str | _Tree, path: str) -> dict[str, Any]:
+def _convert_structure(shape: Shape, node: str | _Tree, path: str,
+                       dialect: _Dialect) -> dict[str, Any]:
     if not isinstance(node, dict):
         raise UnknownParameter(path)
-    table = _structure(shape)
+    table = _structure(shape, dialect.ec2)
     out: dict[str, Any] = {}
     for part, child in node.items():
         entry = table.members.get(part)
         if entry is None:
             raise UnknownParameter(_join(path, part))
         name, member_shape = entry
-        out[name] = _convert(member_shape, child, _join(path, part))
+        out[name] = _convert(member_shape, child, _join(path, part), dialect)
     for name, wire in table.required:
         if name not in out:
             raise MissingParameter(_join(path, wire))
     return out
 
 
-def _convert_list(shape: Shape, node: str | _Tree, path: str) -> list[Any]:
+def _convert_query_list(shape: Shape, node: str | _Tree, path: str,
+                        dialect: _Dialect) -> list[Any]:
+    """``Name.member.N`` (``Name.N`` when flattened); ``Name=`` alone is the empty list."""
+    if node == "":
+        return []
+    if shape.serialization.get("flattened"):
+        return _convert_list(shape, node, path, dialect)
+    item: str = shape.member.serialization.get("name", "member")
+    if not isinstance(node, dict) or set(node) != {item}:
+        raise UnknownParameter(path if not isinstance(node, dict)
+                               else _join(path, next(k for k in node if k != item)))
+    return _convert_list(shape, node[item], _join(path, item), dialect)
+
+
+def _convert_map(shape: Shape, node: str | _Tree, path: str, dialect: _Dialect) -> dict[str, Any]:
+    """``Name.entry.N.key`` / ``Name.entry.N.value``."""
+    if node == "":
+        return {}
+    if not isinstance(node, dict) or set(node) != {"entry"}:
+        raise UnknownParameter(path)
+    key_name: str = shape.key.serialization.get("name", "key")
+    value_name: str = shape.value.serialization.get("name", "value")
+    out: dict[str, Any] = {}
+    entries = node["entry"]
+    if not isinstance(entries, dict):
+        raise UnknownParameter(_join(path, "entry"))
+    for index, entry in entries.items():
+        where = f"{path}.entry.{index}"
+        if not isinstance(entry, dict) or key_name not in entry:
+            raise MissingParameter(f"{where}.{key_name}")
+        key = _convert(shape.key, entry[key_name], f"{where}.{key_name}", dialect)
+        out[key] = _convert(shape.value, entry.get(value_name, ""), f"{where}.{value_name}",
+                            dialect)
+    return out
+
+
+def _convert_list(shape: Shape, node: str | _Tree, path: str, dialect: _Dialect) -> list[Any]:
     if not isinstance(node, dict):
         raise UnknownParameter(path)
     if len(node) > MAX_LIST_ITEMS:
@@ -222,7 +294,7 @@ def _convert_list(shape: Shape, node: str | _Tree, path: str) -> list[Any]:
         indexed.append((int(part), part))
     indexed.sort()
     member: Shape = shape.member
-    return [_convert(member, node[part], f"{path}.{part}") for _, part in indexed]
+    return [_convert(member, node[part], f"{path}.{part}", dialect) for _, part in indexed]
 
 
 def _shown(shape: Shape, value: str) -> str | None:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.db.models import Account, Bucket, S3Object, User
+from controller.db.reader import reading
 from controller.identity.authenticate import Principal
 from controller.s3 import acl, errors, policy, public_rules
 from controller.s3.context import S3Context
@@ -222,15 +223,15 @@ def condition_context(facts: RequestFacts, principal: Principal | None, user_nam
     return ctx
 
 
-def canonical_of(session: Session, account_id: str) -> str:
-    account = session.get_one(Account, account_id)
+def canonical_of(session: SessionSource, account_id: str) -> str:
+    account = _opened(session).get_one(Account, account_id)
     return account.canonical_user_id
 
 
-def known_ids(session: Session) -> acl.KnownIds:
+def known_ids(session: SessionSource) -> acl.KnownIds:
     """Whether a canonical user id belongs to an account (for grants that name one)."""
     def known(canonical_id: str) -> bool:
-        return session.scalar(select(Account.id).where(
+        return _opened(session).scalar(select(Account.id).where(
             Account.canonical_user_id == canonical_id)) is not None
     return known
 
@@ -252,6 +253,22 @@ def bucket_view(session: Session, ctx: S3Context, action: str, key: str | None =
     from controller.s3 import lookup
 
     bucket = lookup.bucket(session, ctx.bucket)
+    if bucket is None:
+        raise errors.NoSuchBucket(BucketName=ctx.bucket)
+    authorize(session, ctx.principal, bucket, action, current_facts(), key=key)
+    return bucket
+
+
+def peeked_bucket(session: SessionSource, ctx: S3Context, action: str,
+                  key: str | None = None) -> Bucket:
+    """:func:`bucket_view` outside any transaction: the bucket is read on a pooled connection
+    of its own, and ``session`` (best a :class:`~controller.db.engine.LazySession`) serves only
+    the policy and ACL checks that need one. For checks before a write's body is received; the
+    write checks again in its own transaction."""
+    from controller.s3 import lookup
+
+    with reading(ctx.engine) as reader:
+        bucket = lookup.bucket(reader, ctx.bucket)
     if bucket is None:
         raise errors.NoSuchBucket(BucketName=ctx.bucket)
     authorize(session, ctx.principal, bucket, action, current_facts(), key=key)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from controller.db.models import Bucket
 from controller.s3 import acl, errors, public_rules
-from controller.s3.access import ENFORCED, canonical_of, known_ids
+from controller.s3.access import ENFORCED, SessionSource, canonical_of, known_ids
 
 OWNERSHIPS = ("BucketOwnerPreferred", "ObjectWriter", "BucketOwnerEnforced")
 
@@ -22,7 +22,7 @@ def s3_error(exc: acl.AclError) -> errors.S3Error:
     return kind(exc.message, **exc.extra)
 
 
-def requested(session: Session, headers: Mapping[str, str]) -> acl.Requested:
+def requested(session: SessionSource, headers: Mapping[str, str]) -> acl.Requested:
     try:
         return acl.from_headers(headers, known_ids(session))
     except acl.AclError as exc:
@@ -46,7 +46,7 @@ class NewObject:
     acl: str | None
 
 
-def new_object(session: Session, bucket: Bucket, writer_account: str,
+def new_object(session: SessionSource, bucket: Bucket, writer_account: str,
                headers: Mapping[str, str]) -> NewObject:
     wanted = requested(session, headers)
     check_allowed_when_enforced(bucket.ownership, wanted, errors.AccessControlListNotSupported)

@@ -20,6 +20,7 @@ from controller.s3.access import (
     bucket_for,
     bucket_view,
     current_facts,
+    peeked_bucket,
     writer_account,
 )
 from controller.s3.context import S3Context, S3Reply
@@ -180,10 +181,13 @@ async def put_object(ctx: S3Context) -> S3Reply:
     if "x-amz-copy-source" in ctx.headers:
         return await copy_object(ctx)
     check_key(ctx.key)
-    with ctx.sessions() as session:
-        bucket = bucket_view(session, ctx, "s3:PutObject", ctx.key)
+    session = LazySession(ctx.sessions)  # only policies, ACLs and grant headers need one
+    try:
+        bucket = peeked_bucket(session, ctx, "s3:PutObject", ctx.key)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
+    finally:
+        session.close()
     lock = new_version_lock(bucket, ctx.headers)
     meta = user_metadata(ctx.headers)
     tags = tagging.header_tags(ctx.headers)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controller import ids
 from controller.db.engine import transaction
 from controller.db.models import Bucket, S3Object, utcnow
+from controller.db.reader import Prepared, Reader
 from controller.s3 import errors
 from controller.s3 import object_lock_rules as lock_rules
 
@@ -50,10 +51,12 @@ def version(session: Session, bucket: str, key: str, version_id: str) -> S3Objec
 
 _T: Table = S3Object.__table__  # type: ignore[assignment]
 _KEY = (_T.c.bucket == bindparam("b_bucket")) & (_T.c.key == bindparam("b_key"))
-_NULL_BLOBS = select(_T.c.blob_id).where(_KEY, _T.c.version_id == NULL_VERSION)
-_DELETE_NULL = delete(_T).where(_KEY, _T.c.version_id == NULL_VERSION)
-_DEMOTE = update(_T).where(_KEY, _T.c.is_latest.is_(True)).values(is_latest=False)
-_INSERT = insert(_T)
+_NULL = _T.c.version_id == bindparam("null_version")
+_DELETE_NULL = Prepared(delete(_T).where(_KEY, _NULL).returning(_T.c.blob_id))
+_DEMOTE = Prepared(update(_T).where(_KEY, _T.c.is_latest.is_(True))
+                   .values(is_latest=bindparam("demoted")))
+_COLUMNS = tuple(c.key for c in _T.columns if c.key != "id")
+_INSERT = Prepared(insert(_T).values({name: bindparam(name) for name in _COLUMNS}))
 # Column defaults a transient row lacks until inserted (the ORM would apply them at flush).
 _DEFAULTS = {"delete_marker": False, "size": 0, "etag": "", "headers": "{}",
              "user_metadata": "{}"}
@@ -63,17 +66,19 @@ def install(session: Session, bucket: Bucket, row: S3Object) -> list[str]:
     """Make ``row`` the latest version of its key; return blob ids no longer referenced.
 
     Unversioned and suspended buckets keep one ``null`` version (replaced); versioned buckets
-    keep every version. Prebuilt Core statements (this runs on every write); ``row`` stays a
-    transient object, filled in with what was inserted (version id, time, defaults)."""
+    keep every version. Prepared statements on the session's connection (this runs on every
+    write); ``row`` stays a transient object, filled in with what was inserted (version id,
+    time, defaults)."""
+    reader = Reader.of_session(session)
     key = {"b_bucket": row.bucket, "b_key": row.key}
     freed: list[str] = []
     if bucket.versioning == "Enabled":
         row.version_id = new_version_id()
     else:
         row.version_id = NULL_VERSION
-        freed = [blob for blob in session.scalars(_NULL_BLOBS, key).all() if blob]
-        session.execute(_DELETE_NULL, key)
-    session.execute(_DEMOTE, key)
+        gone = reader.all(_DELETE_NULL, {**key, "null_version": NULL_VERSION})
+        freed = [r.blob_id for r in gone if r.blob_id]
+    reader.execute(_DEMOTE, {**key, "demoted": False})
     row.is_latest = True
     if row.last_modified is None:
         row.last_modified = utcnow()
@@ -83,8 +88,7 @@ def install(session: Session, bucket: Bucket, row: S3Object) -> list[str]:
     for name, default in _DEFAULTS.items():
         if getattr(row, name) is None:
             setattr(row, name, default)
-    values = {c.key: getattr(row, c.key) for c in _T.columns if c.key != "id"}
-    session.execute(_INSERT, {k: v for k, v in values.items() if v is not None})
+    reader.execute(_INSERT, {name: getattr(row, name) for name in _COLUMNS})
     return freed
 
 

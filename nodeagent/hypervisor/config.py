@@ -21,8 +21,18 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str
 
 
 @dataclass(frozen=True)
+class NbdDiskSource:
+    """A network disk's NBD server: QEMU connects to ``host:port`` and opens export ``name``."""
+
+    host: str
+    port: int
+    name: str
+
+
+@dataclass(frozen=True)
 class DiskConfig:
-    """A file-backed disk (``<disk type='file'>``)."""
+    """A file-backed disk (``<disk type='file'>``), or with ``nbd`` a network disk served
+    over NBD (``<disk type='network'><source protocol='nbd'>``)."""
 
     source: str
     target_dev: str
@@ -30,11 +40,17 @@ class DiskConfig:
     bus: str = "virtio"
     serial: str | None = None
     cache: str = "none"
+    nbd: NbdDiskSource | None = None
 
     def to_xml(self) -> etree._Element:
-        disk = etree.Element("disk", type="file", device="disk")
+        disk = etree.Element("disk", type="file" if self.nbd is None else "network",
+                             device="disk")
         _sub(disk, "driver", name="qemu", type=self.driver_type, cache=self.cache)
-        _sub(disk, "source", file=self.source)
+        if self.nbd is None:
+            _sub(disk, "source", file=self.source)
+        else:
+            source = _sub(disk, "source", protocol="nbd", name=self.nbd.name)
+            _sub(source, "host", name=self.nbd.host, port=str(self.nbd.port))
         _sub(disk, "target", dev=self.target_dev, bus=self.bus)
         if self.serial is not None:
             _sub(disk, "serial", self.serial)

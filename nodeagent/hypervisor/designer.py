@@ -16,6 +16,7 @@ from nodeagent.hypervisor.config import (
     DirectKernelBootConfig,
     DiskConfig,
     DomainConfig,
+    NbdDiskSource,
     PtySerialConfig,
 )
 from nodeagent.hypervisor.virt_type import VirtType
@@ -23,6 +24,7 @@ from nodeagent.spec import InstancePaths, InstanceSpec, InvalidSpec
 from nodeagent.volumes import VolumeAttachment
 
 TCG_TB_CACHE_MIB = 32
+ROOT_DEV = "vda"  # the root disk; attached volumes are vdb..vdz
 # Domain UUIDs are derived from the instance id, so redefining an instance (start after stop,
 # re-adoption, a repeated run) updates the same domain instead of clashing with it.
 DOMAIN_UUID_NAMESPACE = uuid.UUID("6f1d3c2e-7a59-4e0b-9d0a-1b5e2c3f4a60")
@@ -38,12 +40,18 @@ class NodePolicy:
 
 
 def volume_disk(attachment: VolumeAttachment) -> DiskConfig:
-    """An attached volume: a virtio disk whose serial the guest reads as the volume id."""
+    """An attached volume: a virtio disk whose serial the guest reads as the volume id, opened
+    by path, or over NBD from the volume's storage host."""
+    nbd = None
+    if attachment.nbd:
+        source = attachment.nbd_source
+        nbd = NbdDiskSource(source.host, source.port, source.name)
     return DiskConfig(
         source=attachment.path,
         target_dev=attachment.target_dev,
         driver_type=attachment.format,
         serial=attachment.serial,
+        nbd=nbd,
     )
 
 
@@ -67,7 +75,7 @@ def design(
         disks=[
             DiskConfig(
                 source=str(paths.overlay),
-                target_dev="vda",
+                target_dev=ROOT_DEV,
                 driver_type="qcow2",
                 serial=spec.instance_id,
             ),

@@ -75,6 +75,30 @@ def test_attachment_survives_in_the_definition(api: TestClient) -> None:
     assert "vol0123456789abcdef0" not in asyncio.run(inactive_xml())
 
 
+def test_an_nbd_volume_goes_into_the_definition_as_a_network_disk(api: TestClient) -> None:
+    from nodeagent.hypervisor.guest import Guest
+    from nodeagent.hypervisor.host import Host
+
+    instance_id = launch_stopped(api)
+    nbd = f"nbd://127.0.0.1:10899/{VOL}"
+    reply = api.put(f"/v1/instances/{instance_id}/volumes/{VOL}",
+                    json={"device": "/dev/sdh", "nbd": nbd, "format": "raw"}, headers=AUTH)
+    assert reply.status_code == 200, reply.text
+
+    async def inactive_xml() -> str:
+        host = Host("test:///default")
+        try:
+            return await Guest(host, instance_id).xml(inactive=True)
+        finally:
+            await host.close()
+
+    xml = asyncio.run(inactive_xml())
+    assert "protocol='nbd'" in xml and f"name='{VOL}'" in xml and "port='10899'" in xml
+    assert "dev='vdh'" in xml
+    api.delete(f"/v1/instances/{instance_id}/volumes/{VOL}", headers=AUTH)
+    assert "protocol='nbd'" not in asyncio.run(inactive_xml())
+
+
 def test_refusals(api: TestClient) -> None:
     instance_id = launch_stopped(api)
     url = f"/v1/instances/{instance_id}/volumes/{VOL}"
@@ -86,6 +110,8 @@ def test_refusals(api: TestClient) -> None:
         ({"device": "/dev/sdf", "path": path, "extra": "x"}, 400),
         ({"device": "/dev/sdf", "path": str(Path(path).with_name("missing.img"))}, 400),
         ({"device": "/dev/sdf", "path": path, "volume_id": "vol-0000000000000000f"}, 400),
+        ({"device": "/dev/sdf", "path": path, "nbd": f"nbd://127.0.0.1:10809/{VOL}"}, 400),
+        ({"device": "/dev/sdf", "nbd": "nbd://127.0.0.1/x"}, 400),
     ]
     for body, status in cases:
         reply = api.put(url, json=body, headers=AUTH)

@@ -282,8 +282,8 @@ def test_no_input_member_is_named_like_the_envelope() -> None:
 def test_model_is_not_loaded_at_import() -> None:
     code = (
         "import controller.protocol.query_parser, controller.protocol.xml_serializer\n"
-        "from controller.protocol.model import ec2_service_model\n"
-        "assert ec2_service_model.cache_info().currsize == 0\n"
+        "from controller.protocol.model import service_model\n"
+        "assert service_model.cache_info().currsize == 0\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

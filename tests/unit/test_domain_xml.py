@@ -110,3 +110,40 @@ def test_attached_volumes_are_virtio_disks_with_the_volume_serial() -> None:
     assert disks[1:] == [("vdf", "raw", "/srv/vol.img", "vol0123456789abcdef0"),
                          ("vdg", "qcow2", "/srv/v2.qcow2", "vol89abcdef")]
     assert all(len(serial or "") <= 20 for *_, serial in disks)  # virtio-blk keeps 20 bytes
+
+
+def test_a_volume_from_another_storage_host_is_an_nbd_network_disk() -> None:
+    from nodeagent.volumes import VolumeAttachment
+
+    volumes = [VolumeAttachment("vol-0123456789abcdef0", "/dev/sdh",
+                                nbd="nbd://10.0.0.5:10810/vol-0123456789abcdef0"),
+               VolumeAttachment("vol-89abcdef", "sdi", nbd="nbd://[fd00::5]:10809/vol-89abcdef")]
+    dom = etree.fromstring(design(spec(), PATHS, NodePolicy("qemu", "ibr0"), volumes).to_string())
+    disks = list(dom.iterfind("devices/disk"))[1:]
+    assert [d.get("type") for d in disks] == ["network", "network"]
+    source = disks[0].find("source")
+    assert source is not None and source.get("protocol") == "nbd"
+    assert source.get("name") == "vol-0123456789abcdef0" and source.get("file") is None
+    host = source.find("host")
+    assert host is not None and (host.get("name"), host.get("port")) == ("10.0.0.5", "10810")
+    v6 = disks[1].find("source/host")
+    assert v6 is not None and (v6.get("name"), v6.get("port")) == ("fd00::5", "10809")
+    assert disks[0].findtext("serial") == "vol0123456789abcdef0"
+    assert disks[0].find("driver").get("type") == "raw"  # type: ignore[union-attr]
+    assert disks[0].find("target").get("dev") == "vdh"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("fields", [
+    {"path": "/srv/v.img", "nbd": "nbd://10.0.0.5:10809/v"},  # both
+    {},  # neither
+    {"nbd": "http://10.0.0.5:10809/v"},
+    {"nbd": "nbd://10.0.0.5/v"},
+    {"nbd": "nbd://10.0.0.5:99999/v"},
+    {"nbd": "nbd://10.0.0.5:10809/v", "format": "qcow2"},
+])
+def test_volume_sources_are_checked(fields: dict[str, str]) -> None:
+    from nodeagent.spec import InvalidSpec
+    from nodeagent.volumes import VolumeAttachment
+
+    with pytest.raises(InvalidSpec):
+        VolumeAttachment.from_dict({"volume_id": "vol-89abcdef", "device": "sdf", **fields})

@@ -53,6 +53,15 @@ def test_block_device_mapping() -> None:
     assert lookup(tree, "block-device-mapping/ephemeral1") == "sdc"
 
 
+def test_attached_volumes_are_ebs_n() -> None:
+    tree = meta_data(dataclasses.replace(FACTS, ebs=("/dev/sdf", "xvdg")))
+    assert lookup(tree, "block-device-mapping/") == \
+        "ami\nebs1\nebs2\nephemeral0\nephemeral1\nroot"
+    assert lookup(tree, "block-device-mapping/ebs1") == "sdf"
+    assert lookup(tree, "block-device-mapping/ebs2") == "xvdg"
+    assert lookup(tree, "block-device-mapping/ebs3") is None
+
+
 def test_network_interface() -> None:
     tree = meta_data(FACTS)
     assert lookup(tree, "network/") == "interfaces/"

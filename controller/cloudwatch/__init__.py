@@ -1,0 +1,1 @@
+"""CloudWatch (service ``monitoring``): metrics, statistics, metric math and alarms."""
