@@ -124,6 +124,10 @@ class Settings(TomlSettings):
     """The S3 endpoint put in the presigned image URLs sent to nodes (default: this controller's
     ``http://host:port/``; set it when nodes reach the controller under another name)."""
     image_url_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 86400)
+    demo_image: str = "auto"
+    """``ironbark up`` registers the demo image on its first start: ``auto`` builds it into
+    ``DATA/demo-image`` with deploy/images/build-demo.sh when the machine can; a directory
+    made by that script is used as it is; ``off`` never registers it."""
 
     @field_validator("instance_types")
     @classmethod
