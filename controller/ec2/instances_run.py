@@ -211,8 +211,10 @@ def _plan(ctx: RequestContext, params: Params) -> dict[str, Any]:
     pair = _key(ctx, params.get("KeyName"))
     return {
         "image": image, "type": itype, "zone": _zone(ctx, params), "tags": tags, "key": pair,
-        "kernel_id": _part_image(ctx, params.get("KernelId") or image.kernel_id, "kernel"),
-        "ramdisk_id": _part_image(ctx, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
+        # The image's own kernel and ramdisk come with it on its owner's authority (a public
+        # image's private aki/ari launch for everyone); an override must be visible to the caller.
+        "kernel_id": _part_image(ctx, params.get("KernelId"), "kernel") or image.kernel_id,
+        "ramdisk_id": _part_image(ctx, params.get("RamdiskId"), "ramdisk") or image.ramdisk_id,
         "groups": resolve_groups(ctx, params.get("SecurityGroups") or [],
                           params.get("SecurityGroupIds") or []),
         "user_data": _user_data(params.get("UserData")),
