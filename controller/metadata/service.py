@@ -68,9 +68,8 @@ def _caller(session: Session, address: str, region: str) -> Caller | None:
     options = json.loads(instance.metadata_options)
     groups = json.loads(instance.security_groups)
     image = session.get(Image, instance.image_id)
-    ephemeral = tuple((m["VirtualName"], m["DeviceName"])
-                      for m in json.loads(image.block_device_mappings if image else "[]")
-                      if m.get("VirtualName"))
+    ephemeral = tuple((m["VirtualName"], m["DeviceName"])  # the disks the launch honoured
+                      for m in json.loads(instance.block_device_mappings))
     facts = InstanceFacts(
         instance_id=instance.id, image_id=instance.image_id, launch_index=instance.launch_index,
         instance_type=instance.instance_type, private_ip=address, hostname=hostname(address),

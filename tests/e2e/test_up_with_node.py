@@ -4,7 +4,7 @@ controller at once (libvirt's test driver stands in for QEMU; no host network is
 
 On a hypervisor host, the whole first start as a new user meets it: the default
 ``demo_image = auto`` builds the demo image with deploy/images/build-demo.sh, registers it
-public, and a brand-new account finds it and boots it."""
+public, and a brand-new account finds it and boots it, with an ephemeral disk the guest sees."""
 
 from __future__ import annotations
 
@@ -107,6 +107,11 @@ def test_the_node_is_off_unless_asked_for() -> None:
 # --- the real thing: ironbark up --with-node builds, registers and boots the demo image -----
 
 BRIDGE = "ibe2e5"
+EPHEMERAL_USER_DATA = """#!/bin/sh
+echo "E2E-VDB=$(cat /sys/block/vdb/size) $(cat /sys/block/vdb/serial)"
+echo "E2E-MAPPING=$(timeout 5 wget -q -O - \
+  http://169.254.169.254/latest/meta-data/block-device-mapping/ephemeral0)"
+"""
 GATEWAY_CIDR = "10.85.0.1/24"
 
 
@@ -138,10 +143,15 @@ def test_a_new_user_boots_the_demo_image_of_a_first_start(first_start: Server) -
                        aws_access_key_id=user.access_key_id,
                        aws_secret_access_key=user.secret_access_key)
     assert [i["ImageId"] for i in ec2.describe_images()["Images"]] == [image_id]
-    reply = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t1.micro")
+    # m1.small has a 2 GiB instance-store disk: ephemeral0 is the guest's vdb
+    reply = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="m1.small",
+                              UserData=EPHEMERAL_USER_DATA, BlockDeviceMappings=[
+                                  {"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"}])
     instance_id = reply["Instances"][0]["InstanceId"]
     eventually(lambda: state_of(ec2, instance_id) == "running", 180)
-    text = wait_console(ec2, instance_id, "IRONBARK-BOOT-OK")
+    text = wait_console(ec2, instance_id, "IRONBARK-USERDATA-END")
     assert f"IRONBARK-BOOT-OK instance-id={instance_id}" in text
+    assert f"E2E-VDB={2 * 1024 ** 3 // 512} ephemeral0" in text, text[-3000:]
+    assert "E2E-MAPPING=sdb" in text, text[-3000:]
     ec2.terminate_instances(InstanceIds=[instance_id])
     eventually(lambda: state_of(ec2, instance_id) == "terminated", 120)

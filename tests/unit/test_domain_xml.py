@@ -110,3 +110,41 @@ def test_attached_volumes_are_virtio_disks_with_the_volume_serial() -> None:
     assert disks[1:] == [("vdf", "raw", "/srv/vol.img", "vol0123456789abcdef0"),
                          ("vdg", "qcow2", "/srv/v2.qcow2", "vol89abcdef")]
     assert all(len(serial or "") <= 20 for *_, serial in disks)  # virtio-blk keeps 20 bytes
+
+
+def test_ephemeral_disks_are_virtio_disks_after_the_root() -> None:
+    from nodeagent.spec import EphemeralDisk
+
+    disks_of = spec(ephemeral=(EphemeralDisk("ephemeral0", "vdb", 2),))
+    dom = etree.fromstring(design(disks_of, PATHS, NodePolicy("qemu", "ibr0")).to_string())
+    disks = [(d.find("target").get("dev"), d.find("source").get("file"),  # type: ignore[union-attr]
+              d.findtext("serial")) for d in dom.iterfind("devices/disk")]
+    assert disks[1:] == [("vdb", str(PATHS.root / "ephemeral0.qcow2"), "ephemeral0")]
+
+
+@pytest.mark.parametrize("ephemeral", [
+    [{"name": "swap", "device": "vdb", "size_gib": 1}],
+    [{"name": "ephemeral0", "device": "vda", "size_gib": 1}],
+    [{"name": "ephemeral0", "device": "vdb", "size_gib": 0}],
+    [{"name": "ephemeral0", "device": "vdb", "size_gib": True}],
+    [{"name": "ephemeral0", "device": "vdb"}],
+    [{"name": "ephemeral0", "device": "vdb", "size_gib": 1},
+     {"name": "ephemeral1", "device": "vdb", "size_gib": 1}],
+])
+def test_bad_ephemeral_disks_are_refused(ephemeral: list[dict[str, object]]) -> None:
+    from nodeagent.spec import InvalidSpec
+
+    data = {k: v for k, v in vars(spec()).items() if k not in ("images", "ephemeral")}
+    with pytest.raises(InvalidSpec):
+        InstanceSpec.from_dict({**data, "ephemeral": ephemeral})
+
+
+def test_ephemeral_disks_round_trip_through_json() -> None:
+    import json
+
+    from nodeagent.spec import EphemeralDisk
+
+    made = spec(ephemeral=(EphemeralDisk("ephemeral0", "vdb", 2),))
+    assert InstanceSpec.from_dict(json.loads(made.to_json())) == made
+    plain = json.loads(spec().to_json())
+    assert InstanceSpec.from_dict({k: v for k, v in plain.items() if k != "ephemeral"}) == spec()
