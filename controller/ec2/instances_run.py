@@ -251,7 +251,8 @@ def _claim(ctx: RequestContext, itype: InstanceTypeSpec, zone: str | None, low: 
 
 def _record(ctx: RequestContext, reservation: Reservation, plan: dict[str, Any],
             nodes: list[tuple[str, str]], low: int) -> None:
-    addresses = allocate(ctx.session, ctx.settings.private_subnet, len(nodes))
+    # a reservation is in one zone; its addresses come from that zone's subnet
+    addresses = allocate(ctx.session, ctx.settings.subnet_of(nodes[0][1]), len(nodes))
     if len(addresses) < low:
         raise errors.InsufficientFreeAddressesInSubnet(
             "There are not enough free addresses in the subnet to satisfy the requested "
