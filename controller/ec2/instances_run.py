@@ -22,6 +22,7 @@ from controller.ec2 import errors
 from controller.ec2.addresses import allocate, mac_of
 from controller.ec2.context import RequestContext
 from controller.ec2.images_store import visible_image
+from controller.ec2.instance_devices import launch_mappings
 from controller.ec2.instance_states import PENDING
 from controller.ec2.instance_type_catalog import InstanceTypeSpec
 from controller.ec2.instances import describe_reservations
@@ -209,10 +210,17 @@ def _plan(ctx: RequestContext, params: Params) -> dict[str, Any]:
     tags = tags_from_specifications([s for s in specs if s.get("ResourceType") == "instance"],
                                     "instance")
     pair = _key(ctx, params.get("KeyName"))
+    devices = launch_mappings(params.get("BlockDeviceMappings"),
+                              json.loads(image.block_device_mappings),
+                              image.root_device_name or "/dev/sda1",
+                              itype.disk_gib)
     return {
+        "devices": devices,
         "image": image, "type": itype, "zone": _zone(ctx, params), "tags": tags, "key": pair,
-        "kernel_id": _part_image(ctx, params.get("KernelId") or image.kernel_id, "kernel"),
-        "ramdisk_id": _part_image(ctx, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
+        # The image's own kernel and ramdisk come with it on its owner's authority (a public
+        # image's private aki/ari launch for everyone); an override must be visible to the caller.
+        "kernel_id": _part_image(ctx, params.get("KernelId"), "kernel") or image.kernel_id,
+        "ramdisk_id": _part_image(ctx, params.get("RamdiskId"), "ramdisk") or image.ramdisk_id,
         "groups": resolve_groups(ctx, params.get("SecurityGroups") or [],
                           params.get("SecurityGroupIds") or []),
         "user_data": _user_data(params.get("UserData")),
@@ -243,7 +251,8 @@ def _claim(ctx: RequestContext, itype: InstanceTypeSpec, zone: str | None, low: 
 
 def _record(ctx: RequestContext, reservation: Reservation, plan: dict[str, Any],
             nodes: list[tuple[str, str]], low: int) -> None:
-    addresses = allocate(ctx.session, ctx.settings.private_subnet, len(nodes))
+    # a reservation is in one zone; its addresses come from that zone's subnet
+    addresses = allocate(ctx.session, ctx.settings.subnet_of(nodes[0][1]), len(nodes))
     if len(addresses) < low:
         raise errors.InsufficientFreeAddressesInSubnet(
             "There are not enough free addresses in the subnet to satisfy the requested "
@@ -267,6 +276,7 @@ def _record(ctx: RequestContext, reservation: Reservation, plan: dict[str, Any],
             availability_zone=zone, node_id=node_id, private_ip=address, mac=mac_of(address),
             disable_api_termination=plan["protect"], shutdown_behavior=plan["behavior"],
             metadata_options=json.dumps(plan["metadata"]), monitoring=plan["monitoring"],
+            block_device_mappings=json.dumps(plan["devices"]),
             launch_time=now, state_changed_at=now)
         ctx.session.add(instance)
         made[instance.id] = "instance"

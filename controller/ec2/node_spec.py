@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from controller.config import Settings
 from controller.db.models import AccessKey, Image, Instance
 from controller.ec2.image_urls import presign_get
+from controller.ec2.instance_devices import node_ephemeral
 from controller.identity.secretbox import SecretBox
 
 DEFAULT_CMDLINE = "console=ttyS0 root=/dev/vda rw"
@@ -63,10 +64,14 @@ def build_spec(session: Session, box: SecretBox, settings: Settings,
         images["kernel"] = _source(session, box, settings, instance.kernel_id, instance)[0]
     if instance.ramdisk_id:
         images["ramdisk"] = _source(session, box, settings, instance.ramdisk_id, instance)[0]
-    return {
+    spec: dict[str, Any] = {
         "instance_id": instance.id, "memory_mib": instance.memory_mib, "vcpus": instance.vcpus,
         "mac": instance.mac, "tap": tap_name(instance.id), "private_ip": instance.private_ip,
         "images": images, "root_image_format": manifest.get("disk_format") or "raw",
         "cmdline": manifest.get("kernel_cmdline") or DEFAULT_CMDLINE,
         "hostname": hostname(instance.private_ip),
     }
+    ephemeral = node_ephemeral(json.loads(instance.block_device_mappings))
+    if ephemeral:  # only then: specs of instances without any stay as they were
+        spec["ephemeral"] = ephemeral
+    return spec
