@@ -231,7 +231,7 @@ def create_app(
         rt = state["runtime"]
         instances = asyncio.create_task(instance_loop(rt.sessions, rt.box, settings))
         snapshots = asyncio.create_task(snapshot_loop(rt.sessions, rt.box, rt.blobs, settings))
-        volumes = asyncio.create_task(volume_loop(rt.sessions, rt.box, settings))
+        volumes = asyncio.create_task(volume_loop(rt.sessions, rt.box, settings, rt.blobs))
         monitoring = asyncio.create_task(cloudwatch_loop(rt.sessions, settings))
         metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
                                     settings.metadata_host, settings.metadata_port)
