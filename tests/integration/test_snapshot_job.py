@@ -63,7 +63,8 @@ def _volume(sessions: sessionmaker[Session], path: Path, data: int = 6) -> str:
     with transaction(sessions) as session:
         account = create_account(session, BOX, f"s{time.time_ns()}").account_id
         session.add(Volume(id=volume_id, account_id=account, size_gib=1, state="available",
-                           availability_zone="us-east-1a", location=str(path), format="raw"))
+                           availability_zone="us-east-1a", location=str(path), format="raw",
+                           host="here"))
     return volume_id
 
 
@@ -186,7 +187,10 @@ def test_two_claimers_never_take_the_same_snapshot(sessions: sessionmaker[Sessio
     volume_id = _volume(sessions, tmp_path / "vol.raw", data=1)
     wanted = {_snapshot(sessions, volume_id) for _ in range(3)}
     parts = BucketParts(sessions, blobs)
-    claimed = [snapshot_job.claim(sessions, BOX, parts) for _ in range(4)]
+    elsewhere = [snapshot_job.claim(sessions, BOX, parts, host="another-storage-host")]
+    assert elsewhere == [None]  # not this controller's volume
+    claimed = [snapshot_job.claim(sessions, BOX, parts, host="here")]
+    claimed += [snapshot_job.claim(sessions, BOX, parts) for _ in range(3)]
     taken = [w.snapshot_id for w in claimed if w is not None]
     assert sorted(taken) == sorted(wanted) and claimed[-1] is None
 
