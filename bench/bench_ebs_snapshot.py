@@ -10,7 +10,9 @@ The server (``ironbark up``) is pinned to CPU 0; the client and ``qemu-img`` are
   with zstd and stores 4 MiB parts in the object store);
 - *incremental*: the same after changing 1 MiB of the volume;
 - *restore*: the snapshot's parts read back from the object store into a new sparse raw file
-  (the engine's ``restore``, what CreateVolume with a SnapshotId runs);
+  (the engine's ``restore``, in the client process);
+- *CreateVolume*: CreateVolume with the SnapshotId, timed until DescribeVolumes says
+  ``available`` (the server's volume reconciler, polling every 50 ms here, restores it);
 - *qemu-img + S3*: ``qemu-img convert -c -O qcow2`` then a boto3 ``upload_file``
   (multipart, 8 MiB parts); its restore is ``download_file`` then ``qemu-img convert -O raw``.
 """
@@ -68,28 +70,48 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def register_volume(server: Ironbark, path: Path, size_gib: int) -> str:
-    """The volume row, as the volume backend would write it (admin account)."""
-    from controller import ids
-    from controller.db.engine import make_engine, make_session_factory, transaction
-    from controller.db.models import AccessKey, Volume
+def volume_path(server: Ironbark, volume_id: str) -> Path:
+    from controller.db.engine import make_engine, make_session_factory
+    from controller.db.models import Volume
 
     engine = make_engine(f"sqlite:///{server.data_dir / 'ironbark.db'}")
-    volume_id = ids.new_resource_id("vol")
-    with transaction(make_session_factory(engine)) as session:
-        key = session.get_one(AccessKey, server.access_key_id)
-        session.add(Volume(id=volume_id, account_id=key.account_id, size_gib=size_gib,
-                           availability_zone="us-east-1a", state="available",
-                           location=str(path), format="raw"))
+    with make_session_factory(engine)() as session:
+        location = session.get_one(Volume, volume_id).location
     engine.dispose()
-    return volume_id
+    assert location
+    return Path(location)
 
 
-def snapshot(ec2: object, volume_id: str) -> tuple[str, float]:
-    started = time.perf_counter()
-    snapshot_id = ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"]  # type: ignore[attr-defined]
+def wait_available(ec2: Any, volume_id: str) -> None:
     while True:
-        snap = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]  # type: ignore[attr-defined]
+        state = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["State"]
+        if state == "available":
+            return
+        assert state == "creating", state
+        time.sleep(0.02)
+
+
+def new_volume(server: Ironbark, ec2: Any, size_gib: int, data_mib: int) -> tuple[str, Path]:
+    """CreateVolume, then the test data written into its sparse file."""
+    volume_id = ec2.create_volume(AvailabilityZone="us-east-1a", Size=size_gib)["VolumeId"]
+    wait_available(ec2, volume_id)
+    path = volume_path(server, volume_id)
+    make_volume(path, size_gib, data_mib)
+    return volume_id, path
+
+
+def volume_from_snapshot(server: Ironbark, ec2: Any, snapshot_id: str) -> Path:
+    volume_id = ec2.create_volume(AvailabilityZone="us-east-1a",
+                                  SnapshotId=snapshot_id)["VolumeId"]
+    wait_available(ec2, volume_id)
+    return volume_path(server, volume_id)
+
+
+def snapshot(ec2: Any, volume_id: str) -> tuple[str, float]:
+    started = time.perf_counter()
+    snapshot_id = ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"]
+    while True:
+        snap = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
         if snap["State"] != "pending":
             break
         time.sleep(0.02)
@@ -129,7 +151,7 @@ def median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
-def measure(server: Ironbark, volume: Path, size_gib: int, tmp: Path,
+def measure(server: Ironbark, size_gib: int, data_mib: int, tmp: Path,
             repeat: int) -> dict[str, tuple[float, int | None]]:
     """Median seconds (and stored bytes) of each step over ``repeat`` runs."""
     config = Config(retries={"max_attempts": 1})
@@ -140,7 +162,6 @@ def measure(server: Ironbark, volume: Path, size_gib: int, tmp: Path,
     s3 = boto3.client("s3", **common)
     s3.create_bucket(Bucket="bench-images")
     transfer = TransferConfig(multipart_chunksize=8 * MIB)
-    want = digest(volume)
     times: dict[str, list[float]] = {}
     sizes: dict[str, int] = {}
 
@@ -150,7 +171,8 @@ def measure(server: Ironbark, volume: Path, size_gib: int, tmp: Path,
             sizes[name] = size
 
     for run in range(repeat):
-        volume_id = register_volume(server, volume, size_gib)  # a new volume: a full snapshot
+        volume_id, volume = new_volume(server, ec2, size_gib, data_mib)  # a full snapshot
+        want = digest(volume)
         snapshot_id, seconds = snapshot(ec2, volume_id)
         stored = stored_bytes(ec2, snapshot_id, server)
         note("snapshot", seconds, stored)
@@ -158,10 +180,13 @@ def measure(server: Ironbark, volume: Path, size_gib: int, tmp: Path,
         note("restore", timed(restore_snapshot, server, snapshot_id, restored))
         assert digest(restored) == want, "the restored volume differs"
         restored.unlink()
+        started = time.perf_counter()
+        made = volume_from_snapshot(server, ec2, snapshot_id)
+        note("create volume", time.perf_counter() - started)
+        assert digest(made) == want, "the volume made from the snapshot differs"
         with volume.open("r+b") as out:  # 1 MiB changes, then a snapshot of the same volume
             out.seek(MIB * 3)
             out.write(random.randbytes(MIB))
-        want = digest(volume)
         incremental_id, seconds = snapshot(ec2, volume_id)
         note("incremental", seconds, stored_bytes(ec2, incremental_id, server))
         qcow = tmp / "volume.qcow2"
@@ -186,10 +211,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ebs-", dir="/var/tmp") as tmp_name:
         tmp = Path(tmp_name)
-        volume = tmp / "volume.raw"
-        make_volume(volume, args.size_gib, args.data_mib)
-        with ironbark_server(tmp / "data") as server:
-            got = measure(server, volume, args.size_gib, tmp, args.repeat)
+        with ironbark_server(tmp / "data", {"IRONBARK_VOLUME_RECONCILE_SECONDS": "0.05"}) \
+                as server:
+            got = measure(server, args.size_gib, args.data_mib, tmp, args.repeat)
     data = args.data_mib
     print(f"volume: {args.size_gib} GiB, {data} MiB of random data in 4 MiB runs; "
           f"median of {args.repeat}")
@@ -198,6 +222,7 @@ def main() -> None:
         ("ironbark CreateSnapshot → completed", *got["snapshot"]),
         ("ironbark incremental (1 MiB changed)", *got["incremental"]),
         ("ironbark restore (new sparse file)", got["restore"][0], None),
+        ("CreateVolume(SnapshotId) → available", got["create volume"][0], None),
         ("qemu-img convert -c -O qcow2", *got["convert"]),
         ("S3 upload_file of the qcow2", got["upload"][0], None),
         ("= qemu-img + upload", got["convert"][0] + got["upload"][0], got["convert"][1]),

@@ -62,7 +62,7 @@ def ironbark_server(data_dir: Path, env_extra: dict[str, str] | None = None) -> 
     """``ironbark up`` on a fresh data directory, with the admin credentials."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRONBARK_")}
-    env |= {"IRONBARK_LOG_LEVEL": "WARNING", **(env_extra or {})}
+    env |= {"IRONBARK_LOG_LEVEL": "WARNING", "IRONBARK_DEMO_IMAGE": "off", **(env_extra or {})}
     with pinned([sys.executable, "-m", "controller.cli.main", "up", "--data-dir", str(data_dir),
                  "--port", str(port)], env) as process:
         endpoint = f"http://127.0.0.1:{port}"

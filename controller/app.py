@@ -230,9 +230,9 @@ def create_app(
             settings.node_missed_heartbeats))
         rt = state["runtime"]
         instances = asyncio.create_task(instance_loop(rt.sessions, rt.box, settings))
+        snapshots = asyncio.create_task(snapshot_loop(rt.sessions, rt.box, rt.blobs, settings))
         volumes = asyncio.create_task(volume_loop(rt.sessions, rt.box, settings, rt.blobs))
         monitoring = asyncio.create_task(cloudwatch_loop(rt.sessions, settings))
-        snapshots = asyncio.create_task(snapshot_loop(rt.sessions, rt.box, rt.blobs, settings))
         metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
                                     settings.metadata_host, settings.metadata_port)
         if settings.metadata_port:
@@ -243,9 +243,9 @@ def create_app(
             yield
         await metadata.stop()
         instances.cancel()
+        snapshots.cancel()
         volumes.cancel()
         monitoring.cancel()
-        snapshots.cancel()
         reaper.cancel()
         lifecycle.cancel()
         node_health.cancel()

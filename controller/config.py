@@ -5,12 +5,13 @@ Built once at start-up by :func:`load_settings` and passed in; nothing reads the
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -105,6 +106,9 @@ class Settings(TomlSettings):
     private_subnet: str = "10.77.0.0/24"
     """Instances' private addresses come from here (the node agent's default bridge network);
     the network, the first address (the bridge's gateway) and the broadcast are never given."""
+    zone_subnets: dict[str, str] = Field(default_factory=dict)
+    """Availability zone -> the IPv4 subnet its instances' private addresses come from (the
+    bridge network of that zone's nodes); zones not listed use ``private_subnet``."""
     node_zones: dict[str, str] = Field(default_factory=dict)
     """Node name -> availability zone; nodes not listed are in the first zone."""
     placement_policy: Literal["least-loaded", "packing"] = "least-loaded"
@@ -142,11 +146,37 @@ class Settings(TomlSettings):
     volume_nbd_ports: tuple[int, int] = (10809, 10999)
     volume_reconcile_seconds: float = Field(default=1.0, gt=0, le=3600)
     """How often the volume reconciler passes (create, attach, detach, delete)."""
+    demo_image: str = "auto"
+    """``ironbark up`` registers the demo image on its first start: ``auto`` builds it into
+    ``DATA/demo-image`` with deploy/images/build-demo.sh when the machine can; a directory
+    made by that script is used as it is; ``off`` never registers it."""
 
     @field_validator("instance_types")
     @classmethod
     def _unique_types(cls, value: list[InstanceTypeSpec]) -> list[InstanceTypeSpec]:
         return check_unique(value)
+
+    @field_validator("private_subnet")
+    @classmethod
+    def _subnet_shape(cls, value: str) -> str:
+        return _ipv4_subnet(value)
+
+    @field_validator("zone_subnets")
+    @classmethod
+    def _zone_subnets_shape(cls, value: dict[str, str]) -> dict[str, str]:
+        return {zone: _ipv4_subnet(subnet) for zone, subnet in value.items()}
+
+    @model_validator(mode="after")
+    def _zone_subnets_known(self) -> Self:
+        unknown = sorted(set(self.zone_subnets) - set(self.zones))
+        if unknown:
+            raise ValueError(f"zone_subnets names zones that are not availability zones: "
+                             f"{', '.join(unknown)}")
+        return self
+
+    def subnet_of(self, zone: str) -> str:
+        """The subnet of ``zone``'s instance addresses."""
+        return self.zone_subnets.get(zone, self.private_subnet)
 
     @field_validator("region")
     @classmethod
@@ -200,6 +230,17 @@ class Settings(TomlSettings):
     @property
     def secret_key_file(self) -> Path:
         return self.data_dir / "secret.key"
+
+
+def _ipv4_subnet(value: str) -> str:
+    """An IPv4 network in CIDR form with room for a gateway and an instance (/30 or larger)."""
+    try:
+        network = ipaddress.IPv4Network(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IPv4 network (a.b.c.d/len): {exc}") from None
+    if network.prefixlen > 30:
+        raise ValueError(f"{value}: a subnet needs at least a /30 (gateway and one instance)")
+    return str(network)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -12,10 +12,10 @@
                                          nbd "nbd://host:port/export")
     DELETE /v1/instances/{id}/volumes/{vol}  detach (waits for the guest to release it)
     GET    /v1/instances/{id}/volumes    the instance's attachments
-    GET    /v1/instances/{id}/metrics    the instance's latest metric samples (oldest first)
     POST   /v1/instances/{id}/volumes/{vol}/backups/{name}  point-in-time copy of an attached
                                          volume, answered when complete: {"path", "format"}
     DELETE /v1/instances/{id}/volumes/{vol}/backups/{name}  remove that copy
+    GET    /v1/instances/{id}/metrics    the instance's latest metric samples (oldest first)
     GET    /v1/node                      capacity and hypervisor kind
 
 Every request carries ``Authorization: Bearer <token>``. Errors are ``{"error": code,
@@ -206,13 +206,6 @@ def create_app(
     async def volumes(instance_id: str) -> dict[str, Any]:
         return {"volumes": [asdict(v) for v in await manager.volumes(instance_id)]}
 
-    @app.get("/v1/instances/{instance_id}/metrics")
-    async def instance_metrics(instance_id: str) -> dict[str, Any]:
-        status = await manager.status(instance_id)  # 404 for an unknown instance
-        samples = metrics.recent(instance_id) if metrics is not None else []
-        return {"instance_id": instance_id, "state": status.state,
-                "interval": metrics.interval if metrics is not None else None,
-                "samples": [item.wire() for item in samples]}
     @app.post("/v1/instances/{instance_id}/volumes/{volume_id}/backups/{name}")
     async def backup_volume(instance_id: str, volume_id: str, name: str) -> dict[str, Any]:
         return asdict(await manager.backup_volume(instance_id, volume_id, name))
@@ -221,6 +214,14 @@ def create_app(
     async def drop_backup(instance_id: str, volume_id: str, name: str) -> dict[str, Any]:
         await manager.drop_backup(instance_id, volume_id, name)
         return {"instance_id": instance_id, "volume_id": volume_id, "name": name}
+
+    @app.get("/v1/instances/{instance_id}/metrics")
+    async def instance_metrics(instance_id: str) -> dict[str, Any]:
+        status = await manager.status(instance_id)  # 404 for an unknown instance
+        samples = metrics.recent(instance_id) if metrics is not None else []
+        return {"instance_id": instance_id, "state": status.state,
+                "interval": metrics.interval if metrics is not None else None,
+                "samples": [item.wire() for item in samples]}
 
     @app.get("/v1/node")
     async def node() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from nodeagent.backups import BackupRefused, BackupStatus, backup_path
-from nodeagent.disks import DiskError, create_overlay
+from nodeagent.disks import DiskError, create_blank, create_overlay
 from nodeagent.hypervisor.config import DiskConfig
 from nodeagent.hypervisor.designer import NodePolicy, design, volume_disk
 from nodeagent.hypervisor.errors import HypervisorTimeout
@@ -133,6 +133,8 @@ class InstanceManager:
             await create_overlay(paths.overlay, Path(local.root_image), local.root_image_format)
         elif root.path and not await asyncio.to_thread(Path(root.path).is_file):
             raise InvalidSpec(f"root volume file {root.path} does not exist")
+        for disk in spec.ephemeral:
+            await create_blank(paths.ephemeral(disk.name), disk.size_gib)
         await self.network.add_guest_for(spec)
         volumes = self.attachments.load(paths)
         await self.host.define(design(local, paths, self.policy, volumes, root).to_string())

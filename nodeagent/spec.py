@@ -29,6 +29,35 @@ class InvalidSpec(ValueError):
     """The spec cannot describe a guest (bad id, MAC, tap name, sizes, paths)."""
 
 
+EPHEMERAL_NAME = re.compile(r"^ephemeral(?:[0-9]|1[0-9]|2[0-3])$")
+EPHEMERAL_DEVICE = re.compile(r"^vd[b-z]$")
+
+
+@dataclass(frozen=True)
+class EphemeralDisk:
+    """An instance-store disk: a blank qcow2 file of ``size_gib`` made for the instance,
+    the guest's virtio disk ``device`` (``vdb``..``vdz``), gone with the instance."""
+
+    name: str
+    device: str
+    size_gib: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not EPHEMERAL_NAME.match(self.name):
+            raise InvalidSpec(f"ephemeral name {self.name!r} is not ephemeral0..ephemeral23")
+        if not isinstance(self.device, str) or not EPHEMERAL_DEVICE.match(self.device):
+            raise InvalidSpec(f"ephemeral device {self.device!r} is not vdb..vdz")
+        if (not isinstance(self.size_gib, int) or isinstance(self.size_gib, bool)
+                or not 1 <= self.size_gib <= 65536):
+            raise InvalidSpec("ephemeral size_gib must be 1 to 65536")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> EphemeralDisk:
+        if not isinstance(data, dict) or set(data) != {"name", "device", "size_gib"}:
+            raise InvalidSpec("an ephemeral disk is {name, device, size_gib}")
+        return cls(**data)
+
+
 @dataclass(frozen=True)
 class InstanceSpec:
     """What the controller decided about one instance; everything the designer needs.
@@ -55,6 +84,7 @@ class InstanceSpec:
     ``vda`` instead of an overlay on a root image (see ``nodeagent/volumes.py``)."""
     volumes: list[dict[str, str]] = field(default_factory=list)
     """EBS volumes attached at launch (or before a start), recorded as attachments on run."""
+    ephemeral: tuple[EphemeralDisk, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -77,6 +107,10 @@ class InstanceSpec:
             if value is not None and not os.path.isabs(value):
                 problems.append(f"{name} must be an absolute path")
         problems.extend(self._image_problems())
+        for attr in ("name", "device"):
+            values = [getattr(disk, attr) for disk in self.ephemeral]
+            if len(set(values)) != len(values):
+                problems.append(f"ephemeral disks: a {attr} is used twice")
         if problems:
             raise InvalidSpec("; ".join(problems))
 
@@ -113,7 +147,8 @@ class InstanceSpec:
         try:
             images = {str(role): ImageSource.from_dict(source)
                       for role, source in data.get("images", {}).items()}
-            return cls(**{**data, "images": images,
+            ephemeral = tuple(EphemeralDisk.from_dict(d) for d in data.get("ephemeral", []))
+            return cls(**{**data, "images": images, "ephemeral": ephemeral,
                           "volumes": [dict(v) for v in data.get("volumes", [])]})
         except (TypeError, ValueError) as exc:
             raise InvalidSpec(str(exc)) from exc
@@ -135,6 +170,7 @@ _FIELD_TYPES: dict[str, type] = {
     "images": dict,
     "root_volume": dict,
     "volumes": list,
+    "ephemeral": list,
 }
 _OPTIONAL = {"ramdisk", "hostname", "kernel", "root_image", "root_volume"}
 
@@ -158,6 +194,10 @@ class InstancePaths:
     @property
     def overlay(self) -> Path:
         return self.root / "root.qcow2"
+
+    def ephemeral(self, name: str) -> Path:
+        """An instance-store disk's file (``ephemeral0.qcow2``)."""
+        return self.root / f"{name}.qcow2"
 
     @property
     def console_log(self) -> Path:

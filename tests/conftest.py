@@ -168,8 +168,9 @@ def _wait_healthy(server: Server) -> bool:
 def _start(data_dir: Path, database_url: str, pg: bool, extra_env: dict[str, str]) -> Server:
     """Start a server and wait for its health check; retry when another process took the port."""
     # No metadata listener unless a test asks for one: the well-known port is shared by the
-    # whole machine (a real guest's metadata redirect points there).
-    env = (_hermetic_env() | {"IRONBARK_METADATA_PORT": "0"}
+    # whole machine (a real guest's metadata redirect points there). No demo image either
+    # (tests count images; tests/e2e/test_up_with_node.py switches it on).
+    env = (_hermetic_env() | {"IRONBARK_METADATA_PORT": "0", "IRONBARK_DEMO_IMAGE": "off"}
            | ({"IRONBARK_DATABASE_URL": database_url} if pg else {}) | extra_env)
     for attempt in range(3):
         with socket.socket() as sock:

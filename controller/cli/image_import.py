@@ -48,16 +48,17 @@ class Progress:
         self.out.flush()
 
 
-def _clients(settings: Settings, args: argparse.Namespace) -> tuple[Any, Any]:
+def clients(settings: Settings, account: str | None, endpoint: str | None) -> tuple[Any, Any]:
+    """botocore S3 and EC2 clients of an account (default: the admin account), keys straight
+    from the database, against ``endpoint`` (default: the configured one)."""
     import botocore.session
     from botocore.config import Config
 
     with _db(settings) as (session, box):
-        creds = active_credentials(session, box, args.account)
-    endpoint = args.endpoint or endpoint_of(settings)
+        creds = active_credentials(session, box, account)
     botocore_session = botocore.session.get_session()
     common: dict[str, Any] = {
-        "endpoint_url": endpoint, "region_name": settings.region,
+        "endpoint_url": endpoint or endpoint_of(settings), "region_name": settings.region,
         "aws_access_key_id": creds.access_key_id,
         "aws_secret_access_key": creds.secret_access_key}
     s3 = botocore_session.create_client(
@@ -124,14 +125,18 @@ class Files:
     name: str
 
 
+def directory_files(directory: Path, name: str | None = None) -> Files:
+    """The files of an image directory made by ``deploy/images/build-demo.sh`` (image.json)."""
+    info = json.loads((directory / "image.json").read_text())
+    root = info["root"]
+    return Files(directory / root["file"], directory / info["kernel"]["file"],
+                 directory / info["ramdisk"]["file"], root.get("format", "raw"),
+                 info.get("cmdline"), name or info.get("name", "ironbark-demo"))
+
+
 def _files(args: argparse.Namespace) -> Files:
     if args.directory is not None:
-        info = json.loads((args.directory / "image.json").read_text())
-        base: Path = args.directory
-        root = info["root"]
-        return Files(base / root["file"], base / info["kernel"]["file"],
-                     base / info["ramdisk"]["file"], root.get("format", "raw"),
-                     info.get("cmdline"), args.name or info.get("name", "ironbark-demo"))
+        return directory_files(args.directory, args.name)
     if args.disk is None:
         raise AdminError("give an image directory (with image.json) or --disk")
     if args.ramdisk is not None and args.kernel is None:
@@ -142,12 +147,23 @@ def _files(args: argparse.Namespace) -> Files:
 
 def import_image(args: argparse.Namespace, settings: Settings) -> int:
     files = _files(args)
-    s3, ec2 = _clients(settings, args)
-    out = sys.stderr
-    prefix = (args.prefix or files.name).strip("/") + "/"
-    _ensure_bucket(s3, args.bucket)
-    print(f"importing {files.name} into s3://{args.bucket}/{prefix}", file=out)
-    register = _registrar(s3, ec2, args.bucket, prefix, args.architecture)
+    s3, ec2 = clients(settings, args.account, args.endpoint)
+    ids = import_files(s3, ec2, files, args.bucket, prefix=args.prefix,
+                       architecture=args.architecture, public=args.public)
+    print(json.dumps(ids))
+    return 0
+
+
+def import_files(s3: Any, ec2: Any, files: Files, bucket: str, *, prefix: str | None = None,
+                 architecture: str = "x86_64", public: bool = False,
+                 out: TextIO | None = None) -> dict[str, str]:
+    """Upload and register ``files``; ``{"ImageId", "KernelId", "RamdiskId"}`` (those made).
+    Progress goes to ``out`` (default stderr)."""
+    out = out or sys.stderr
+    key_prefix = (prefix or files.name).strip("/") + "/"
+    _ensure_bucket(s3, bucket)
+    print(f"importing {files.name} into s3://{bucket}/{key_prefix}", file=out)
+    register = _registrar(s3, ec2, bucket, key_prefix, architecture, out)
     extra: dict[str, Any] = {}
     if files.kernel is not None:
         extra["KernelId"] = register("kernel", files.kernel, f"{files.name}-kernel", {})
@@ -157,10 +173,9 @@ def import_image(args: argparse.Namespace, settings: Settings) -> int:
         extra["VirtualizationType"] = "hvm"
     image_id = register("machine", files.disk, files.name,
                         {"disk_format": files.disk_format, "cmdline": files.cmdline, **extra})
-    if args.public:
+    if public:
         ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]})
-    print(json.dumps({"ImageId": image_id, **{k: v for k, v in extra.items() if k.endswith("Id")}}))
-    return 0
+    return {"ImageId": image_id, **{k: v for k, v in extra.items() if k.endswith("Id")}}
 
 
 def _ensure_bucket(s3: Any, bucket: str) -> None:
@@ -173,11 +188,11 @@ def _ensure_bucket(s3: Any, bucket: str) -> None:
 
 
 def _registrar(s3: Any, ec2: Any, bucket: str, prefix: str,
-               architecture: str) -> Callable[[str, Path, str, dict[str, Any]], str]:
+               architecture: str, out: TextIO) -> Callable[[str, Path, str, dict[str, Any]], str]:
     def register(image_type: str, path: Path, name: str, options: dict[str, Any]) -> str:
         from botocore.exceptions import ClientError
 
-        part = upload(s3, bucket, f"{prefix}{path.name}", path, sys.stderr)
+        part = upload(s3, bucket, f"{prefix}{path.name}", path, out)
         manifest = manifest_for(image_type, architecture, part, prefix,
                                 options.pop("disk_format", "raw"), options.pop("cmdline", None))
         key = f"{prefix}{image_type}.manifest.json"
@@ -189,7 +204,7 @@ def _registrar(s3: Any, ec2: Any, bucket: str, prefix: str,
             error = exc.response.get("Error", {})
             raise AdminError(f"RegisterImage {name}: {error.get('Code')}: "
                              f"{error.get('Message')}") from None
-        print(f"  registered {image_id} ({image_type}, {name})", file=sys.stderr)
+        print(f"  registered {image_id} ({image_type}, {name})", file=out)
         return image_id
 
     return register

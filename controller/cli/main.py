@@ -39,7 +39,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _banner(settings: Settings, runtime: Runtime) -> None:
-    """What a person starting the all-in-one cloud needs: where it is and how to sign in."""
+    """What a person starting the all-in-one cloud needs: where it is, how to sign in, and
+    (registered in the background on the first start) the demo image."""
+    from controller import demo_image
+
     with runtime.sessions() as session:
         creds = admin.active_credentials(session, runtime.box, None)
     endpoint = admin.endpoint_of(settings)
@@ -49,6 +52,7 @@ def _banner(settings: Settings, runtime: Runtime) -> None:
         f"{render(creds, 'env', endpoint, settings.region)}\n",
         flush=True,
     )
+    demo_image.start(settings)
 
 
 def _cmd_controller(args: argparse.Namespace) -> int:

@@ -360,6 +360,9 @@ class Instance(Base):
     shutdown_behavior: Mapped[str] = mapped_column(String(16), default="stop")
     metadata_options: Mapped[str] = mapped_column(Text, default="{}")
     monitoring: Mapped[bool] = mapped_column(default=False)
+    block_device_mappings: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    """JSON ``[{"DeviceName", "VirtualName", "SizeGiB"}]``: the ephemeral disks the launch
+    honoured (``controller/ec2/instance_devices.py``)."""
     launch_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                        index=True)
@@ -369,7 +372,7 @@ class Instance(Base):
     console_wanted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When a client last asked for the console: the reconciler fetches it while recent."""
     image_hold: Mapped[str | None] = mapped_column(String(16))
-    """CreateImage without NoReboot (migration 0014): ``stopping`` while the node shuts the
+    """CreateImage without NoReboot (migration 0015): ``stopping`` while the node shuts the
     guest down for the image's snapshots, ``off`` while they are taken from the files,
     ``booting`` from the boot after them until a node report shows the guest running; the
     instance stays ``running`` to the API throughout."""
@@ -454,7 +457,7 @@ class Snapshot(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """While a controller's snapshot job works on a pending snapshot: until when its claim
     holds (renewed as parts are stored). A pending snapshot whose lease ran out was
-    interrupted: it ends ``error`` and its parts are removed (migration 0013)."""
+    interrupted: it ends ``error`` and its parts are removed (migration 0014)."""
 
 
 class SnapshotPermission(Base):

@@ -1,9 +1,12 @@
-"""Private IPv4 addresses for instances, from ``Settings.private_subnet``.
+"""Private IPv4 addresses for instances, from their zone's subnet (``Settings.subnet_of``:
+``zone_subnets``, else ``private_subnet``).
 
 An address belongs to an instance until it is terminated (the column is then cleared); the
 unique index on ``instances.private_ip`` makes a duplicate impossible even if two placements
 raced. The network address, the first host (the node bridge's gateway) and the broadcast
-address are never handed out. MAC addresses are derived from the address, so they are unique too.
+address are never handed out. An address in use anywhere is never given again, even when two
+zones' subnets overlap (or share ``private_subnet``). MAC addresses are derived from the address,
+so they are unique too.
 """
 
 from __future__ import annotations

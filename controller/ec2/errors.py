@@ -350,7 +350,6 @@ class InvalidAttachmentNotFound(ClientError):
 
 class InvalidZoneNotFound(ClientError):
     code = "InvalidZone.NotFound"
-# --- snapshots (ebs-snapshots) -------------------------------------------------------------------
 
 
 class InvalidSnapshotIDMalformed(ClientError):
@@ -367,5 +366,10 @@ class InvalidParameterDependency(ClientError):
 
 class InvalidInstanceAttributeValue(ClientError):
     code = "InvalidInstanceAttributeValue"
+
+
+# --- snapshots (ebs-snapshots) -------------------------------------------------------------------
+
+
 class InvalidSnapshotInUse(ClientError):
     code = "InvalidSnapshot.InUse"

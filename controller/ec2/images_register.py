@@ -21,7 +21,7 @@ from controller.ec2.context import RequestContext
 from controller.ec2.image_manifest import Manifest, ManifestError, Part, parse_manifest
 from controller.ec2.images_store import PREFIXES, check_image_id, visible_image
 from controller.ec2.registry import Params, Result, action
-from controller.ec2.snapshot_restore import snapshot_for_volume
+from controller.ec2.snapshot_restore import source_snapshot
 from controller.ec2.tagging import set_tags, tags_from_specifications
 from controller.identity.authenticate import Principal
 from controller.s3 import lookup
@@ -86,7 +86,7 @@ def _record(ctx: RequestContext, image: Image, tags: dict[str, str]) -> None:
 def snapshot_sizer(ctx: RequestContext) -> image_checks.SnapshotSize:
     """Sizes of the completed snapshots the caller may use, for block device mappings."""
     def size(snapshot_id: str) -> int:
-        return snapshot_for_volume(ctx.session, ctx.account_id, snapshot_id, None)[1]
+        return source_snapshot(ctx.session, ctx.account_id, snapshot_id).volume_size_gib
     return size
 
 

@@ -28,12 +28,12 @@ from controller.ec2.context import RequestContext
 from controller.ec2.images_register import snapshot_sizer
 
 
-def launch_mappings(ctx: RequestContext, image: Image,
-                    requested: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+def launch_volume_mappings(ctx: RequestContext, image: Image,
+                           requested: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
     """The image's block device mappings overridden by RunInstances' (same device: the
     request's ``Ebs`` values over the image's, so ``VolumeSize`` may grow the root volume),
-    checked; only the ``Ebs`` ones are returned (ephemeral and ``NoDevice`` entries make no
-    volume)."""
+    checked; only the ``Ebs`` ones are returned (ephemeral disks are
+    ``instance_devices.launch_mappings``' part, ``NoDevice`` entries make nothing)."""
     merged: dict[str, dict[str, Any]] = {}
     for mapping in json.loads(image.block_device_mappings or "[]"):
         merged[str(mapping["DeviceName"]).removeprefix("/dev/")] = dict(mapping)

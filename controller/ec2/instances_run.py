@@ -22,9 +22,10 @@ from controller.ec2 import errors
 from controller.ec2.addresses import allocate, mac_of
 from controller.ec2.context import RequestContext
 from controller.ec2.images_store import visible_image
+from controller.ec2.instance_devices import launch_mappings
 from controller.ec2.instance_states import PENDING
 from controller.ec2.instance_type_catalog import InstanceTypeSpec
-from controller.ec2.instance_volumes import launch_mappings, record_launch_volumes
+from controller.ec2.instance_volumes import launch_volume_mappings, record_launch_volumes
 from controller.ec2.instances import describe_reservations
 from controller.ec2.placement_claim import lock_healthy_nodes, rooms
 from controller.ec2.registry import Params, Result, action
@@ -212,13 +213,20 @@ def _plan(ctx: RequestContext, params: Params) -> dict[str, Any]:
     volume_tags = tags_from_specifications(
         [s for s in specs if s.get("ResourceType") == "volume"], "volume")
     pair = _key(ctx, params.get("KeyName"))
-    mappings = launch_mappings(ctx, image, params.get("BlockDeviceMappings"))
-    zone = _zone(ctx, params)
+    requested = params.get("BlockDeviceMappings") or []
+    devices = launch_mappings([m for m in requested if m.get("Ebs") is None],
+                              [m for m in json.loads(image.block_device_mappings)
+                               if m.get("Ebs") is None],
+                              image.root_device_name or "/dev/sda1",
+                              itype.disk_gib)
     return {
-        "mappings": mappings, "volume_tags": volume_tags,
-        "image": image, "type": itype, "zone": zone, "tags": tags, "key": pair,
-        "kernel_id": _part_image(ctx, params.get("KernelId") or image.kernel_id, "kernel"),
-        "ramdisk_id": _part_image(ctx, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
+        "devices": devices, "volumes": launch_volume_mappings(ctx, image, requested),
+        "volume_tags": volume_tags,
+        "image": image, "type": itype, "zone": _zone(ctx, params), "tags": tags, "key": pair,
+        # The image's own kernel and ramdisk come with it on its owner's authority (a public
+        # image's private aki/ari launch for everyone); an override must be visible to the caller.
+        "kernel_id": _part_image(ctx, params.get("KernelId"), "kernel") or image.kernel_id,
+        "ramdisk_id": _part_image(ctx, params.get("RamdiskId"), "ramdisk") or image.ramdisk_id,
         "groups": resolve_groups(ctx, params.get("SecurityGroups") or [],
                           params.get("SecurityGroupIds") or []),
         "user_data": _user_data(params.get("UserData")),
@@ -249,7 +257,8 @@ def _claim(ctx: RequestContext, itype: InstanceTypeSpec, zone: str | None, low: 
 
 def _record(ctx: RequestContext, reservation: Reservation, plan: dict[str, Any],
             nodes: list[tuple[str, str]], low: int) -> None:
-    addresses = allocate(ctx.session, ctx.settings.private_subnet, len(nodes))
+    # a reservation is in one zone; its addresses come from that zone's subnet
+    addresses = allocate(ctx.session, ctx.settings.subnet_of(nodes[0][1]), len(nodes))
     if len(addresses) < low:
         raise errors.InsufficientFreeAddressesInSubnet(
             "There are not enough free addresses in the subnet to satisfy the requested "
@@ -274,11 +283,12 @@ def _record(ctx: RequestContext, reservation: Reservation, plan: dict[str, Any],
             availability_zone=zone, node_id=node_id, private_ip=address, mac=mac_of(address),
             disable_api_termination=plan["protect"], shutdown_behavior=plan["behavior"],
             metadata_options=json.dumps(plan["metadata"]), monitoring=plan["monitoring"],
+            block_device_mappings=json.dumps(plan["devices"]),
             launch_time=now, state_changed_at=now)
         ctx.session.add(instance)
         made[instance.id] = "instance"
         for volume_id in record_launch_volumes(ctx.session, ctx.settings, instance,
-                                               plan["mappings"], now):
+                                               plan["volumes"], now):
             volumes[volume_id] = "volume"
     try:
         ctx.session.flush()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from controller.config import Settings
 from controller.db.models import AccessKey, Image, Instance
 from controller.ec2.image_urls import presign_get
+from controller.ec2.instance_devices import node_ephemeral
 from controller.ec2.instance_volumes import BootVolumes
 from controller.identity.secretbox import SecretBox
 
@@ -68,7 +69,7 @@ def build_spec(session: Session, box: SecretBox, settings: Settings,
         images["kernel"] = _source(session, box, settings, instance.kernel_id, instance)[0]
     if instance.ramdisk_id:
         images["ramdisk"] = _source(session, box, settings, instance.ramdisk_id, instance)[0]
-    spec = {
+    spec: dict[str, Any] = {
         "instance_id": instance.id, "memory_mib": instance.memory_mib, "vcpus": instance.vcpus,
         "mac": instance.mac, "tap": tap_name(instance.id), "private_ip": instance.private_ip,
         "images": images, "root_image_format": manifest.get("disk_format") or "raw",
@@ -79,4 +80,7 @@ def build_spec(session: Session, box: SecretBox, settings: Settings,
         spec["root_volume"] = boot.root
     if boot is not None and boot.extra:
         spec["volumes"] = boot.extra
+    ephemeral = node_ephemeral(json.loads(instance.block_device_mappings))
+    if ephemeral:  # only then: specs of instances without any stay as they were
+        spec["ephemeral"] = ephemeral
     return spec

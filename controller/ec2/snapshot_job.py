@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller.config import Settings
@@ -125,17 +125,22 @@ def _plan(session: Session, box: SecretBox, snapshot: Snapshot) -> Work:
 
 
 def claim(sessions: sessionmaker[Session], box: SecretBox, parts: BucketParts,
-          now: datetime | None = None) -> Work | None:
+          now: datetime | None = None, host: str | None = None) -> Work | None:
+    """Step 1. With ``host``, only snapshots this controller can read: copies, and volumes
+    kept on that storage host (as the volume reconciler serves only its own)."""
     now = now or datetime.now(UTC)
     with transaction(sessions) as session:
         gone = _expire(session, now)
         held = select(Volume.id).join(Instance, Instance.id == Volume.instance_id).where(
             Instance.image_hold == "stopping")  # CreateImage: wait until the guest is off
-        snapshot = session.scalar(select(Snapshot).where(
-            Snapshot.state == PENDING, Snapshot.lease_until.is_(None),
-            Snapshot.volume_id.not_in(held))
-            .order_by(Snapshot.start_time, Snapshot.id).limit(1)
-            .with_for_update(skip_locked=True))
+        query = select(Snapshot).where(Snapshot.state == PENDING, Snapshot.lease_until.is_(None),
+                                       Snapshot.volume_id.not_in(held))
+        if host is not None:
+            query = query.where(or_(Snapshot.source_snapshot_id.is_not(None),
+                                    Snapshot.volume_id.in_(
+                                        select(Volume.id).where(Volume.host == host))))
+        snapshot = session.scalar(query.order_by(Snapshot.start_time, Snapshot.id).limit(1)
+                                  .with_for_update(skip_locked=True))
         work = None
         if snapshot is not None:
             try:
@@ -276,10 +281,11 @@ async def _take(work: Work, parts: BucketParts, sessions: sessionmaker[Session],
 
 
 async def run_once(sessions: sessionmaker[Session], box: SecretBox, blobs: BlobStore,
-                   scratch: Path, client: httpx.AsyncClient) -> str | None:
+                   scratch: Path, client: httpx.AsyncClient,
+                   host: str | None = None) -> str | None:
     """Claim and take one snapshot; its final state, or None when nothing was pending."""
     parts = BucketParts(sessions, blobs)
-    work = await asyncio.to_thread(claim, sessions, box, parts)
+    work = await asyncio.to_thread(claim, sessions, box, parts, None, host)
     if work is None:
         return None
     if work.failed is not None:
@@ -317,7 +323,8 @@ async def snapshot_loop(sessions: sessionmaker[Session], box: SecretBox, blobs: 
                 if not ready:
                     await asyncio.to_thread(ensure_bucket, sessions, settings.region)
                     ready = True
-                while await run_once(sessions, box, blobs, scratch, client) is not None:
+                while await run_once(sessions, box, blobs, scratch, client,
+                                     settings.storage_host) is not None:
                     pass
             except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
                 event(log, logging.ERROR, "snapshots.pass_failed", exc_info=True)

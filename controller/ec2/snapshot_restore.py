@@ -1,15 +1,16 @@
-"""Volumes from snapshots: what CreateVolume with a ``SnapshotId`` checks, and the restore
+"""Volumes from snapshots: what CreateVolume with a ``SnapshotId`` may use, and the restore
 that fills the new volume's file before it becomes ``available``.
 
-CreateVolume calls :func:`snapshot_for_volume` in its transaction (the snapshot must be
-visible to the caller — owned, shared with it, or public — and completed; the size defaults
-to the snapshot's and may not be smaller); the volume job then calls :func:`restore_volume`
-with no transaction open, and marks the volume ``available`` (or ``error``) after.
+CreateVolume calls :func:`source_snapshot` in its transaction (the snapshot must be visible to
+the caller — owned, shared with it, or public — and completed); the volume reconciler then
+runs the :func:`snapshot_restorer` with no transaction open (``materialise``), and marks the
+volume ``available`` (or ``error`` with the reason) after.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,25 +19,21 @@ from controller.db.models import Snapshot
 from controller.ec2 import errors
 from controller.ec2.snapshot_parts import BucketParts
 from controller.ec2.snapshots_store import COMPLETED, visible_snapshot
-from storage.objects import BlobStore
-from storage.snapshots import Manifest, Progress, restore
+from storage.objects import BlobStore, BlobStoreError
+from storage.snapshots import Manifest, ManifestError, Progress, SourceError, restore
+from storage.volumes import Placement, VolumeStorageError
 
 GIB = 1 << 30
 
 
-def snapshot_for_volume(session: Session, account_id: str, snapshot_id: str,
-                        size_gib: int | None) -> tuple[Snapshot, int]:
-    """The snapshot a new volume is made from, and the volume's size in GiB."""
+def source_snapshot(session: Session, account_id: str, snapshot_id: str) -> Snapshot:
+    """The snapshot a new volume is made from: ``InvalidSnapshotID.Malformed``,
+    ``InvalidSnapshot.NotFound`` (also for a snapshot not shared with the caller), or
+    ``IncorrectState`` while it is not completed."""
     snapshot = visible_snapshot(session, account_id, snapshot_id)
     if snapshot.state != COMPLETED or not snapshot.manifest:
-        raise errors.IncorrectState(f"Snapshot '{snapshot_id}' is '{snapshot.state}'; "
-                                    "volumes are made from completed snapshots.")
-    size = snapshot.volume_size_gib if size_gib is None else size_gib
-    if size < snapshot.volume_size_gib:
-        raise errors.InvalidParameterValue(
-            f"Volume of size {size}GB is smaller than snapshot '{snapshot_id}', "
-            f"expect size >= {snapshot.volume_size_gib}GB")
-    return snapshot, size
+        raise errors.IncorrectState(f"Snapshot is in invalid state - {snapshot.state}")
+    return snapshot
 
 
 def restore_volume(sessions: sessionmaker[Session], blobs: BlobStore, snapshot_id: str,
@@ -68,3 +65,23 @@ def restore_volume_file(sessions: sessionmaker[Session], blobs: BlobStore, snaps
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+Restorer = Callable[[str, Placement, int], None]
+"""(snapshot id, the new volume's placement, its size in GiB): fill the volume."""
+
+
+def snapshot_restorer(sessions: sessionmaker[Session], blobs: BlobStore) -> Restorer:
+    """The volume reconciler's way to fill a volume from a snapshot; failures are
+    :class:`VolumeStorageError` (the volume ends ``error`` with the reason)."""
+
+    def restore_into(snapshot_id: str, placement: Placement, size_gib: int) -> None:
+        try:
+            restore_volume_file(sessions, blobs, snapshot_id, Path(placement.location),
+                                size_gib, placement.format)
+        except (errors.Ec2Error, ManifestError, SourceError, BlobStoreError, OSError) as exc:
+            raise VolumeStorageError(
+                f"Restoring {snapshot_id} failed: {getattr(exc, 'message', None) or exc}"
+            ) from exc
+
+    return restore_into

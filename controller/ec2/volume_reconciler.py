@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from sqlalchemy import or_, select
@@ -31,8 +29,7 @@ from controller.db.engine import transaction
 from controller.db.models import Instance, Node, Volume
 from controller.ec2 import instance_states as istates
 from controller.ec2 import volume_rules as rules
-from controller.ec2.errors import ClientError
-from controller.ec2.snapshot_restore import restore_volume_file
+from controller.ec2.snapshot_restore import Restorer, snapshot_restorer
 from controller.ec2.tagging import delete_all_for
 from controller.ec2.volume_attach import clear_attachment
 from controller.identity.secretbox import SecretBox
@@ -40,8 +37,6 @@ from controller.logs import event
 from controller.nodes.client import NodeClient, NodeRefused, NodeTarget, NodeUnavailable
 from controller.nodes.registry import HEALTHY
 from storage.objects import BlobStore
-from storage.objects.errors import BlobStoreError
-from storage.snapshots.source import SourceError
 from storage.volumes import FileBackend, Placement, VolumeBackend, VolumeStorageError
 from storage.volumes.backend import Format
 from storage.volumes.nbd import NbdExports
@@ -80,32 +75,15 @@ def _placement(volume: Volume) -> Placement | None:
     return Placement(volume.backend, volume.host, volume.location, fmt)
 
 
-Restore = Callable[[str, Path, int, str], None]
-"""Fill a new volume file from a snapshot: (snapshot id, file, size GiB, format)."""
-
-
-def snapshot_restorer(sessions: sessionmaker[Session], blobs: BlobStore | None) -> Restore:
-    def restore(snapshot_id: str, path: Path, size_gib: int, fmt: str) -> None:
-        if blobs is None:
+def materialise(backend: VolumeBackend, job: Job, restorer: Restorer | None = None) -> Placement:
+    """Make the volume's bytes: a zero-filled volume, or — with a ``snapshot_id`` — the
+    snapshot's parts restored from the object store into it (``snapshot_restore``; the file
+    is replaced whole, so a repeat after a crash restores again)."""
+    placement = backend.create(job.volume_id, job.size_gib)
+    if job.snapshot_id is not None:
+        if restorer is None:
             raise VolumeStorageError("this controller has no object store to restore from")
-        try:
-            restore_volume_file(sessions, blobs, snapshot_id, path, size_gib, fmt)
-        except (OSError, ValueError, ClientError, BlobStoreError, SourceError) as exc:
-            raise VolumeStorageError(f"restore of {snapshot_id} failed: {exc}") from exc
-    return restore
-
-
-def materialise(backend: VolumeBackend, job: Job, restore: Restore | None = None) -> Placement:
-    """Make the volume's bytes: a volume with a ``snapshot_id`` is restored from the
-    snapshot's parts in the object store (into a temporary name, renamed when complete)."""
-    if job.snapshot_id is None:
-        return backend.create(job.volume_id, job.size_gib)
-    if restore is None:
-        raise VolumeStorageError(f"cannot restore {job.snapshot_id}: no restorer")
-    placement = backend.placement_for(job.volume_id)
-    path = Path(placement.location)
-    if not path.exists():
-        restore(job.snapshot_id, path, job.size_gib, placement.format)
+        restorer(job.snapshot_id, placement, job.size_gib)
     return placement
 
 
@@ -166,10 +144,10 @@ def _body(backend: VolumeBackend, job: Job) -> dict[str, str]:
 
 
 async def send(client: httpx.AsyncClient, backend: VolumeBackend, job: Job,
-               restore: Restore | None = None) -> Job:
+               restorer: Restorer | None = None) -> Job:
     try:
         if job.verb == "create":
-            job.placement = await asyncio.to_thread(materialise, backend, job, restore)
+            job.placement = await asyncio.to_thread(materialise, backend, job, restorer)
         elif job.verb == "delete":
             if job.placement is not None:
                 await asyncio.to_thread(backend.delete, job.placement)
@@ -245,7 +223,7 @@ def _set(volume: Volume, state: str, now: datetime, message: str | None = None) 
 
 async def reconcile_volumes(sessions: sessionmaker[Session], box: SecretBox, settings: Settings,
                             client: httpx.AsyncClient, backend: VolumeBackend,
-                            restore: Restore | None = None) -> int:
+                            restorer: Restorer | None = None) -> int:
     """One pass; the number of jobs done or tried."""
     jobs = await asyncio.to_thread(plan, sessions, box, settings)
     if not jobs:
@@ -254,7 +232,7 @@ async def reconcile_volumes(sessions: sessionmaker[Session], box: SecretBox, set
 
     async def limited(job: Job) -> Job:
         async with gate:
-            return await send(client, backend, job, restore)
+            return await send(client, backend, job, restorer)
 
     done = await asyncio.gather(*(limited(j) for j in jobs))
     await asyncio.to_thread(apply, sessions, list(done))
@@ -264,11 +242,11 @@ async def reconcile_volumes(sessions: sessionmaker[Session], box: SecretBox, set
 async def volume_loop(sessions: sessionmaker[Session], box: SecretBox,
                       settings: Settings, blobs: BlobStore | None = None) -> None:
     backend = volume_backend(settings)
-    restore = snapshot_restorer(sessions, blobs)
+    restorer = snapshot_restorer(sessions, blobs) if blobs is not None else None
     async with httpx.AsyncClient(trust_env=False, timeout=60) as client:
         while True:
             try:
-                await reconcile_volumes(sessions, box, settings, client, backend, restore)
+                await reconcile_volumes(sessions, box, settings, client, backend, restorer)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
                 event(log, logging.ERROR, "volumes.reconcile_failed", exc_info=True)
             await asyncio.sleep(settings.volume_reconcile_seconds)

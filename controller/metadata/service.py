@@ -68,9 +68,8 @@ def _caller(session: Session, address: str, region: str) -> Caller | None:
     options = json.loads(instance.metadata_options)
     groups = json.loads(instance.security_groups)
     image = session.get(Image, instance.image_id)
-    ephemeral = tuple((m["VirtualName"], m["DeviceName"])
-                      for m in json.loads(image.block_device_mappings if image else "[]")
-                      if m.get("VirtualName"))
+    ephemeral = tuple((m["VirtualName"], m["DeviceName"])  # the disks the launch honoured
+                      for m in json.loads(instance.block_device_mappings))
     ebs = tuple(d or "" for d in session.scalars(select(Volume.device).where(
         Volume.instance_id == instance.id, Volume.attach_state == "attached",
         Volume.device.is_not(None)).order_by(Volume.attach_time, Volume.id)))

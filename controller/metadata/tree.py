@@ -35,7 +35,7 @@ class InstanceFacts:
     image_location: str = "(unknown)"
     root_device_name: str = "/dev/sda1"
     ephemeral: tuple[tuple[str, str], ...] = ()
-    """(virtual name, device name) of the image's ephemeral mappings: ("ephemeral0", "/dev/sdb")."""
+    """(virtual name, device name) of the instance's ephemeral disks: ("ephemeral0", "/dev/sdb")."""
     group_ids: tuple[str, ...] = ()
     ebs: tuple[str, ...] = ()
     """Device names of the attached EBS volumes (``/dev/sdf``), listed as ``ebs1``, ``ebs2``..."""

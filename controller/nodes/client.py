@@ -91,6 +91,7 @@ class NodeClient:
     async def detach_volume(self, instance_id: str, volume_id: str) -> str:
         """Unplug it once the guest released it; ``detached``."""
         return await self._state("DELETE", f"{instance_id}/volumes/{volume_id}")
+
     # --- live backups of attached volumes (ebs-snapshots) ---
 
     async def backup_volume(self, instance_id: str, volume_id: str,

@@ -93,23 +93,40 @@ def _escape(text: str) -> str:
     return _INVALID.sub("\ufffd", text).translate(_ESCAPES)
 
 
+_SCALAR, _STRUCTURE, _LIST = 0, 1, 2
+
+
 @dataclass(frozen=True, slots=True)
 class _Member:
     name: str
     open: str
     close: str
+    empty: str  # an empty list is an empty wrapper: <keySet/>
     shape: Shape
+    kind: int  # _SCALAR, _STRUCTURE or _LIST
     to_text: _ToText | None
+    escape: bool  # only strings can hold what XML must escape; numbers, dates and base64 cannot
 
 
 @dataclass(frozen=True, slots=True)
 class _Structure:
-    names: frozenset[str]
-    members: tuple[_Member, ...]
+    shape: Shape
+    rank: dict[str, int]  # member name -> place in the write order
+    members: dict[str, _Member]
+    plans: dict[tuple[str, ...], tuple[_Member, ...]]
+    """The members to write, in order, for each set of keys the data came with (handlers build
+    their dicts the same way every time, so a page of 1,000 instances uses a handful)."""
+
+
+_MAX_PLANS = 256
 
 
 def _member(name: str, xml_name: str, shape: Shape) -> _Member:
-    return _Member(name, f"<{xml_name}>", f"</{xml_name}>", shape, _converter(shape))
+    to_text = _converter(shape)
+    kind = _SCALAR if to_text is not None else (
+        _STRUCTURE if shape.type_name == "structure" else _LIST)
+    return _Member(name, f"<{xml_name}>", f"</{xml_name}>", f"<{xml_name}/>", shape, kind,
+                   to_text, shape.type_name == "string")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -123,7 +140,22 @@ def _structure(shape: Shape) -> _Structure:
         for name, member in shape.members.items()
     ]
     members.sort(key=lambda m: m.to_text is None)
-    return _Structure(frozenset(shape.members), tuple(members))
+    return _Structure(shape, {m.name: n for n, m in enumerate(members)},
+                      {m.name: m for m in members}, {})
+
+
+def _plan(table: _Structure, data: Mapping[str, Any]) -> tuple[_Member, ...]:
+    keys = tuple(data)
+    plan = table.plans.get(keys)
+    if plan is None:
+        unknown = sorted(str(key) for key in keys if key not in table.rank)
+        if unknown:
+            raise ValueError(f"{table.shape.name} has no members {unknown}")
+        plan = tuple(sorted((table.members[key] for key in keys),
+                            key=lambda m: table.rank[m.name]))
+        if len(table.plans) < _MAX_PLANS:
+            table.plans[keys] = plan
+    return plan
 
 
 @functools.lru_cache(maxsize=8192)
@@ -144,30 +176,43 @@ def _converter(shape: Shape) -> _ToText | None:
 
 
 def _write_members(out: list[str], shape: Shape, data: Mapping[str, Any]) -> None:
-    table = _structure(shape)
-    if not data.keys() <= table.names:
-        unknown = sorted(str(key) for key in data.keys() - table.names)
-        raise ValueError(f"{shape.name} has no members {unknown}")
-    for member in table.members:
-        value = data.get(member.name)
-        if value is not None:
+    search = _SPECIAL.search
+    for member in _plan(_structure(shape), data):
+        value = data[member.name]
+        if value is None:
+            continue
+        if member.kind == _SCALAR:  # inline: most of a response is scalars
+            if member.escape:  # a string member
+                text = value if type(value) is str else str(value)
+                if search(text) is not None:
+                    text = _INVALID.sub("\ufffd", text).translate(_ESCAPES)
+            else:
+                text = member.to_text(value)  # type: ignore[misc]
+            out += (member.open, text, member.close)
+        else:
             _write(out, member, value)
 
 
 def _write(out: list[str], member: _Member, value: Any) -> None:
-    if member.to_text is not None:
-        out += [member.open, _escape(member.to_text(value)), member.close]
-    elif member.shape.type_name == "structure":
+    if member.kind == _SCALAR:
+        out += (member.open, _escape(member.to_text(value)), member.close)  # type: ignore[misc]
+    elif member.kind == _STRUCTURE:
         out.append(member.open)
         _write_members(out, member.shape, value)
         out.append(member.close)
     elif not value:
-        out.append(member.open[:-1] + "/>")  # an empty list is an empty wrapper: <keySet/>
+        out.append(member.empty)
     else:
         item = _list_item(member.shape)
         out.append(member.open)
-        for entry in value:
-            _write(out, item, entry)
+        if item.kind == _STRUCTURE:
+            for entry in value:
+                out.append(item.open)
+                _write_members(out, item.shape, entry)
+                out.append(item.close)
+        else:
+            for entry in value:
+                _write(out, item, entry)
         out.append(member.close)
 
 

@@ -1,7 +1,8 @@
 """Policy: how an Ironbark instance looks as a libvirt domain.
 
 Direct kernel boot; the root disk is the instance's qcow2 overlay as virtio ``vda`` whose serial
-is the instance id; one virtio NIC on the node's bridge with the MAC and tap name the controller
+is the instance id; its ephemeral (instance-store) disks as the virtio disks their mappings name
+(``vdb``…, serial ``ephemeralN``); one virtio NIC on the node's bridge with the MAC and tap name the controller
 chose; serial console on a pty logged to a file; ACPI (for shutdown and hotplug); under TCG a
 32 MiB translation-block cache (QEMU's default is far larger and costs RSS per guest).
 """
@@ -82,6 +83,8 @@ def design(
         os=DirectKernelBootConfig(kernel=spec.kernel, initrd=spec.ramdisk, cmdline=spec.cmdline),
         disks=[
             root_disk,
+            *(DiskConfig(source=str(paths.ephemeral(disk.name)), target_dev=disk.device,
+                         driver_type="qcow2", serial=disk.name) for disk in spec.ephemeral),
             *(volume_disk(volume) for volume in volumes or []),
         ],
         interfaces=[BridgeInterfaceConfig(mac=spec.mac, bridge=policy.bridge, tap=spec.tap)],

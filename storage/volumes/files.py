@@ -67,12 +67,6 @@ class FileBackend:
             raise VolumeStorageError(f"{placement.location} is not in {self.root}")
         return path
 
-    def placement_for(self, volume_id: str) -> Placement:
-        """Where a new volume of this id goes (a restore writes it there itself)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        return Placement(self.name, self.host, str(self._path(volume_id, self.format)),
-                         self.format)
-
     def create(self, volume_id: str, size_gib: int) -> Placement:
         """A zero-filled volume of ``size_gib`` GiB; an existing one of that id is kept."""
         if size_gib < 1:

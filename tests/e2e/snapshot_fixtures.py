@@ -20,6 +20,7 @@ from tests.conftest import Server
 
 MIB = 1 << 20
 GIB = 1 << 30
+ZONE = "us-east-1a"
 
 
 def _sessions(server: Server) -> Any:
@@ -28,26 +29,47 @@ def _sessions(server: Server) -> Any:
     return server._db[1]
 
 
-def make_volume(server: Server, account_id: str, *, size_gib: int = 1, data_mib: int = 8,
-                seed: int = 0, state: str = "available") -> tuple[str, Path]:
-    """A volume row of ``account_id`` whose sparse raw file holds ``data_mib`` MiB of random
-    bytes in scattered runs. Until CreateVolume lands, volumes are made here, as the volume
-    backend would make them."""
-    volume_id = ids.new_resource_id("vol")
-    folder = server.data_dir / "test-volumes"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{volume_id}.raw"
+def volume_file(server: Server, volume_id: str) -> Path:
+    from controller.db.models import Volume
+
+    with _sessions(server)() as session:
+        location = session.get_one(Volume, volume_id).location
+    assert location
+    return Path(location)
+
+
+def wait_volume(ec2: Any, volume_id: str, state: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        volume: dict[str, Any] = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]
+        if volume["State"] == state:
+            return volume
+        assert volume["State"] == "creating" and time.monotonic() < deadline, volume
+        time.sleep(0.05)
+
+
+def make_volume(server: Server, ec2: Any, *, size_gib: int = 1, data_mib: int = 8,
+                seed: int = 0) -> tuple[str, Path]:
+    """A new volume (CreateVolume) whose sparse file then gets ``data_mib`` MiB of random
+    bytes in scattered runs, written straight into it as a guest would."""
+    volume_id = ec2.create_volume(AvailabilityZone=ZONE, Size=size_gib)["VolumeId"]
+    wait_volume(ec2, volume_id, "available")
+    path = volume_file(server, volume_id)
     rnd = random.Random(seed)
-    with path.open("wb") as out:
-        out.truncate(size_gib * GIB)
-        for index in range(data_mib):
+    with path.open("r+b") as out:
+        for _ in range(data_mib):
             out.seek(rnd.randrange(0, size_gib * GIB // MIB - 1) * MIB + rnd.randrange(4096))
             out.write(rnd.randbytes(MIB))
-    with transaction(_sessions(server)) as session:
-        session.add(Volume(id=volume_id, account_id=account_id, size_gib=size_gib,
-                           availability_zone="us-east-1a", state=state, host="localhost",
-                           location=str(path), format="raw"))
     return volume_id, path
+
+
+def volume_row(server: Server, account_id: str, state: str) -> str:
+    """A volume row in a state the API passes through too fast to catch (``creating``)."""
+    volume_id = ids.new_resource_id("vol")
+    with transaction(_sessions(server)) as session:
+        session.add(Volume(id=volume_id, account_id=account_id, size_gib=1, state=state,
+                           availability_zone=ZONE, host="elsewhere"))
+    return volume_id
 
 
 def register_image_using(server: Server, account_id: str, snapshot_id: str) -> str:

@@ -474,3 +474,20 @@ def test_instance_attributes(ec2: Any, image: dict[str, str], boto2: Any) -> Non
         "Monitoring"]["State"] == "enabled"
     ec2.terminate_instances(InstanceIds=[iid])
     wait_for(ec2, [iid], "terminated")
+
+
+def test_a_public_image_with_a_private_kernel_launches_for_others(
+        ec2: Any, image: dict[str, str], server: Server, make_ec2: Any,
+        cluster: FakeCluster) -> None:
+    """As ``ironbark admin image import --public`` leaves it: the AMI public, its aki and ari
+    private. Other accounts launch it (the image brings its kernel and ramdisk), but may not
+    name the private kernel themselves."""
+    ec2.modify_image_attribute(ImageId=image["ami"], LaunchPermission={"Add": [{"Group": "all"}]})
+    other = make_ec2(server.new_account())
+    reply = other.run_instances(ImageId=image["ami"], MinCount=1, MaxCount=1,
+                                InstanceType="t1.micro")
+    instance = wait_for(other, [reply["Instances"][0]["InstanceId"]], "running")[0]
+    assert (instance["KernelId"], instance["RamdiskId"]) == (image["aki"], image["ari"])
+    assert code_of(lambda: other.run_instances(ImageId=image["ami"], MinCount=1, MaxCount=1,
+                                               KernelId=image["aki"])) == "InvalidAMIID.NotFound"
+    other.terminate_instances(InstanceIds=[instance["InstanceId"]])

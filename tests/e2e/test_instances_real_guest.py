@@ -75,7 +75,7 @@ def server(demo_image_dir: Path, node_dir: Path,
         asyncio.run(_clean_host(node_dir))
 
 
-async def _clean_host(node_dir: Path) -> None:
+async def _clean_host(node_dir: Path, bridge: str = BRIDGE, gateway: str = GATEWAY_CIDR) -> None:
     """Whatever a failed test left: the node's domains, then its bridge, dnsmasq and tables."""
     from nodeagent.hypervisor.guest import Guest
     from nodeagent.hypervisor.host import Host
@@ -90,7 +90,7 @@ async def _clean_host(node_dir: Path) -> None:
             await guest.undefine()
     finally:
         await host.close()
-    await SpecNetwork(BridgeSettings(BRIDGE, GATEWAY_CIDR), node_dir / "network").teardown()
+    await SpecNetwork(BridgeSettings(bridge, gateway), node_dir / "network").teardown()
 
 
 def eventually(check: Callable[[], T | None], what: str, deadline: float = DEADLINE) -> T:

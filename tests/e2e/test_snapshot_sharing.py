@@ -16,11 +16,10 @@ from tests.e2e.snapshot_fixtures import make_volume, wait_snapshot
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ImportWarning)
     from boto.ec2.connection import EC2Connection
-    from boto.ec2.snapshot import Snapshot
 
 
 def _completed(server: Server, ec2: Any, account: Credentials, description: str = "") -> str:
-    volume_id, _ = make_volume(server, account.account_id, data_mib=1)
+    volume_id, _ = make_volume(server, ec2, data_mib=1)
     snapshot_id = ec2.create_snapshot(VolumeId=volume_id, Description=description)["SnapshotId"]
     return str(wait_snapshot(ec2, snapshot_id)["SnapshotId"])
 
@@ -107,7 +106,7 @@ def test_modify_refusals(server: Server, ec2: Any, account: Credentials) -> None
 def test_share_and_unshare_with_the_aws_cli(server: Server, ec2: Any, account: Credentials,
                                             clients: Any) -> None:
     aws: AwsCli = clients.aws(account)
-    volume_id, _ = make_volume(server, account.account_id, data_mib=1)
+    volume_id, _ = make_volume(server, ec2, data_mib=1)
     created = aws("ec2", "create-snapshot", "--volume-id", volume_id, "--description", "cli",
                   "--tag-specifications",
                   "ResourceType=snapshot,Tags=[{Key=made-by,Value=cli}]")
@@ -143,14 +142,13 @@ def test_share_and_unshare_with_the_aws_cli(server: Server, ec2: Any, account: C
 def test_share_and_unshare_with_boto2(server: Server, ec2: Any, account: Credentials,
                                       make_boto2: Callable[..., EC2Connection]) -> None:
     conn = make_boto2(account)
-    volume_id, _ = make_volume(server, account.account_id, data_mib=1)
-    # boto 2's create_snapshot() then reads the volume's Name tag with DescribeVolumes (the
-    # volumes API, another branch): its CreateSnapshot request and parser, without that read.
-    snap = conn.get_object("CreateSnapshot", {"VolumeId": volume_id, "Description": "boto 2"},
-                           Snapshot, verb="POST")
+    volume_id, _ = make_volume(server, ec2, data_mib=1)
+    ec2.create_tags(Resources=[volume_id], Tags=[{"Key": "Name", "Value": "data"}])
+    snap = conn.create_snapshot(volume_id, "boto 2")  # copies the volume's Name tag
     assert snap.id.startswith("snap-") and snap.status == "pending"
     wait_snapshot(ec2, snap.id)
     [listed] = conn.get_all_snapshots(snapshot_ids=[snap.id])
+    assert listed.tags == {"Name": "data"}
     assert listed.status == "completed" and listed.progress == "100%"
     assert listed.volume_id == volume_id and listed.volume_size == 1
     assert listed.description == "boto 2" and listed.owner_id == account.account_id

@@ -23,6 +23,7 @@ from tests.e2e.snapshot_fixtures import (
     restore_digest,
     stored_manifest,
     system_keys,
+    volume_row,
     wait_snapshot,
 )
 
@@ -32,7 +33,7 @@ TAGS = [{"ResourceType": "snapshot", "Tags": [{"Key": "team", "Value": "blue"}]}
 
 def test_create_snapshot_completes_and_restores_the_same_bytes(
         server: Server, ec2: Any, account: Credentials, tmp_path: Path) -> None:
-    volume_id, path = make_volume(server, account.account_id, data_mib=24, seed=1)
+    volume_id, path = make_volume(server, ec2, data_mib=24, seed=1)
     created = ec2.create_snapshot(VolumeId=volume_id, Description="nightly",
                                   TagSpecifications=TAGS)
     assert SNAP.fullmatch(created["SnapshotId"])
@@ -52,7 +53,7 @@ def test_create_snapshot_completes_and_restores_the_same_bytes(
 
 def test_the_system_bucket_is_invisible_to_clients(server: Server, s3: Any, ec2: Any,
                                                    account: Credentials) -> None:
-    volume_id, _ = make_volume(server, account.account_id, data_mib=1)
+    volume_id, _ = make_volume(server, ec2, data_mib=1)
     wait_snapshot(ec2, ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"])
     assert "ironbark_snapshots" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     with pytest.raises(ClientError) as raised:
@@ -65,8 +66,8 @@ def test_the_system_bucket_is_invisible_to_clients(server: Server, s3: Any, ec2:
 
 def test_describe_snapshots_filters_owners_and_pages(server: Server, ec2: Any,
                                                      account: Credentials) -> None:
-    volume_id, _ = make_volume(server, account.account_id, data_mib=1, seed=2)
-    other_volume, _ = make_volume(server, account.account_id, data_mib=1, seed=3)
+    volume_id, _ = make_volume(server, ec2, data_mib=1, seed=2)
+    other_volume, _ = make_volume(server, ec2, data_mib=1, seed=3)
     ids = [ec2.create_snapshot(VolumeId=volume_id, Description=f"d-{n}",
                                TagSpecifications=TAGS if n == 0 else [])["SnapshotId"]
            for n in range(6)]
@@ -122,9 +123,9 @@ def test_create_snapshot_refusals(server: Server, ec2: Any, make_ec2: Callable[.
                    "InvalidVolume.NotFound")
     assert_refused(refusal(lambda: ec2.create_snapshot(VolumeId="volume")),
                    "InvalidVolumeID.Malformed")
-    creating, _ = make_volume(server, account.account_id, data_mib=0, state="creating")
+    creating = volume_row(server, account.account_id, "creating")
     assert_refused(refusal(lambda: ec2.create_snapshot(VolumeId=creating)), "IncorrectState")
-    volume_id, _ = make_volume(server, account.account_id, data_mib=0)
+    volume_id, _ = make_volume(server, ec2, data_mib=0)
     stranger = make_ec2(server.new_account())
     assert_refused(refusal(lambda: stranger.create_snapshot(VolumeId=volume_id)),
                    "InvalidVolume.NotFound")
@@ -138,7 +139,7 @@ def test_create_snapshot_refusals(server: Server, ec2: Any, make_ec2: Callable[.
 
 def test_delete_snapshot_in_use_by_an_image_then_released(
         server: Server, ec2: Any, account: Credentials) -> None:
-    volume_id, _ = make_volume(server, account.account_id, data_mib=2, seed=4)
+    volume_id, _ = make_volume(server, ec2, data_mib=2, seed=4)
     snapshot_id = wait_snapshot(ec2, ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"])[
         "SnapshotId"]
     image_id = register_image_using(server, account.account_id, snapshot_id)
@@ -155,7 +156,7 @@ def test_delete_snapshot_in_use_by_an_image_then_released(
 
 def test_incremental_snapshot_shares_parts_and_survives_deleting_the_first(
         server: Server, ec2: Any, account: Credentials, tmp_path: Path) -> None:
-    volume_id, path = make_volume(server, account.account_id, data_mib=16, seed=5)
+    volume_id, path = make_volume(server, ec2, data_mib=16, seed=5)
     first = wait_snapshot(ec2, ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"])
     with path.open("r+b") as out:
         out.seek(0)
@@ -173,7 +174,7 @@ def test_incremental_snapshot_shares_parts_and_survives_deleting_the_first(
 
 
 def test_copy_snapshot(server: Server, ec2: Any, account: Credentials, tmp_path: Path) -> None:
-    volume_id, path = make_volume(server, account.account_id, data_mib=4, seed=6)
+    volume_id, path = make_volume(server, ec2, data_mib=4, seed=6)
     source = wait_snapshot(ec2, ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"])
     assert_refused(refusal(lambda: ec2.copy_snapshot(SourceRegion="eu-west-1",
                                                      SourceSnapshotId=source["SnapshotId"])),
@@ -198,7 +199,7 @@ def test_copy_snapshot(server: Server, ec2: Any, account: Credentials, tmp_path:
 
 
 def test_create_tags_on_a_snapshot(server: Server, ec2: Any, account: Credentials) -> None:
-    volume_id, _ = make_volume(server, account.account_id, data_mib=0)
+    volume_id, _ = make_volume(server, ec2, data_mib=0)
     snapshot_id = ec2.create_snapshot(VolumeId=volume_id)["SnapshotId"]
     ec2.create_tags(Resources=[snapshot_id], Tags=[{"Key": "k", "Value": "v"}])
     snap = wait_snapshot(ec2, snapshot_id)

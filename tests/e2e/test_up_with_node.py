@@ -1,9 +1,14 @@
 """``ironbark up --with-node`` (here: ``IRONBARK_WITH_NODE=1``): the node agent runs inside the
 all-in-one process, registers with its own controller, and its guests' states reach the
-controller at once (libvirt's test driver stands in for QEMU; no host network is touched)."""
+controller at once (libvirt's test driver stands in for QEMU; no host network is touched).
+
+On a hypervisor host, the whole first start as a new user meets it: the default
+``demo_image = auto`` builds the demo image with deploy/images/build-demo.sh, registers it
+public, and a brand-new account finds it and boots it, with an ephemeral disk the guest sees."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import time
@@ -11,11 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 
 from tests.conftest import Server, host_tests_unavailable, running_server
-from tests.hostcheck import require_libvirt_binding
+from tests.e2e.test_instances_real_guest import _clean_host, first_backend, state_of, wait_console
+from tests.e2e.test_up_demo_image import announced_image
+from tests.hostcheck import require_libvirt_binding, require_real_host
 
 INSTANCE_ID = "i-0a10000000000000e"
 
@@ -94,3 +102,56 @@ def test_the_node_is_off_unless_asked_for() -> None:
     plain = build_parser().parse_args(["up"])
     assert plain.with_node is None  # not given: the setting (env, TOML) decides
     assert _settings(build_parser().parse_args(["up", "--with-node"])).with_node is True
+
+
+# --- the real thing: ironbark up --with-node builds, registers and boots the demo image -----
+
+BRIDGE = "ibe2e5"
+EPHEMERAL_USER_DATA = """#!/bin/sh
+echo "E2E-VDB=$(cat /sys/block/vdb/size) $(cat /sys/block/vdb/serial)"
+echo "E2E-MAPPING=$(timeout 5 wget -q -O - \
+  http://169.254.169.254/latest/meta-data/block-device-mapping/ephemeral0)"
+"""
+GATEWAY_CIDR = "10.85.0.1/24"
+
+
+@pytest.fixture
+def first_start(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    require_real_host("dnsmasq", "nft", "ip", "qemu-img", "mkfs.ext4", "fakeroot", "busybox")
+    node_dir = tmp_path_factory.mktemp("up-with-node")
+    metadata_port = free_port()
+    env = {"IRONBARK_WITH_NODE": "1", "IRONBARK_DEMO_IMAGE": "auto",
+           "IRONBARK_NODE_STATE_DIR": str(node_dir), "IRONBARK_NODE_PORT": str(free_port()),
+           "IRONBARK_NODE_NODE_NAME": "up-with-node", "IRONBARK_NODE_BRIDGE": BRIDGE,
+           "IRONBARK_NODE_GATEWAY_CIDR": GATEWAY_CIDR,
+           "IRONBARK_NODE_METADATA_PORT": str(metadata_port),
+           "IRONBARK_PRIVATE_SUBNET": "10.85.0.0/24", "IRONBARK_METADATA_HOST": "0.0.0.0",
+           "IRONBARK_METADATA_PORT": str(metadata_port)}
+    try:
+        with running_server(first_backend(), tmp_path_factory, env) as srv:
+            yield srv
+    finally:
+        asyncio.run(_clean_host(node_dir, BRIDGE, GATEWAY_CIDR))
+
+
+def test_a_new_user_boots_the_demo_image_of_a_first_start(first_start: Server) -> None:
+    server = first_start
+    image_id = announced_image(server, deadline=240)
+    assert (server.data_dir / "demo-image" / "image.json").is_file()  # built by build-demo.sh
+    user = server.new_account()
+    ec2 = boto3.client("ec2", endpoint_url=server.endpoint, region_name="us-east-1",
+                       aws_access_key_id=user.access_key_id,
+                       aws_secret_access_key=user.secret_access_key)
+    assert [i["ImageId"] for i in ec2.describe_images()["Images"]] == [image_id]
+    # m1.small has a 2 GiB instance-store disk: ephemeral0 is the guest's vdb
+    reply = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="m1.small",
+                              UserData=EPHEMERAL_USER_DATA, BlockDeviceMappings=[
+                                  {"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"}])
+    instance_id = reply["Instances"][0]["InstanceId"]
+    eventually(lambda: state_of(ec2, instance_id) == "running", 180)
+    text = wait_console(ec2, instance_id, "IRONBARK-USERDATA-END")
+    assert f"IRONBARK-BOOT-OK instance-id={instance_id}" in text
+    assert f"E2E-VDB={2 * 1024 ** 3 // 512} ephemeral0" in text, text[-3000:]
+    assert "E2E-MAPPING=sdb" in text, text[-3000:]
+    ec2.terminate_instances(InstanceIds=[instance_id])
+    eventually(lambda: state_of(ec2, instance_id) == "terminated", 120)

@@ -16,7 +16,7 @@ from nodeagent.hypervisor.designer import NodePolicy
 from nodeagent.hypervisor.guest import Guest
 from nodeagent.hypervisor.host import Host
 from nodeagent.instances import InstanceManager, NoNetwork, SpecConflict, UnknownInstance
-from nodeagent.spec import InstanceSpec
+from nodeagent.spec import EphemeralDisk, InstanceSpec
 from tests.conftest import host_tests_unavailable
 from tests.hostcheck import require_libvirt_binding
 
@@ -100,3 +100,28 @@ def test_a_restarted_agent_readopts_its_instances(image: Path, tmp_path: Path) -
     assert run(second.adopt()) == []
     run(first.host.close())
     run(second.host.close())
+
+
+def test_ephemeral_disks_are_made_kept_and_removed(image: Path, tmp_path: Path) -> None:
+    """A blank sparse qcow2 of the spec's size per ephemeral disk, attached as its virtio
+    disk, kept across stop/start (the data on it too), gone with the instance."""
+    import json
+    import subprocess
+
+    node = manager(tmp_path / "state")
+    spec = InstanceSpec(**{**vars(new_spec(image)),
+                           "ephemeral": (EphemeralDisk("ephemeral0", "vdc", 3),)})
+    assert run(node.run(spec)).state == "running"
+    disk = node.store.paths(spec.instance_id).ephemeral("ephemeral0")
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(disk)],
+                                     capture_output=True, check=True, text=True).stdout)
+    assert info["format"] == "qcow2" and info["virtual-size"] == 3 * 1024 ** 3
+    assert info["actual-size"] < 1024 * 1024  # sparse
+    xml = run(Guest(node.host, spec.instance_id).xml())
+    assert f"<source file='{disk}'/>" in xml and "<target dev='vdc' bus='virtio'/>" in xml
+    made = disk.stat().st_mtime_ns
+    run(node.stop(spec.instance_id))
+    assert run(node.start(spec.instance_id)).state == "running"
+    assert disk.stat().st_mtime_ns == made  # the same disk, not a new blank one
+    run(node.terminate(spec.instance_id))
+    assert not disk.exists()

@@ -25,13 +25,15 @@ from controller.db.models import Instance, Node, Reservation, S3Object, Snapshot
 from controller.db.models import utcnow as _utcnow
 from controller.ec2 import errors, snapshot_job
 from controller.ec2.snapshot_parts import BUCKET, BucketParts, ensure_bucket, release_parts
-from controller.ec2.snapshot_restore import restore_volume_file, snapshot_for_volume
+from controller.ec2.snapshot_restore import snapshot_restorer, source_snapshot
+from controller.ec2.volume_reconciler import Job, materialise
 from controller.identity.secretbox import SecretBox
 from controller.identity.service import create_account
 from nodeagent.api import create_app
 from nodeagent.fake import FakeInstances
 from storage.objects import BlobStore
 from storage.snapshots import Manifest, SnapshotAborted, restore
+from storage.volumes import FileBackend, VolumeStorageError
 
 MIB = 1 << 20
 BOX = SecretBox(Fernet.generate_key())
@@ -61,7 +63,8 @@ def _volume(sessions: sessionmaker[Session], path: Path, data: int = 6) -> str:
     with transaction(sessions) as session:
         account = create_account(session, BOX, f"s{time.time_ns()}").account_id
         session.add(Volume(id=volume_id, account_id=account, size_gib=1, state="available",
-                           availability_zone="us-east-1a", location=str(path), format="raw"))
+                           availability_zone="us-east-1a", location=str(path), format="raw",
+                           host="here"))
     return volume_id
 
 
@@ -184,7 +187,10 @@ def test_two_claimers_never_take_the_same_snapshot(sessions: sessionmaker[Sessio
     volume_id = _volume(sessions, tmp_path / "vol.raw", data=1)
     wanted = {_snapshot(sessions, volume_id) for _ in range(3)}
     parts = BucketParts(sessions, blobs)
-    claimed = [snapshot_job.claim(sessions, BOX, parts) for _ in range(4)]
+    elsewhere = [snapshot_job.claim(sessions, BOX, parts, host="another-storage-host")]
+    assert elsewhere == [None]  # not this controller's volume
+    claimed = [snapshot_job.claim(sessions, BOX, parts, host="here")]
+    claimed += [snapshot_job.claim(sessions, BOX, parts) for _ in range(3)]
     taken = [w.snapshot_id for w in claimed if w is not None]
     assert sorted(taken) == sorted(wanted) and claimed[-1] is None
 
@@ -257,8 +263,8 @@ def test_an_attached_volume_is_copied_by_its_node(sessions: sessionmaker[Session
     assert _keys(sessions, refused) == []
 
 
-def test_restore_volume_checks_and_restores(sessions: sessionmaker[Session], blobs: BlobStore,
-                                            tmp_path: Path) -> None:
+def test_volumes_from_a_snapshot(sessions: sessionmaker[Session], blobs: BlobStore,
+                                 tmp_path: Path) -> None:
     _drain(sessions, blobs, tmp_path)
     path = tmp_path / "vol.raw"
     volume_id = _volume(sessions, path)
@@ -266,20 +272,28 @@ def test_restore_volume_checks_and_restores(sessions: sessionmaker[Session], blo
     with sessions() as session:
         owner = session.get_one(Volume, volume_id).account_id
         with pytest.raises(errors.IncorrectState):
-            snapshot_for_volume(session, owner, snapshot_id, None)  # still pending
+            source_snapshot(session, owner, snapshot_id)  # still pending
     assert _run(sessions, blobs, tmp_path) == "completed"
     with sessions() as session:
-        snapshot, size = snapshot_for_volume(session, owner, snapshot_id, None)
-        assert size == 1 == snapshot.volume_size_gib
-        assert snapshot_for_volume(session, owner, snapshot_id, 3)[1] == 3
-        with pytest.raises(errors.InvalidParameterValue, match="smaller than snapshot"):
-            snapshot_for_volume(session, owner, snapshot_id, 0)
+        assert source_snapshot(session, owner, snapshot_id).id == snapshot_id
         with pytest.raises(errors.InvalidSnapshotNotFound):
-            snapshot_for_volume(session, "000000000000", snapshot_id, None)
-    target = tmp_path / "new-volume.raw"
-    target.write_bytes(b"an empty volume the backend made")  # replaced whole
-    restore_volume_file(sessions, blobs, snapshot_id, target, 2)
-    assert not (tmp_path / ".new-volume.raw.restore").exists()
-    assert target.stat().st_size == 2 << 30
-    with target.open("rb") as restored:
-        assert restored.read(64 * MIB) == path.read_bytes()
+            source_snapshot(session, "000000000000", snapshot_id)
+        with pytest.raises(errors.InvalidSnapshotIDMalformed):
+            source_snapshot(session, owner, "snap-x")
+    backend = FileBackend(tmp_path / "volumes", "here")
+    restorer = snapshot_restorer(sessions, blobs)
+    job = Job("vol-0123456789abcdef0", ("creating", None), "create", size_gib=2,
+              snapshot_id=snapshot_id)
+    for _ in range(2):  # repeated after a crash: restored again, whole
+        placement = materialise(backend, job, restorer)
+        target = Path(placement.location)
+        assert target.stat().st_size == 2 << 30
+        with target.open("rb") as restored:
+            assert restored.read(64 * MIB) == path.read_bytes()
+        assert sorted(p.name for p in target.parent.iterdir() if p.is_file()) == [target.name]
+    gone = Job("vol-0123456789abcdef1", ("creating", None), "create", size_gib=1,
+               snapshot_id="snap-0123456789abcdef0")
+    with pytest.raises(VolumeStorageError, match="does not exist"):
+        materialise(backend, gone, restorer)
+    with pytest.raises(VolumeStorageError, match="no object store"):
+        materialise(backend, job)

@@ -141,6 +141,21 @@ def test_handler_mistakes_are_loud(data: dict[str, Any], error: type[Exception])
         respond("DescribeKeyPairs", data)
 
 
+def test_the_write_order_does_not_depend_on_the_datas_key_order() -> None:
+    """Plans are cached per key order; every order writes the shape's order, and a plan cached
+    for known keys never lets an unknown one through."""
+    pairs = [{"KeyName": "k", "KeyFingerprint": "f", "KeyPairId": "key-1",
+              "Tags": [{"Key": "a", "Value": "b"}]}]
+    first = respond("DescribeKeyPairs", {"KeyPairs": pairs})
+    backwards = [dict(reversed(list(pair.items()))) for pair in pairs]
+    assert respond("DescribeKeyPairs", {"KeyPairs": backwards}) == first
+    assert first.index(b"<keyPairId>") < first.index(b"<tagSet>")  # scalars before lists
+    with pytest.raises(ValueError, match=r"has no members \['Nope'\]"):
+        respond("DescribeKeyPairs", {"KeyPairs": [{**pairs[0], "Nope": "x"}]})
+    # a string member given a non-string is written with str(), as before
+    assert b"<keyName>7</keyName>" in respond("DescribeKeyPairs", {"KeyPairs": [{"KeyName": 7}]})
+
+
 def test_wrong_scalar_types_are_loud() -> None:
     with pytest.raises(TypeError):
         respond("DeleteKeyPair", {"Return": "true"})

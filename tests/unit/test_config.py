@@ -52,3 +52,16 @@ def test_local_endpoint(tmp_path: Path, host: str, url: str) -> None:
     """Where the embedded node registers and image URLs point: never a wildcard address, and
     IPv6 in brackets (``http://:::8773/`` is no URL)."""
     assert load_settings(data_dir=tmp_path, host=host, port=8773).local_endpoint == url
+
+
+def test_zone_subnets(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, availability_zones=["z-a", "z-b"],
+                             private_subnet="10.9.0.0/24", zone_subnets={"z-b": "10.10.0.0/28"})
+    assert settings.subnet_of("z-a") == "10.9.0.0/24"
+    assert settings.subnet_of("z-b") == "10.10.0.0/28"
+    for bad in ({"z-c": "10.10.0.0/28"}, {"z-b": "10.10.0.1/28"}, {"z-b": "10.10.0.0/31"},
+                {"z-b": "fd00::/64"}, {"z-b": "nonsense"}):
+        with pytest.raises(ValidationError):
+            load_settings(data_dir=tmp_path, availability_zones=["z-a", "z-b"], zone_subnets=bad)
+    with pytest.raises(ValidationError):
+        load_settings(data_dir=tmp_path, private_subnet="10.9.0.7/24")

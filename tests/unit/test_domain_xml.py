@@ -180,3 +180,41 @@ def _wire(value: InstanceSpec) -> dict[str, object]:
     import json
 
     return json.loads(value.to_json())  # type: ignore[no-any-return]
+
+
+def test_ephemeral_disks_are_virtio_disks_after_the_root() -> None:
+    from nodeagent.spec import EphemeralDisk
+
+    disks_of = spec(ephemeral=(EphemeralDisk("ephemeral0", "vdb", 2),))
+    dom = etree.fromstring(design(disks_of, PATHS, NodePolicy("qemu", "ibr0")).to_string())
+    disks = [(d.find("target").get("dev"), d.find("source").get("file"),  # type: ignore[union-attr]
+              d.findtext("serial")) for d in dom.iterfind("devices/disk")]
+    assert disks[1:] == [("vdb", str(PATHS.root / "ephemeral0.qcow2"), "ephemeral0")]
+
+
+@pytest.mark.parametrize("ephemeral", [
+    [{"name": "swap", "device": "vdb", "size_gib": 1}],
+    [{"name": "ephemeral0", "device": "vda", "size_gib": 1}],
+    [{"name": "ephemeral0", "device": "vdb", "size_gib": 0}],
+    [{"name": "ephemeral0", "device": "vdb", "size_gib": True}],
+    [{"name": "ephemeral0", "device": "vdb"}],
+    [{"name": "ephemeral0", "device": "vdb", "size_gib": 1},
+     {"name": "ephemeral1", "device": "vdb", "size_gib": 1}],
+])
+def test_bad_ephemeral_disks_are_refused(ephemeral: list[dict[str, object]]) -> None:
+    from nodeagent.spec import InvalidSpec
+
+    data = {k: v for k, v in vars(spec()).items() if k not in ("images", "ephemeral")}
+    with pytest.raises(InvalidSpec):
+        InstanceSpec.from_dict({**data, "ephemeral": ephemeral})
+
+
+def test_ephemeral_disks_round_trip_through_json() -> None:
+    import json
+
+    from nodeagent.spec import EphemeralDisk
+
+    made = spec(ephemeral=(EphemeralDisk("ephemeral0", "vdb", 2),))
+    assert InstanceSpec.from_dict(json.loads(made.to_json())) == made
+    plain = json.loads(spec().to_json())
+    assert InstanceSpec.from_dict({k: v for k, v in plain.items() if k != "ephemeral"}) == spec()
