@@ -260,6 +260,8 @@ def _apply_one(instance: Instance, command: Command, now: datetime) -> None:
             _fail_launch(instance, now, command.refused)
         elif command.verb == "terminate":
             _set(instance, states.TERMINATED, now)
+        elif command.verb == "stop":
+            _set(instance, states.STOPPED, now)  # stopped before it ever ran (still restoring)
         return
     if command.answer is None:
         return

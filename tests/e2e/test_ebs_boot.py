@@ -279,6 +279,22 @@ def test_failed_restore_ends_terminated(ec2: Any, image: dict[str, str], snapsho
     assert done["StateReason"]["Code"] == "Server.InternalError"
 
 
+def test_stop_while_pending_then_start(ec2: Any, image: dict[str, str], snapshot: str,
+                                       cluster: FakeCluster) -> None:
+    """Stopped before its node ever ran it (its root volume still being restored, or just
+    sent): it ends ``stopped`` all the same, and starts."""
+    ami = register(ec2, image, snapshot, "ebs-early-stop")
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
+                            Placement={"AvailabilityZone": ZONE_A})["Instances"][0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "stopped")
+    ec2.start_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "running")
+    assert node_of(cluster, iid) == STORE
+    ec2.terminate_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "terminated")
+
+
 def test_run_refusals(ec2: Any, image: dict[str, str], snapshot: str) -> None:
     ami = register(ec2, image, snapshot, "ebs-refusals")
     before = len(ec2.describe_volumes()["Volumes"])
