@@ -8,6 +8,8 @@ demo image.
 3. An instance of it boots with the restored volume as ``vda`` (the guest reads the volume id
    as the root disk's serial); its user-data writes a marker and makes every boot print it.
 4. Stop, start: the guest boots again from the same volume and prints the marker.
+5. CreateImage: the guest is shut down for the snapshot and boots again; an instance of the new
+   image prints the marker the first instance wrote.
 """
 
 from __future__ import annotations
@@ -134,13 +136,27 @@ def test_boot_from_a_volume_stop_start(server: Server, make_ec2: Any, make_boto2
     eventually(lambda: state_of(ec2, instance.id) == "running", "running again")
     text = wait_console(ec2, instance.id, "E2E-END")
     assert f"E2E-MARKER written-by-{instance.id} E2E-END" in text, text[-2000:]
-    assert "IRONBARK-USERDATA-SKIPPED" in text  # the same root, user-data already ran
+    wait_console(ec2, instance.id, "IRONBARK-USERDATA-SKIPPED")  # the same root: already ran
     restarted = time.monotonic()
-    print(f"\nEBS boot: copy+snapshot+boot {booted - started:.1f} s, "
-          f"stop+start to marker {restarted - booted:.1f} s")
 
-    conn().terminate_instances([instance.id])
+    # CreateImage (with its shutdown and boot around the snapshot); the image's instances
+    # boot the same root: the marker written by the first instance
+    made = conn().create_image(instance.id, "demo-imaged", description="from a running guest")
+    eventually(lambda: conn().get_image(made).state == "available", "image available", 180)
+    imaged = time.monotonic()
+    wait_console(ec2, instance.id, "E2E-END", count=2)  # booted again after the snapshot
+    assert state_of(ec2, instance.id) == "running"
+    child = conn().run_instances(made, instance_type="t1.micro", placement=zone).instances[0]
+    eventually(lambda: state_of(ec2, child.id) == "running", "the image's instance running")
+    text = wait_console(ec2, child.id, "E2E-END")
+    assert f"E2E-MARKER written-by-{instance.id} E2E-END" in text, text[-2000:]
+    print(f"\nEBS boot: copy+snapshot+boot {booted - started:.1f} s, "
+          f"stop+start to marker {restarted - booted:.1f} s, "
+          f"CreateImage to available {imaged - restarted:.1f} s")
+
+    conn().terminate_instances([instance.id, child.id])
     eventually(lambda: state_of(ec2, instance.id) == "terminated", "terminated")
+    eventually(lambda: state_of(ec2, child.id) == "terminated", "terminated")
     eventually(lambda: not conn().get_all_volumes(filters={"volume-id": root}),
                "root volume deleted", 60)
     conn().delete_volume(volume.id)
