@@ -26,6 +26,7 @@ from controller.ec2 import image_checks
 from controller.ec2 import volume_rules as rules
 from controller.ec2.context import RequestContext
 from controller.ec2.images_register import snapshot_sizer
+from controller.ec2.snapshot_restore import source_snapshot
 
 
 def launch_volume_mappings(ctx: RequestContext, image: Image,
@@ -37,7 +38,11 @@ def launch_volume_mappings(ctx: RequestContext, image: Image,
     merged: dict[str, dict[str, Any]] = {}
     for mapping in json.loads(image.block_device_mappings or "[]"):
         merged[str(mapping["DeviceName"]).removeprefix("/dev/")] = dict(mapping)
+    caller = snapshot_sizer(ctx)
     for mapping in requested or ():
+        named = (mapping.get("Ebs") or {}).get("SnapshotId")
+        if named:
+            caller(named)  # a snapshot the request names must be the caller's to use
         device = image_checks.check_device_name(mapping.get("DeviceName"), "deviceName")
         key = device.removeprefix("/dev/")
         known = merged.get(key)
@@ -49,8 +54,23 @@ def launch_volume_mappings(ctx: RequestContext, image: Image,
         else:
             merged[key] = dict(mapping)
     checked = image_checks.block_device_mappings(
-        [_input(m) for m in merged.values()], snapshot_sizer(ctx))
+        [_input(m) for m in merged.values()], _sizer(ctx, image))
     return [m for m in checked if "Ebs" in m]
+
+
+def _sizer(ctx: RequestContext, image: Image) -> image_checks.SnapshotSize:
+    """The image's own snapshots come with it on its owner's authority (a public or shared
+    EBS image launches without its snapshots being shared, as on EC2); snapshots the request
+    names were checked as the caller's."""
+    own = {str(m["Ebs"]["SnapshotId"]) for m in json.loads(image.block_device_mappings or "[]")
+           if m.get("Ebs", {}).get("SnapshotId")}
+    caller = snapshot_sizer(ctx)
+
+    def size(snapshot_id: str) -> int:
+        if snapshot_id in own:
+            return source_snapshot(ctx.session, image.account_id, snapshot_id).volume_size_gib
+        return caller(snapshot_id)
+    return size
 
 
 def _input(mapping: Mapping[str, Any]) -> dict[str, Any]:

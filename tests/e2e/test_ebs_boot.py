@@ -295,6 +295,31 @@ def test_stop_while_pending_then_start(ec2: Any, image: dict[str, str], snapshot
     wait_for(ec2, [iid], "terminated")
 
 
+def test_a_public_ebs_image_launches_for_another_account(
+        ec2: Any, image: dict[str, str], snapshot: str, server: Server,
+        make_ec2: Any) -> None:
+    """Its snapshot comes with it: the other account needs no permission on the snapshot,
+    but may not name that snapshot itself."""
+    ami = register(ec2, image, snapshot, "ebs-public")
+    ec2.modify_image_attribute(ImageId=ami, LaunchPermission={"Add": [{"Group": "all"}]})
+    for kind in ("aki", "ari"):
+        ec2.modify_image_attribute(ImageId=image[kind],
+                                   LaunchPermission={"Add": [{"Group": "all"}]})
+    other = make_ec2(server.new_account())
+    iid = other.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
+                              Placement={"AvailabilityZone": ZONE_A})["Instances"][0][
+        "InstanceId"]
+    wait_for(other, [iid], "running")
+    root = mappings_of(other, iid)["/dev/sda1"]["VolumeId"]
+    assert other.describe_volumes(VolumeIds=[root])["Volumes"][0]["SnapshotId"] == snapshot
+    assert code_of(lambda: other.run_instances(
+        ImageId=ami, MinCount=1, MaxCount=1, BlockDeviceMappings=[
+            {"DeviceName": "/dev/sdf", "Ebs": {"SnapshotId": snapshot}}])) == \
+        "InvalidSnapshot.NotFound"
+    other.terminate_instances(InstanceIds=[iid])
+    wait_for(other, [iid], "terminated")
+
+
 def test_run_refusals(ec2: Any, image: dict[str, str], snapshot: str) -> None:
     ami = register(ec2, image, snapshot, "ebs-refusals")
     before = len(ec2.describe_volumes()["Volumes"])
