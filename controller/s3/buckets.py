@@ -86,9 +86,11 @@ async def create_bucket(ctx: S3Context) -> S3Reply:
     try:
         with transaction(ctx.sessions) as session:
             existing = session.get(Bucket, ctx.bucket)
-            if existing is not None:
-                _already(existing, principal.account_id, ctx.bucket)
             stored_acl, ownership = new_bucket_acl(session, principal.account_id, ctx.headers)
+            if existing is not None:
+                _already(existing, principal.account_id, ctx.bucket, region)
+                existing.acl = stored_acl  # us-east-1's legacy re-create: 200, ACL reset
+                return S3Reply(200, [("Location", f"/{ctx.bucket}")])
             locked = is_requested_at_creation(ctx.headers)
             session.add(Bucket(name=ctx.bucket, account_id=principal.account_id, region=region,
                                acl=stored_acl, ownership=ownership,
@@ -99,10 +101,13 @@ async def create_bucket(ctx: S3Context) -> S3Reply:
     return S3Reply(200, [("Location", f"/{ctx.bucket}")])
 
 
-def _already(existing: Bucket, account_id: str, name: str) -> None:
-    if existing.account_id == account_id:
+def _already(existing: Bucket, account_id: str, name: str, region: str) -> None:
+    """Refuse to create an existing bucket, except the owner's re-create in us-east-1, which
+    S3 answers 200 OK for legacy compatibility (resetting the bucket's ACL)."""
+    if existing.account_id != account_id:
+        raise errors.BucketAlreadyExists(BucketName=name)
+    if region != "us-east-1" or existing.region != region:
         raise errors.BucketAlreadyOwnedByYou(BucketName=name)
-    raise errors.BucketAlreadyExists(BucketName=name)
 
 
 @route("DELETE", "bucket")

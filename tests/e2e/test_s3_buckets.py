@@ -25,7 +25,7 @@ from tests.conftest import (
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ImportWarning)
-    from boto.exception import S3CreateError, S3ResponseError
+    from boto.exception import S3ResponseError
 
 
 def _name(tag: str = "b") -> str:
@@ -101,11 +101,13 @@ def test_valid_bucket_names(s3: Any, name: str) -> None:
 def test_duplicate_own_bucket_and_another_accounts(s3: Any, server: Server,
                                                    make_s3: Callable[[Credentials], Any]) -> None:
     name = _name()
-    s3.create_bucket(Bucket=name)
-    with pytest.raises(ClientError) as err:
-        s3.create_bucket(Bucket=name)
-    assert _code(err) == "BucketAlreadyOwnedByYou"
-    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    s3.create_bucket(Bucket=name, ACL="public-read")
+    s3.put_object(Bucket=name, Key="kept", Body=b"x")
+    # us-east-1 keeps S3's legacy answer to the owner: 200 OK, the ACL reset, objects kept
+    again = s3.create_bucket(Bucket=name)
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert [g["Permission"] for g in s3.get_bucket_acl(Bucket=name)["Grants"]] == ["FULL_CONTROL"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=name)["Contents"]] == ["kept"]
     other = make_s3(server.new_account())
     with pytest.raises(ClientError) as err:
         other.create_bucket(Bucket=name)
@@ -187,9 +189,7 @@ def test_cli_s3api_bucket_lifecycle(aws: AwsCli) -> None:
     assert name in [b["Name"] for b in aws("s3api", "list-buckets")["Buckets"]]
     assert aws("s3api", "head-bucket", "--bucket", name)["BucketRegion"] == REGION
     assert aws("s3api", "get-bucket-location", "--bucket", name)["LocationConstraint"] is None
-    with pytest.raises(AwsCliError) as err:
-        aws("s3api", "create-bucket", "--bucket", name)
-    assert err.value.code == "BucketAlreadyOwnedByYou"
+    assert aws("s3api", "create-bucket", "--bucket", name) == {"Location": f"/{name}"}
     with pytest.raises(AwsCliError) as err:
         aws("s3api", "create-bucket", "--bucket", "Bad_Name")
     assert err.value.code in {"InvalidBucketName", None}  # the CLI may refuse it itself
@@ -228,9 +228,7 @@ def test_boto2_bucket_lifecycle(boto2_s3: Any, server: Server) -> None:
     assert [b.name for b in boto2_s3.get_all_buckets()] == [name]
     assert boto2_s3.get_bucket(name).get_location() == ""
     assert boto2_s3.lookup(_name()) is None
-    with pytest.raises(S3CreateError) as err:
-        boto2_s3.create_bucket(name)
-    assert err.value.error_code == "BucketAlreadyOwnedByYou"
+    assert boto2_s3.create_bucket(name).name == name  # us-east-1: the owner's re-create is OK
     key = bucket.new_key("k")
     key.set_contents_from_string("x")
     with pytest.raises(S3ResponseError) as err2:
