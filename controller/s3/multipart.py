@@ -226,6 +226,16 @@ def _composite(algorithm: str | None, parts: Sequence[UploadPart]) -> str | None
     return f"{base64.b64encode(hasher.digest()).decode()}-{len(parts)}"
 
 
+def _check_declared(declared: tuple[str, str] | None, checksum: str | None) -> None:
+    """An ``x-amz-checksum-*`` on CompleteMultipartUpload must be the object's checksum (with or
+    without its ``-N``)."""
+    if declared is None:
+        return
+    if checksum is None or declared[1] not in (checksum, checksum.rpartition("-")[0]):
+        raise errors.BadDigest(f"The {declared[0].lower()} you specified did not match the "
+                               f"calculated checksum.")
+
+
 def _multipart_etag(parts: Sequence[UploadPart]) -> str:
     digest = hashlib.md5(b"".join(bytes.fromhex(p.etag.strip('"')) for p in parts))
     return f'"{digest.hexdigest()}-{len(parts)}"'
@@ -246,6 +256,7 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
     blob_ids = [part.blob_id for part in chosen]
     info = await run_in_threadpool(ctx.blobs.concatenate, blob_ids)
     checksum = _composite(upload.checksum_algorithm, chosen)
+    _check_declared(declared_checksum(ctx.headers), checksum)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
         "etag": _multipart_etag(chosen), "owner_account_id": upload.owner_account_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -128,6 +129,31 @@ def test_parts_out_of_order_are_invalid_part_order(s3: Any, bucket: str) -> None
         s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload,
                                      MultipartUpload={"Parts": done[::-1]})
     assert _code(caught.value) == "InvalidPartOrder"
+
+
+def test_complete_checks_a_declared_checksum(s3: Any, bucket: str) -> None:
+    """A checksum sent with CompleteMultipartUpload must be the object's (composite) one."""
+    body = b"p" * 1024
+    part_sum = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    composite = base64.b64encode(
+        hashlib.sha256(hashlib.sha256(body).digest()).digest()).decode() + "-1"
+    for declared, ok in [("bad", False), (composite, True)]:
+        upload = _start(s3, bucket, "c", ChecksumAlgorithm="SHA256")
+        reply = s3.upload_part(Bucket=bucket, Key="c", UploadId=upload, PartNumber=1, Body=body,
+                               ChecksumSHA256=part_sum)
+        parts = {"Parts": [{"PartNumber": 1, "ETag": reply["ETag"],
+                            "ChecksumSHA256": part_sum}]}
+        if not ok:
+            with pytest.raises(ClientError) as err:
+                s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=upload,
+                                             MultipartUpload=parts, ChecksumSHA256=declared)
+            assert _code(err.value) == "BadDigest"
+            continue
+        done = s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=upload,
+                                            MultipartUpload=parts, ChecksumSHA256=declared)
+        assert done["ChecksumSHA256"] == composite
+        head = s3.head_object(Bucket=bucket, Key="c", ChecksumMode="ENABLED")
+        assert head["ChecksumSHA256"] == composite and head["ChecksumType"] == "COMPOSITE"
 
 
 def test_part_number_out_of_range_is_invalid_argument(s3: Any, bucket: str) -> None:
