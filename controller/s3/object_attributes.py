@@ -57,14 +57,24 @@ def _parts(row: S3Object, max_parts: int, marker: int) -> dict[str, Any] | None:
     """``ObjectParts`` of a multipart object (an ordinary upload has none), paged."""
     if row.parts is None:
         return None
-    sizes = [int(size) for size, _ in json.loads(row.parts)]
-    numbers = [n for n in range(1, len(sizes) + 1) if n > marker]
+    parts: list[list[Any]] = json.loads(row.parts)
+    numbers = [n for n in range(1, len(parts) + 1) if n > marker]
     page = numbers[:max_parts]
-    out: dict[str, Any] = {"TotalPartsCount": len(sizes), "PartNumberMarker": marker,
+    out: dict[str, Any] = {"TotalPartsCount": len(parts), "PartNumberMarker": marker,
                            "MaxParts": max_parts, "IsTruncated": len(numbers) > len(page),
-                           "Parts": [{"PartNumber": n, "Size": sizes[n - 1]} for n in page]}
+                           "Parts": [_part(row, n, parts[n - 1]) for n in page]}
     if page:
         out["NextPartNumberMarker"] = page[-1]
+    return out
+
+
+def _part(row: S3Object, number: int, part: list[Any]) -> dict[str, Any]:
+    """One ``ObjectPart``: number, size and (a COMPOSITE object's) part checksum."""
+    out: dict[str, Any] = {"PartNumber": number, "Size": int(part[0])}
+    checksum = part[2] if len(part) > 2 else None
+    if checksum and row.checksum_algorithm and checksum_type(row.checksum_value or "") == (
+            "COMPOSITE"):
+        out[f"Checksum{row.checksum_algorithm.upper()}"] = checksum
     return out
 
 

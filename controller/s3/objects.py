@@ -319,8 +319,8 @@ def _part_span(row: S3Object, value: str) -> tuple[tuple[int, int] | None,
     parts: list[list[Any]] = json.loads(row.parts)
     if number > len(parts):
         raise errors.InvalidPart(PartNumber=value)
-    start = sum(int(size) for size, _ in parts[: number - 1])
-    size, etag = parts[number - 1]
+    start = sum(int(part[0]) for part in parts[: number - 1])
+    size, etag = parts[number - 1][:2]
     headers = [("ETag", str(etag)), ("x-amz-mp-parts-count", str(len(parts)))]
     if int(size) > 0:
         headers.append(("Content-Range", f"bytes {start}-{start + int(size) - 1}/{row.size}"))

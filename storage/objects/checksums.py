@@ -115,6 +115,57 @@ class _Crc:
         return self._value.to_bytes(self._width, "big")
 
 
+_REFLECTED = {"CRC32": (0xEDB88320, 32), "CRC32C": (0x82F63B78, 32),
+              "CRC64NVME": (0x9A6C9329AC4BC9B5, 64)}
+"""The CRCs whose checksums combine: reflected polynomial and width (all with all-ones
+initial value and final XOR)."""
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total, row = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[row]
+        vector >>= 1
+        row += 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, column) for column in matrix]
+
+
+def crc_combine(algorithm: str, first: int, second: int, second_length: int) -> int:
+    """The CRC of ``A‖B`` from ``crc(A)``, ``crc(B)`` and ``len(B)`` (zlib's crc32_combine for
+    any of :data:`_REFLECTED`): what S3's FULL_OBJECT multipart checksums are made of."""
+    polynomial, width = _REFLECTED[algorithm]
+    if second_length == 0:
+        return first
+    odd = [polynomial] + [1 << n for n in range(width - 1)]  # one zero bit
+    even = _gf2_square(odd)  # two zero bits
+    odd = _gf2_square(even)  # four zero bits
+    length = second_length
+    while True:
+        even = _gf2_square(odd)  # a zero byte, then ever longer runs
+        if length & 1:
+            first = _gf2_times(even, first)
+        length >>= 1
+        if not length:
+            break
+        odd = _gf2_square(even)
+        if length & 1:
+            first = _gf2_times(odd, first)
+        length >>= 1
+        if not length:
+            break
+    return first ^ second
+
+
+def combinable(algorithm: str) -> bool:
+    """Whether ``algorithm`` allows S3's FULL_OBJECT checksum type (the CRCs)."""
+    return algorithm in _REFLECTED
+
+
 def new_hasher(algorithm: str) -> Hasher:
     """A fresh hasher for ``MD5`` or ``SHA256`` or one of :data:`CHECKSUM_ALGORITHMS`."""
     if algorithm == "CRC32":

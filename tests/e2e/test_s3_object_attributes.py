@@ -67,6 +67,24 @@ def test_multipart_parts_are_paged(s3: Any, bucket: str) -> None:
     assert page["MaxParts"] == 1 and page["PartNumberMarker"] == 2
 
 
+def test_composite_checksum_and_part_checksums(s3: Any, bucket: str) -> None:
+    bodies = [b"x" * PART, b"y" * 10]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="c", ChecksumAlgorithm="SHA256")
+    sums = [base64.b64encode(hashlib.sha256(b).digest()).decode() for b in bodies]
+    parts = []
+    for number, body in enumerate(bodies, start=1):
+        reply = s3.upload_part(Bucket=bucket, Key="c", UploadId=upload["UploadId"],
+                               PartNumber=number, Body=body, ChecksumSHA256=sums[number - 1])
+        parts.append({"PartNumber": number, "ETag": reply["ETag"],
+                      "ChecksumSHA256": reply["ChecksumSHA256"]})
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=upload["UploadId"],
+                                        MultipartUpload={"Parts": parts})
+    got = s3.get_object_attributes(Bucket=bucket, Key="c", ObjectAttributes=ALL)
+    assert got["Checksum"] == {"ChecksumSHA256": done["ChecksumSHA256"],
+                               "ChecksumType": "COMPOSITE"}
+    assert [p["ChecksumSHA256"] for p in got["ObjectParts"]["Parts"]] == sums
+
+
 def test_versions_delete_markers_and_errors(s3: Any, bucket: str) -> None:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     first = s3.put_object(Bucket=bucket, Key="v", Body=b"one")["VersionId"]
