@@ -66,6 +66,31 @@ def test_list_buckets_sorted_and_per_account(s3: Any, make_s3: Callable[[Credent
     assert other.list_buckets()["Buckets"] == []
 
 
+def test_list_buckets_paged_and_filtered(s3: Any) -> None:
+    """ListBuckets' newer parameters: max-buckets/continuation-token, prefix, bucket-region."""
+    tag = uuid.uuid4().hex[:8]
+    names = [f"pg{tag}-{n}" for n in range(3)]
+    for name in names:
+        s3.create_bucket(Bucket=name)
+    s3.create_bucket(Bucket=f"other{tag}")
+    seen, token = [], None
+    while True:
+        page = s3.list_buckets(MaxBuckets=2, Prefix=f"pg{tag}",
+                               **({"ContinuationToken": token} if token else {}))
+        assert page["Prefix"] == f"pg{tag}" and len(page["Buckets"]) <= 2
+        seen += [b["Name"] for b in page["Buckets"]]
+        token = page.get("ContinuationToken")
+        if token is None:
+            break
+    assert seen == names
+    assert len(s3.list_buckets()["Buckets"]) == 4 and "ContinuationToken" not in s3.list_buckets()
+    assert [b["Name"] for b in s3.list_buckets(BucketRegion="eu-west-1")["Buckets"]] == []
+    assert len(s3.list_buckets(BucketRegion=REGION)["Buckets"]) == 4
+    with pytest.raises(ClientError) as err:
+        s3.list_buckets(ContinuationToken="not-a-token")
+    assert _code(err) == "InvalidArgument"
+
+
 @pytest.mark.parametrize("name", [
     "ab", "a" * 64, "Upper-case", "under_score", "-leading", "trailing-", ".dot", "dot.",
     "two..dots", "dash-.dot", "dot.-dash", "192.168.1.1", "xn--punycode", "sthree-x",
