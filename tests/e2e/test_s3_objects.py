@@ -151,6 +151,31 @@ def test_additional_checksums(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as err:
         s3.put_object(Bucket=bucket, Key="c", Body=data, ChecksumSHA256=wrong)
     assert _code(err) == "BadDigest"
+    assert head["ChecksumType"] == "FULL_OBJECT"
+
+
+def test_crc64nvme_checksum(s3: Any, bucket: str) -> None:
+    """CRC64NVME, the newest default of the AWS SDKs, checked and kept like the others."""
+    crc = "Qeh8oXvGiSo="  # CRC-64/NVME of 1 KiB of "A"
+    put = s3.put_object(Bucket=bucket, Key="n", Body=b"A" * 1024, ChecksumCRC64NVME=crc)
+    assert put["ChecksumCRC64NVME"] == crc
+    assert "ChecksumCRC64NVME" not in s3.head_object(Bucket=bucket, Key="n")
+    head = s3.head_object(Bucket=bucket, Key="n", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC64NVME"] == crc and head["ChecksumType"] == "FULL_OBJECT"
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="n", Body=b"A" * 1024, ChecksumCRC64NVME="AAAAAAAAAAA=")
+    assert _code(err) == "BadDigest"
+
+
+def test_content_encoding_kept_as_sent_without_aws_chunked(s3: Any, bucket: str) -> None:
+    """Content-Encoding is stored as sent; an aws-chunked coding (a transfer detail) is dropped,
+    and on a plain body (no streaming payload hash) it is only a label, not a framing."""
+    for sent, kept in [("deflate, gzip", "deflate, gzip"), ("gzip, aws-chunked", "gzip"),
+                       ("aws-chunked, gzip", "gzip"), ("aws-chunked", None)]:
+        s3.put_object(Bucket=bucket, Key="e", Body=b"x", ContentEncoding=sent)
+        head = s3.head_object(Bucket=bucket, Key="e")
+        assert head.get("ContentEncoding") == kept
+        assert s3.get_object(Bucket=bucket, Key="e")["Body"].read() == b"x"
 
 
 # --- ranges and conditions ------------------------------------------------------------------
