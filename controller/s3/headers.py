@@ -43,6 +43,21 @@ def user_metadata(headers: Mapping[str, str]) -> str:
     return json.dumps(meta)
 
 
+def mail_safe(value: str) -> str:
+    """A stored metadata value as S3 returns it: as is when it is US-ASCII, else RFC 2047
+    encoded (``=?UTF-8?B?...?=``) from the bytes the client sent (header values are held one
+    character per byte)."""
+    if value.isascii():
+        return value
+    raw = value.encode("latin-1", "replace")
+    try:
+        raw.decode("utf-8")
+        charset = "UTF-8"
+    except UnicodeDecodeError:
+        charset = "ISO-8859-1"
+    return f"=?{charset}?B?{base64.b64encode(raw).decode('ascii')}?="
+
+
 def content_md5(headers: Mapping[str, str]) -> str | None:
     """The hex MD5 the client declared, or None; InvalidDigest when it is not 16 base64 bytes."""
     value = headers.get("content-md5")

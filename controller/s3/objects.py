@@ -33,6 +33,7 @@ from controller.s3.headers import (
     content_md5,
     declared_checksum,
     http_date,
+    mail_safe,
     parse_range,
     stored_headers,
     user_metadata,
@@ -257,7 +258,8 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
                for name, value in stored.items()]
     headers += [("ETag", row.etag), ("Last-Modified", http_date(row.last_modified)),
                 ("Accept-Ranges", "bytes")]
-    headers += [(f"x-amz-meta-{k}", v) for k, v in json.loads(row.user_metadata).items()]
+    headers += [(f"x-amz-meta-{k}", mail_safe(v))
+                for k, v in json.loads(row.user_metadata).items()]
     if row.version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", row.version_id))
     if row.tags:
