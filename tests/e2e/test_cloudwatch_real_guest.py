@@ -1,17 +1,18 @@
 """CloudWatch on a real guest, end to end: ``ironbark up --with-node`` with the node sampling
 every 10 s, the demo image, and the three clients a user would pick.
 
-The guest's user-data fetches its instance id, writes 8 MiB to its root disk and then burns CPU
-in the background. After ``MonitorInstances`` (1-minute data) the first whole minute of the burn
-must show in AWS/EC2 CPUUtilization for the instance — from boto3 (rpc-v2-cbor), the AWS CLI and
-boto 2 (Query: ``list_metrics()``, ``metric.query(start, end, 'Average', 'Percent')``) — along
-with the disk, network and status-check metrics, six 10-second samples making one sample of
-the minute. Then an alarm on CPUUtilization (Period 60, one period, threshold well below the
-burn) with the action ``arn:aws:automate:REGION:ec2:reboot`` must really reboot the guest (a
-second boot on its console, user-data not run again, so the burn stops), and a second alarm,
-on the idle guest's CPU falling below a threshold, terminates it with
+The guest's user-data fetches its instance id, writes 8 MiB to its root disk and 4 MiB to an
+attached volume, then burns CPU in the background. After ``MonitorInstances`` (1-minute data)
+the first whole minute of the burn must show in AWS/EC2 CPUUtilization for the instance — from
+boto3 (rpc-v2-cbor), the AWS CLI and boto 2 (Query: ``list_metrics()``,
+``metric.query(start, end, 'Average', 'Percent')``) — as one sample of the minute (six 10-second
+samples), along with the disk, network and status-check metrics, the aggregates, and AWS/EBS
+for the volume. Then an alarm on CPUUtilization (Period 60, one period, threshold well below
+the burn) with the action ``arn:aws:automate:REGION:ec2:reboot`` must really reboot the guest
+(a second boot on its console; user-data does not run again, so the burn stops), and a second
+alarm, on the idle guest's CPU falling below a threshold, terminates it with
 ``arn:aws:automate:REGION:ec2:terminate``: the libvirt domain is gone. DescribeAlarmHistory
-shows both transitions and actions. About four minutes, most of it waiting for whole minutes.
+shows the transitions and the actions. About four minutes, most of it waiting for whole minutes.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ md=http://169.254.169.254/latest/meta-data
 echo "CWG-ID=$(timeout 10 wget -q -O - $md/instance-id)"
 dd if=/dev/zero of=/var/lib/ironbark/cw.bin bs=1M count=8 conv=fsync 2>/dev/null \
     && echo CWG-DISK-OK
+n=0
+while [ ! -e /sys/block/vdb ] && [ $n -lt 120 ]; do sleep 1; n=$((n + 1)); done
+[ -b /dev/vdb ] || mknod /dev/vdb b $(tr : ' ' </sys/block/vdb/dev)
+dd if=/dev/zero of=/dev/vdb bs=1M count=4 conv=fsync 2>/dev/null && echo CWG-VOLUME-OK
 (timeout 900 sh -c 'while :; do :; done') </dev/null >/dev/null 2>&1 &
 echo CWG-BURN-BEGIN
 """
@@ -75,7 +80,8 @@ def server(demo_image_dir: Path, node_dir: Path,
     env = all_in_one_env(node_dir, NODE_NAME, BRIDGE, SUBNET, GATEWAY_CIDR) | {
         "IRONBARK_NODE_METRICS_INTERVAL": str(SAMPLE_SECONDS),
         "IRONBARK_CLOUDWATCH_ALARM_SECONDS": "2",
-        "IRONBARK_INSTANCE_RECONCILE_SECONDS": "0.5"}
+        "IRONBARK_INSTANCE_RECONCILE_SECONDS": "0.5",
+        "IRONBARK_VOLUME_HOST": NODE_NAME}  # volumes opened by path
     try:
         with running_server(first_backend(), tmp_path_factory, env) as srv:
             yield srv
@@ -127,15 +133,23 @@ def test_a_burning_guest_in_cloudwatch_and_alarms_that_reboot_and_terminate_it(
     monitored = ec2.monitor_instances(InstanceIds=[instance_id])["InstanceMonitorings"]
     assert monitored[0]["Monitoring"]["State"] in ("pending", "enabled")
     eventually(lambda: state_of(ec2, instance_id) == "running", "running")
+    zone = reply["Instances"][0]["Placement"]["AvailabilityZone"]
+    volume_id = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
+    eventually(lambda: ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["State"]
+               == "available", "volume available")
+    ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdf")
     text = wait_console(ec2, instance_id, "CWG-BURN-BEGIN")
     burn = clock["burn"] = datetime.now(UTC)
     assert f"CWG-ID={instance_id}" in text and "CWG-DISK-OK" in text, text[-2000:]
+    assert "CWG-VOLUME-OK" in text, text[-2000:]
 
     # the first whole minute of the burn, as boto3 sees it
     first = minute_of(burn) + timedelta(minutes=1)
     since = minute_of(clock["start"])
 
-    def burn_minute() -> Any:  # complete: all six samples in
+    def burn_minute() -> Any:  # complete: all six samples in (the last one shipped)
+        if datetime.now(UTC) < first + timedelta(seconds=60 + SAMPLE_SECONDS):
+            return None
         point = minutes(cw, instance_id, "CPUUtilization", since, datetime.now(UTC)).get(first)
         return point if point and point["SampleCount"] > 0.999 else None
 
@@ -145,6 +159,7 @@ def test_a_burning_guest_in_cloudwatch_and_alarms_that_reboot_and_terminate_it(
     assert busy > BURN_THRESHOLD + 5 and point["Unit"] == "Percent", point
     assert point["SampleCount"] == pytest.approx(1.0), point  # six 10 s samples: one minute
     check_other_metrics(cw, instance_id, image_id, since)
+    check_volume_metrics(cw, volume_id, since)
     check_aws_cli(aws, instance_id, since, first, busy)
     check_boto2(server, instance_id, since, first, busy)
 
@@ -216,6 +231,24 @@ def check_other_metrics(cw: Any, instance_id: str, image_id: str, since: datetim
         assert got["Datapoints"], dims
 
 
+def check_volume_metrics(cw: Any, volume_id: str, since: datetime) -> None:
+    """The 4 MiB written to the attached volume, in AWS/EBS by VolumeId (and only there)."""
+    dims = [{"Name": "VolumeId", "Value": volume_id}]
+    listed = cw.list_metrics(Namespace="AWS/EBS", Dimensions=dims)["Metrics"]
+    assert {m["MetricName"] for m in listed} == {
+        "VolumeReadBytes", "VolumeWriteBytes", "VolumeReadOps", "VolumeWriteOps"}
+    end = datetime.now(UTC) + timedelta(minutes=1)
+
+    def total(name: str) -> float:
+        got = cw.get_metric_statistics(Namespace="AWS/EBS", MetricName=name, Dimensions=dims,
+                                       StartTime=since, EndTime=end, Period=3600,
+                                       Statistics=["Sum"])["Datapoints"]
+        return float(sum(p["Sum"] for p in got))
+
+    assert 4 * MIB <= total("VolumeWriteBytes") < 8 * MIB
+    assert total("VolumeWriteOps") > 0
+
+
 def check_aws_cli(aws: AwsCli, instance_id: str, since: datetime, first: datetime,
                   busy: float) -> None:
     listed = aws("cloudwatch", "list-metrics", "--namespace", "AWS/EC2", "--metric-name",
@@ -226,7 +259,6 @@ def check_aws_cli(aws: AwsCli, instance_id: str, since: datetime, first: datetim
               f"Name=InstanceId,Value={instance_id}", "--start-time", since.isoformat(),
               "--end-time", (first + timedelta(minutes=1)).isoformat(), "--period", "60",
               "--statistics", "Average")
-    print(f"\nAWS CLI datapoints: {got['Datapoints'][:2]}")
     by_minute = {cli_time(p["Timestamp"]): p for p in got["Datapoints"]}
     assert by_minute[first]["Average"] == pytest.approx(busy)
     assert by_minute[first]["Unit"] == "Percent"
