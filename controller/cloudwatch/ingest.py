@@ -101,7 +101,7 @@ def minute_slices(start: int, end: int) -> list[tuple[int, float]]:
     return slices
 
 
-def _sample_points(info: InstanceInfo, sample: InstanceSample,
+def sample_points(info: InstanceInfo, sample: InstanceSample,
                    volumes: dict[str, str]) -> list[Point]:
     per_minute = 60.0 / sample.seconds  # counters over the sample → amounts per minute
     values = [("CPUUtilization", cpu_utilization(sample), "Percent")]
@@ -144,7 +144,7 @@ def ingest(session: Session, node_id: str, samples: Sequence[InstanceSample],
             continue
         fresh.add(key)
         info = instances[sample.instance_id]
-        by_account.setdefault(info.account_id, []).extend(_sample_points(info, sample, volumes))
+        by_account.setdefault(info.account_id, []).extend(sample_points(info, sample, volumes))
     for account_id, points in by_account.items():
         put(session, account_id, points, now)
     return len(mine)
