@@ -3,7 +3,7 @@ every 10 s, the demo image, and the three clients a user would pick.
 
 The guest's user-data fetches its instance id, writes 8 MiB to its root disk and 4 MiB to an
 attached volume, then burns CPU in the background. After ``MonitorInstances`` (1-minute data)
-the first whole minute of the burn must show in AWS/EC2 CPUUtilization for the instance — from
+the first minute (nearly) all burn must show in AWS/EC2 CPUUtilization for the instance — from
 boto3 (rpc-v2-cbor), the AWS CLI and boto 2 (Query: ``list_metrics()``,
 ``metric.query(start, end, 'Average', 'Percent')``) — as one sample of the minute (six 10-second
 samples), along with the disk, network and status-check metrics, the aggregates, and AWS/EBS
@@ -143,8 +143,8 @@ def test_a_burning_guest_in_cloudwatch_and_alarms_that_reboot_and_terminate_it(
     assert f"CWG-ID={instance_id}" in text and "CWG-DISK-OK" in text, text[-2000:]
     assert "CWG-VOLUME-OK" in text, text[-2000:]
 
-    # the first whole minute of the burn, as boto3 sees it
-    first = minute_of(burn) + timedelta(minutes=1)
+    # the first (nearly) whole minute of the burn, as boto3 sees it
+    first = minute_of(burn) + timedelta(minutes=0 if burn.second < 10 else 1)
     since = minute_of(clock["start"])
 
     def burn_minute() -> Any:  # complete: all six samples in (the last one shipped)
