@@ -455,7 +455,7 @@ class Snapshot(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """While a controller's snapshot job works on a pending snapshot: until when its claim
     holds (renewed as parts are stored). A pending snapshot whose lease ran out was
-    interrupted: it ends ``error`` and its parts are removed (migration 0014)."""
+    interrupted: it ends ``error`` and its parts are removed (migration 0015)."""
 
 
 class SnapshotPermission(Base):
