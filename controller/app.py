@@ -30,6 +30,7 @@ from controller.config import Settings
 from controller.ec2 import errors as ec2_errors
 from controller.ec2.instance_reconciler import instance_loop
 from controller.ec2.registry import actions
+from controller.ec2.snapshot_job import snapshot_loop
 from controller.ec2.volume_reconciler import volume_loop
 from controller.logs import event, request_id_var
 from controller.metadata.listener import MetadataListener
@@ -229,7 +230,8 @@ def create_app(
             settings.node_missed_heartbeats))
         rt = state["runtime"]
         instances = asyncio.create_task(instance_loop(rt.sessions, rt.box, settings))
-        volumes = asyncio.create_task(volume_loop(rt.sessions, rt.box, settings))
+        snapshots = asyncio.create_task(snapshot_loop(rt.sessions, rt.box, rt.blobs, settings))
+        volumes = asyncio.create_task(volume_loop(rt.sessions, rt.box, settings, rt.blobs))
         monitoring = asyncio.create_task(cloudwatch_loop(rt.sessions, settings))
         metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
                                     settings.metadata_host, settings.metadata_port)
@@ -241,6 +243,7 @@ def create_app(
             yield
         await metadata.stop()
         instances.cancel()
+        snapshots.cancel()
         volumes.cancel()
         monitoring.cancel()
         reaper.cancel()

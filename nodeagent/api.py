@@ -12,6 +12,9 @@
                                          nbd "nbd://host:port/export")
     DELETE /v1/instances/{id}/volumes/{vol}  detach (waits for the guest to release it)
     GET    /v1/instances/{id}/volumes    the instance's attachments
+    POST   /v1/instances/{id}/volumes/{vol}/backups/{name}  point-in-time copy of an attached
+                                         volume, answered when complete: {"path", "format"}
+    DELETE /v1/instances/{id}/volumes/{vol}/backups/{name}  remove that copy
     GET    /v1/instances/{id}/metrics    the instance's latest metric samples (oldest first)
     GET    /v1/node                      capacity and hypervisor kind
 
@@ -35,6 +38,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from nodeagent.backups import BackupRefused, BackupStatus
 from nodeagent.disks import DiskError
 from nodeagent.hypervisor.errors import HypervisorError, HypervisorTimeout, HypervisorUnavailable
 from nodeagent.images import ImageError
@@ -51,6 +55,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (UnknownInstance, 404),
     (SpecConflict, 409),
     (VolumeInUse, 409),
+    (BackupRefused, 409),
     (HypervisorUnavailable, 503),
     (HypervisorTimeout, 504),
     (HypervisorError, 500),
@@ -82,6 +87,11 @@ class Commands(Protocol):
     async def detach_volume(self, instance_id: str, volume_id: str) -> VolumeStatus: ...
 
     async def volumes(self, instance_id: str) -> list[VolumeStatus]: ...
+
+    async def backup_volume(self, instance_id: str, volume_id: str,
+                            name: str) -> BackupStatus: ...
+
+    async def drop_backup(self, instance_id: str, volume_id: str, name: str) -> None: ...
 
     async def status(self, instance_id: str) -> InstanceStatus: ...
 
@@ -195,6 +205,15 @@ def create_app(
     @app.get("/v1/instances/{instance_id}/volumes")
     async def volumes(instance_id: str) -> dict[str, Any]:
         return {"volumes": [asdict(v) for v in await manager.volumes(instance_id)]}
+
+    @app.post("/v1/instances/{instance_id}/volumes/{volume_id}/backups/{name}")
+    async def backup_volume(instance_id: str, volume_id: str, name: str) -> dict[str, Any]:
+        return asdict(await manager.backup_volume(instance_id, volume_id, name))
+
+    @app.delete("/v1/instances/{instance_id}/volumes/{volume_id}/backups/{name}")
+    async def drop_backup(instance_id: str, volume_id: str, name: str) -> dict[str, Any]:
+        await manager.drop_backup(instance_id, volume_id, name)
+        return {"instance_id": instance_id, "volume_id": volume_id, "name": name}
 
     @app.get("/v1/instances/{instance_id}/metrics")
     async def instance_metrics(instance_id: str) -> dict[str, Any]:

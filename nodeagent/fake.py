@@ -15,6 +15,7 @@ import httpx
 from fastapi import FastAPI
 
 from nodeagent.api import create_app
+from nodeagent.backups import BackupRefused, BackupStatus
 from nodeagent.controller_link import ControllerLink, NodeDescription
 from nodeagent.instances import InstanceStatus, SpecConflict, UnknownInstance, VolumeStatus
 from nodeagent.metrics.samples import BlockIO, NetIO, Sample
@@ -92,6 +93,18 @@ class FakeInstances:
         self._known(instance_id)
         return [VolumeStatus(instance_id, a.volume_id, a.device, "attached")
                 for a in self.attached.get(instance_id, [])]
+
+    async def backup_volume(self, instance_id: str, volume_id: str,
+                            name: str) -> BackupStatus:
+        """No copy is made: the answer names the attached file itself."""
+        self._known(instance_id)
+        found = [a for a in self.attached.get(instance_id, []) if a.volume_id == volume_id]
+        if not found or self.states[instance_id] != "running":
+            raise BackupRefused(f"{volume_id} is not attached to a running {instance_id}")
+        return BackupStatus(instance_id, volume_id, name, found[0].path, found[0].format)
+
+    async def drop_backup(self, instance_id: str, volume_id: str, name: str) -> None:
+        return None
 
     async def statuses(self) -> list[InstanceStatus]:
         return [self._status(iid) for iid in sorted(self.specs)]

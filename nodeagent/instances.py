@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from nodeagent.backups import BackupRefused, BackupStatus, backup_path
 from nodeagent.disks import DiskError, create_blank, create_overlay
 from nodeagent.hypervisor.config import DiskConfig
 from nodeagent.hypervisor.designer import NodePolicy, design, volume_disk
@@ -241,6 +242,31 @@ class InstanceManager:
         self._spec(instance_id)
         return [VolumeStatus(instance_id, a.volume_id, a.device, "attached")
                 for a in self.attachments.load(self.store.paths(instance_id))]
+
+    async def backup_volume(self, instance_id: str, volume_id: str,
+                            name: str) -> BackupStatus:
+        """A point-in-time copy of an attached volume of a running guest (``backups``)."""
+        async with self._locks[instance_id]:
+            self._spec(instance_id)
+            target = backup_path(self.store.state_dir, instance_id, volume_id, name)
+            found = [a for a in self.attachments.load(self.store.paths(instance_id))
+                     if a.volume_id == volume_id]
+            guest = Guest(self.host, instance_id)
+            if not found or not (await guest.state()).active:
+                raise BackupRefused(f"{volume_id} is not attached to a running {instance_id}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)
+            try:
+                await guest.backup_disk(found[0].target_dev, target)
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
+            log.info("event=volume_backup instance_id=%s volume_id=%s path=%s",
+                     instance_id, volume_id, target)
+            return BackupStatus(instance_id, volume_id, name, str(target))
+
+    async def drop_backup(self, instance_id: str, volume_id: str, name: str) -> None:
+        backup_path(self.store.state_dir, instance_id, volume_id, name).unlink(missing_ok=True)
 
     async def console(self, instance_id: str) -> bytes:
         self._spec(instance_id)

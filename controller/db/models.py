@@ -452,6 +452,10 @@ class Snapshot(Base):
     is_public: Mapped[bool] = mapped_column(default=False)
     start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """While a controller's snapshot job works on a pending snapshot: until when its claim
+    holds (renewed as parts are stored). A pending snapshot whose lease ran out was
+    interrupted: it ends ``error`` and its parts are removed (migration 0015)."""
 
 
 class SnapshotPermission(Base):

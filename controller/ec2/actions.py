@@ -11,6 +11,8 @@ from controller.ec2 import (
     key_pairs,
     regions,
     security_groups,
+    snapshot_attributes,
+    snapshots,
     tags,
     volume_attach,
     volumes,
@@ -27,6 +29,8 @@ __all__ = [
     "key_pairs",
     "regions",
     "security_groups",
+    "snapshot_attributes",
+    "snapshots",
     "tags",
     # --- EBS volumes (ebs-volumes) ---
     "volume_attach",

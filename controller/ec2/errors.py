@@ -366,3 +366,10 @@ class InvalidParameterDependency(ClientError):
 
 class InvalidInstanceAttributeValue(ClientError):
     code = "InvalidInstanceAttributeValue"
+
+
+# --- snapshots (ebs-snapshots) -------------------------------------------------------------------
+
+
+class InvalidSnapshotInUse(ClientError):
+    code = "InvalidSnapshot.InUse"

@@ -8,7 +8,7 @@ description, or resets it. ``Group=all`` makes an image public.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -19,6 +19,7 @@ from controller.db.models import Image, ImageLaunchPermission
 from controller.ec2 import errors, image_checks
 from controller.ec2.context import RequestContext
 from controller.ec2.images_store import owned_image, visible_image
+from controller.ec2.permissions import permission_changes
 from controller.ec2.registry import Params, Result, action
 
 _EMPTY_VALUE = ("sriovNetSupport", "bootMode", "tpmSupport", "uefiData", "lastLaunchedTime",
@@ -85,45 +86,13 @@ def _check_groups(groups: Sequence[str]) -> None:
                 f'Invalid attribute item value "{group[:64]}" for group item type.')
 
 
-def _split(items: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
-    users, groups = [], []
-    for item in items:
-        if item.get("OrganizationArn") or item.get("OrganizationalUnitArn"):
-            raise errors.InvalidParameterValue("Organizations are not supported by this cloud")
-        if item.get("UserId") is not None:
-            users.append(item["UserId"])
-        if item.get("Group") is not None:
-            groups.append(item["Group"])
-    return users, groups
-
-
-def _permission_changes(params: Params) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(users to add, groups to add, users to remove, groups to remove)."""
-    structured = params.get("LaunchPermission") or {}
-    add_users, add_groups = _split(structured.get("Add") or [])
-    del_users, del_groups = _split(structured.get("Remove") or [])
-    flat_users, flat_groups = params.get("UserIds") or [], params.get("UserGroups") or []
-    if flat_users or flat_groups:
-        operation = params.get("OperationType")
-        if operation == "add":
-            add_users, add_groups = add_users + flat_users, add_groups + flat_groups
-        elif operation == "remove":
-            del_users, del_groups = del_users + flat_users, del_groups + flat_groups
-        else:
-            raise errors.InvalidParameterValue(
-                f"Value ({str(operation)[:32]}) for parameter operationType is invalid. "
-                "Valid values: add, remove")
-    for users in (add_users, del_users):
-        _check_user_ids(users)
-    for groups in (add_groups, del_groups):
-        _check_groups(groups)
-    return add_users, add_groups, del_users, del_groups
-
-
 def _apply_permissions(session: Session, image: Image, params: Params) -> bool:
-    add_users, add_groups, del_users, del_groups = _permission_changes(params)
-    if not (add_users or add_groups or del_users or del_groups):
+    changes = permission_changes(params, "LaunchPermission", "UserGroups", _check_user_ids,
+                                 _check_groups)
+    if not changes:
         return False
+    add_users, add_groups = changes.add_users, changes.add_groups
+    del_users, del_groups = changes.remove_users, changes.remove_groups
     if add_groups:
         image.is_public = True
     if del_groups:

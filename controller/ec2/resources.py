@@ -12,7 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller import ids
-from controller.db.models import Base, Image, Instance, KeyPair, SecurityGroup, Volume
+from controller.db.models import (
+    Base,
+    Image,
+    Instance,
+    KeyPair,
+    SecurityGroup,
+    Snapshot,
+    Volume,
+)
 from controller.ec2 import errors
 
 
@@ -31,6 +39,7 @@ _KINDS: dict[str, Kind] = {
     "aki": Kind("image", Image, errors.InvalidAMIIDNotFound, "image id"),
     "ari": Kind("image", Image, errors.InvalidAMIIDNotFound, "image id"),
     "i": Kind("instance", Instance, errors.InvalidInstanceIDNotFound, "instance ID"),
+    "snap": Kind("snapshot", Snapshot, errors.InvalidSnapshotNotFound, "snapshot"),
     "vol": Kind("volume", Volume, errors.InvalidVolumeNotFound, "volume"),
 }
 

@@ -29,12 +29,14 @@ from controller.db.engine import transaction
 from controller.db.models import Instance, Node, Volume
 from controller.ec2 import instance_states as istates
 from controller.ec2 import volume_rules as rules
+from controller.ec2.snapshot_restore import Restorer, snapshot_restorer
 from controller.ec2.tagging import delete_all_for
 from controller.ec2.volume_attach import clear_attachment
 from controller.identity.secretbox import SecretBox
 from controller.logs import event
 from controller.nodes.client import NodeClient, NodeRefused, NodeTarget, NodeUnavailable
 from controller.nodes.registry import HEALTHY
+from storage.objects import BlobStore
 from storage.volumes import FileBackend, Placement, VolumeBackend, VolumeStorageError
 from storage.volumes.backend import Format
 from storage.volumes.nbd import NbdExports
@@ -73,13 +75,16 @@ def _placement(volume: Volume) -> Placement | None:
     return Placement(volume.backend, volume.host, volume.location, fmt)
 
 
-def materialise(backend: VolumeBackend, job: Job) -> Placement:
-    """Make the volume's bytes. THE branch point for volumes from snapshots: a volume with a
-    ``snapshot_id`` is restored from the snapshot's parts in the object store instead."""
+def materialise(backend: VolumeBackend, job: Job, restorer: Restorer | None = None) -> Placement:
+    """Make the volume's bytes: a zero-filled volume, or — with a ``snapshot_id`` — the
+    snapshot's parts restored from the object store into it (``snapshot_restore``; the file
+    is replaced whole, so a repeat after a crash restores again)."""
+    placement = backend.create(job.volume_id, job.size_gib)
     if job.snapshot_id is not None:
-        raise VolumeStorageError(
-            f"restoring volumes from snapshots ({job.snapshot_id}) is not available yet")
-    return backend.create(job.volume_id, job.size_gib)
+        if restorer is None:
+            raise VolumeStorageError("this controller has no object store to restore from")
+        restorer(job.snapshot_id, placement, job.size_gib)
+    return placement
 
 
 def _attachment_job(volume: Volume, instance: Instance | None, nodes: dict[str, Node],
@@ -136,10 +141,11 @@ def _body(backend: VolumeBackend, job: Job) -> dict[str, str]:
     return {"device": job.device, "format": "raw", "nbd": export.uri}
 
 
-async def send(client: httpx.AsyncClient, backend: VolumeBackend, job: Job) -> Job:
+async def send(client: httpx.AsyncClient, backend: VolumeBackend, job: Job,
+               restorer: Restorer | None = None) -> Job:
     try:
         if job.verb == "create":
-            job.placement = await asyncio.to_thread(materialise, backend, job)
+            job.placement = await asyncio.to_thread(materialise, backend, job, restorer)
         elif job.verb == "delete":
             if job.placement is not None:
                 await asyncio.to_thread(backend.delete, job.placement)
@@ -209,7 +215,8 @@ def _set(volume: Volume, state: str, now: datetime, message: str | None = None) 
 
 
 async def reconcile_volumes(sessions: sessionmaker[Session], box: SecretBox, settings: Settings,
-                            client: httpx.AsyncClient, backend: VolumeBackend) -> int:
+                            client: httpx.AsyncClient, backend: VolumeBackend,
+                            restorer: Restorer | None = None) -> int:
     """One pass; the number of jobs done or tried."""
     jobs = await asyncio.to_thread(plan, sessions, box, settings)
     if not jobs:
@@ -218,7 +225,7 @@ async def reconcile_volumes(sessions: sessionmaker[Session], box: SecretBox, set
 
     async def limited(job: Job) -> Job:
         async with gate:
-            return await send(client, backend, job)
+            return await send(client, backend, job, restorer)
 
     done = await asyncio.gather(*(limited(j) for j in jobs))
     await asyncio.to_thread(apply, sessions, list(done))
@@ -226,12 +233,13 @@ async def reconcile_volumes(sessions: sessionmaker[Session], box: SecretBox, set
 
 
 async def volume_loop(sessions: sessionmaker[Session], box: SecretBox,
-                      settings: Settings) -> None:
+                      settings: Settings, blobs: BlobStore | None = None) -> None:
     backend = volume_backend(settings)
+    restorer = snapshot_restorer(sessions, blobs) if blobs is not None else None
     async with httpx.AsyncClient(trust_env=False, timeout=60) as client:
         while True:
             try:
-                await reconcile_volumes(sessions, box, settings, client, backend)
+                await reconcile_volumes(sessions, box, settings, client, backend, restorer)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
                 event(log, logging.ERROR, "volumes.reconcile_failed", exc_info=True)
             await asyncio.sleep(settings.volume_reconcile_seconds)

@@ -12,16 +12,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from controller import ids
-from controller.db.models import Snapshot, SnapshotPermission, Volume
+from controller.db.models import Snapshot, Volume
 from controller.ec2 import errors
 from controller.ec2 import volume_rules as rules
 from controller.ec2.context import RequestContext
 from controller.ec2.filters import apply_filters
 from controller.ec2.pagination import paginate
 from controller.ec2.registry import Params, Result, action
+from controller.ec2.snapshot_restore import source_snapshot
 from controller.ec2.tagging import set_tags, tags_by_resource, tags_from_specifications
 from controller.ec2.volumes_view import (
     FILTERS,
@@ -84,25 +85,6 @@ def _replay(ctx: RequestContext, token: str, digest: str) -> Result | None:
     return describe_volume(volume, tags_by_resource(ctx.session, ctx.account_id, [volume.id])[volume.id])
 
 
-def source_snapshot(ctx: RequestContext, snapshot_id: str) -> Snapshot:
-    """A snapshot the caller may create volumes from: its own, a public one, or one shared
-    with its account (createVolumePermission)."""
-    if not ids.is_resource_id(snapshot_id, "snap"):
-        raise errors.InvalidSnapshotIDMalformed(f'Invalid id: "{snapshot_id[:64]}"')
-    shared = select(SnapshotPermission.snapshot_id).where(
-        SnapshotPermission.account_id == ctx.account_id)
-    snapshot = ctx.session.scalar(select(Snapshot).where(
-        Snapshot.id == snapshot_id,
-        or_(Snapshot.account_id == ctx.account_id, Snapshot.is_public.is_(True),
-            Snapshot.id.in_(shared))))
-    if snapshot is None:
-        raise errors.InvalidSnapshotNotFound(f"The snapshot '{snapshot_id}' does not exist.")
-    if snapshot.state != "completed":
-        raise errors.IncorrectState(
-            f"Snapshot is in invalid state - {snapshot.state}")
-    return snapshot
-
-
 def _size(params: Params, volume_type: str, snapshot: Snapshot | None) -> int:
     size: int | None = params.get("Size")
     if size is None and snapshot is None:
@@ -155,7 +137,8 @@ def create_volume(ctx: RequestContext, params: Params) -> Result:
     zone = _zone(ctx, params)
     volume_type = rules.check_type(params.get("VolumeType"))
     snapshot_id = params.get("SnapshotId")
-    snapshot = source_snapshot(ctx, snapshot_id) if snapshot_id else None
+    snapshot = source_snapshot(ctx.session, ctx.account_id, snapshot_id) if snapshot_id \
+        else None
     size = _size(params, volume_type, snapshot)
     perf = rules.performance(volume_type, size, params.get("Iops"), params.get("Throughput"))
     tags = tags_from_specifications(params.get("TagSpecifications"), "volume")

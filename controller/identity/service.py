@@ -54,7 +54,7 @@ def create_account(
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
         raise EntityAlreadyExists(f"account {name!r} already exists")
     account = Account(
-        id=_free_account_id(session),
+        id=free_account_id(session),
         name=name,
         canonical_user_id=ids.new_canonical_user_id(),
         is_admin=is_admin,
@@ -68,7 +68,7 @@ def create_account(
     return create_access_key(session, box, account.id, name)
 
 
-def _free_account_id(session: Session) -> str:
+def free_account_id(session: Session) -> str:
     while True:
         candidate = ids.new_account_id()
         if session.get(Account, candidate) is None:

@@ -91,3 +91,15 @@ class NodeClient:
     async def detach_volume(self, instance_id: str, volume_id: str) -> str:
         """Unplug it once the guest released it; ``detached``."""
         return await self._state("DELETE", f"{instance_id}/volumes/{volume_id}")
+
+    # --- live backups of attached volumes (ebs-snapshots) ---
+
+    async def backup_volume(self, instance_id: str, volume_id: str,
+                            name: str) -> dict[str, str]:
+        """A point-in-time copy of an attached volume, made by the node (libvirt's backup
+        API); answers when it is complete: ``{"path": file on the node, "format": "raw"}``."""
+        data = await self._call("POST", f"{instance_id}/volumes/{volume_id}/backups/{name}", {})
+        return {"path": str(data.get("path", "")), "format": str(data.get("format", "raw"))}
+
+    async def drop_backup(self, instance_id: str, volume_id: str, name: str) -> None:
+        await self._call("DELETE", f"{instance_id}/volumes/{volume_id}/backups/{name}")

@@ -1,5 +1,5 @@
 """One domain: start, ACPI shutdown (then destroy after a grace period), reboot, destroy,
-undefine, state, and the tail of its console log. Every operation is idempotent: asking for
+undefine, state, disks (attach, detach, live backup), and the tail of its console log. Every operation is idempotent: asking for
 the state a domain is already in succeeds.
 """
 
@@ -26,6 +26,9 @@ from nodeagent.hypervisor.host import Host
 CONSOLE_TAIL_BYTES = 64 * 1024
 XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE: the persistent definition, not the live one
 DETACH_DEADLINE = 30.0
+BACKUP_DEADLINE = 3600.0
+JOB_NONE, JOB_COMPLETED = 0, 3  # virDomainJobType
+JOB_STATS_COMPLETED = 1  # VIR_DOMAIN_JOB_STATS_COMPLETED: the stats of the job that just ended
 
 
 class GuestState(enum.Enum):
@@ -182,6 +185,40 @@ class Guest:
             raise HypervisorTimeout(
                 f"the guest did not release {disk.target_dev} within {deadline} s"
             )
+
+    async def backup_disk(self, target_dev: str, target: Path, *, fmt: str = "qcow2",
+                          deadline: float = BACKUP_DEADLINE, poll: float = 0.1) -> None:
+        """A point-in-time copy of the running guest's disk ``target_dev`` into the new file
+        ``target`` (libvirt's push-mode backup; a qcow2 target stays sparse). Returns once
+        the copy is complete; the guest keeps running and writing meanwhile."""
+        live = etree.fromstring((await self.xml()).encode())
+        names = [t.get("dev") for t in live.iterfind("devices/disk/target")]
+        if target_dev not in names:
+            raise InvalidDomainState(f"{self.name} has no disk {target_dev}")
+        xml = _backup_xml(target_dev, [n for n in names if n and n != target_dev], target, fmt)
+        await self.host.call(lambda c: c.lookupByName(self.name).backupBegin(xml, None, 0))
+        started = time.monotonic()
+        while await self.host.call(lambda c: c.lookupByName(self.name).jobInfo()[0]) != JOB_NONE:
+            if time.monotonic() - started > deadline:
+                await self.host.call(lambda c: c.lookupByName(self.name).abortJob())
+                raise HypervisorTimeout(f"the backup of {target_dev} overran {deadline} s")
+            await asyncio.sleep(poll)
+        stats = await self.host.call(
+            lambda c: c.lookupByName(self.name).jobStats(JOB_STATS_COMPLETED))
+        if int(stats.get("type", 0)) != JOB_COMPLETED:
+            raise HypervisorOperationFailed(
+                f"the backup of {target_dev} did not complete: {stats.get('errmsg', stats)}")
+
+
+def _backup_xml(target_dev: str, others: list[str], target: Path, fmt: str) -> str:
+    root = etree.Element("domainbackup", mode="push")
+    disks = etree.SubElement(root, "disks")
+    disk = etree.SubElement(disks, "disk", name=target_dev, backup="yes", type="file")
+    etree.SubElement(disk, "driver", type=fmt)
+    etree.SubElement(disk, "target", file=str(target))
+    for name in others:
+        etree.SubElement(disks, "disk", name=name, backup="no")
+    return etree.tostring(root, encoding="unicode")
 
 
 def _disk(xml: str, target_dev: str) -> etree._Element | None:

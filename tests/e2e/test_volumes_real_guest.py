@@ -125,12 +125,13 @@ def guest_sees(ec2: Any, instance_id: str, serial: str, present: bool,
                       deadline)
 
 
-def boot_demo_guest(server: Server, ec2: Any, demo_image_dir: Path) -> str:
+def boot_demo_guest(server: Server, ec2: Any, demo_image_dir: Path,
+                    user_data: str = USER_DATA) -> str:
     imported = ironbark(server, "image", "import", str(demo_image_dir), "--bucket", "images",
                         "--endpoint", server.endpoint)
     image_id = json.loads(imported.stdout)["ImageId"]
     reply = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t1.micro",
-                              UserData=USER_DATA)
+                              UserData=user_data)
     instance_id = str(reply["Instances"][0]["InstanceId"])
     eventually(lambda: state_of(ec2, instance_id) == "running", "running")
     wait_console(ec2, instance_id, TICK)
