@@ -92,3 +92,13 @@ def parse_form(headers: Mapping[str, str], body: bytes) -> list[tuple[str, str]]
     if content_type.split(";", 1)[0].strip().lower() != FORM_CONTENT_TYPE:
         return None
     return parse_pairs(body)
+
+
+def signed_text(header_value: str) -> str:
+    """A header value as signers see it. Values are decoded as Latin-1 here, one character per
+    byte; clients sign the text their bytes encode (botocore sends and signs UTF-8), so the
+    canonical request gets the bytes as UTF-8 text, with bytes that are not UTF-8 kept by
+    ``surrogateescape`` (encoding it back with that handler gives the bytes as sent)."""
+    if header_value.isascii():
+        return header_value
+    return header_value.encode("latin-1").decode("utf-8", "surrogateescape")

@@ -25,7 +25,7 @@ from controller.auth.errors import (
     SignatureMismatch,
     UnsupportedSignature,
 )
-from controller.auth.request import HttpRequest
+from controller.auth.request import HttpRequest, signed_text
 from controller.auth.sigv4 import check_skew, parse_any_date, uri_encode
 
 # SignatureMethod → hashlib digest name.
@@ -228,7 +228,7 @@ class S3V2Request:
 
     def _amz_headers(self) -> list[tuple[str, str]]:
         found = {
-            name: value.strip()
+            name: signed_text(value).strip()
             for name, value in self.request.headers.items()
             if name.startswith("x-amz-")
         }

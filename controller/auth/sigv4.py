@@ -27,7 +27,7 @@ from controller.auth.errors import (
     SignatureMismatch,
     UnsupportedSignature,
 )
-from controller.auth.request import HttpRequest
+from controller.auth.request import HttpRequest, signed_text
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SCOPE_TERMINATOR = "aws4_request"
@@ -92,7 +92,7 @@ def canonical_query(pairs: Sequence[tuple[str, str]], *, presigned: bool) -> str
 
 def canonical_headers(headers: Mapping[str, str], names: Sequence[str]) -> str:
     """``name:value\\n`` per signed header, values trimmed with inner whitespace collapsed."""
-    return "".join(f"{name}:{' '.join(headers[name].split())}\n" for name in names)
+    return "".join(f"{name}:{' '.join(signed_text(headers[name]).split())}\n" for name in names)
 
 
 @lru_cache(maxsize=512)

@@ -1,7 +1,8 @@
-"""Alarm evaluation: the last ``EvaluationPeriods`` complete periods of the alarm's metric,
-``DatapointsToAlarm`` of them breaching → ALARM, else OK, or INSUFFICIENT_DATA when there is
-no data (``TreatMissingData``: ``missing`` (default), ``ignore``, ``breaching``,
-``notBreaching``). State changes are recorded and trigger the state's actions."""
+"""Alarm evaluation: the last ``EvaluationPeriods`` complete periods of the alarm's metric
+(ended at least ``SETTLE_SECONDS`` ago), ``DatapointsToAlarm`` of them breaching → ALARM, else
+OK, or INSUFFICIENT_DATA when there is no data (``TreatMissingData``: ``missing`` (default),
+``ignore``, ``breaching``, ``notBreaching``). State changes are recorded and trigger the
+state's actions."""
 
 from __future__ import annotations
 
@@ -33,6 +34,19 @@ COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
     "LessThanThreshold": ("less than", lambda v, t: v < t),
     "LessThanOrEqualToThreshold": ("less than or equal to", lambda v, t: v <= t),
 }
+
+
+SETTLE_SECONDS = 10
+"""A period is evaluated only this long after it ended: node agents sample at the full minute
+and ship at once, so an evaluation right at the boundary would find the newest period still
+empty (and, with one evaluation period, go to INSUFFICIENT_DATA every time it ran there)."""
+
+
+def evaluated_window(now: int, period: int, periods: int) -> tuple[int, int]:
+    """``[start, end)`` of the last ``periods`` complete, settled periods at ``now``."""
+    settled = now - SETTLE_SECONDS
+    end = settled - settled % period
+    return end - period * periods, end
 
 
 @dataclass(frozen=True)
@@ -95,8 +109,7 @@ def evaluate(session: Session, settings: Settings, alarm: CwAlarm, now: datetime
     spec = definition(alarm)
     period = int(spec["Period"])
     stamp = math.floor(now.timestamp())
-    end = stamp - stamp % period
-    start = end - period * int(spec["EvaluationPeriods"])
+    start, end = evaluated_window(stamp, period, int(spec["EvaluationPeriods"]))
     verdict = judge(spec, _values(session, alarm, spec, start, end, stamp), alarm.state_value)
     alarm.evaluated_at = now
     if verdict.state is None:

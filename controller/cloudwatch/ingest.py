@@ -4,7 +4,13 @@ Each sample becomes, for its instance, CPUUtilization (cpu time over wall time a
 Disk*/Network* counters and the status checks, with dimension ``InstanceId``; instances with
 detailed monitoring also feed the ``ImageId``, ``InstanceType`` and dimensionless aggregates
 and get 1-minute periods (basic monitoring: 5-minute and 1-hour only). Each attached volume
-gets AWS/EBS Volume* metrics with ``VolumeId``. A node may only report its own instances, and
+gets AWS/EBS Volume* metrics with ``VolumeId``.
+
+Whatever the node's sampling interval, a minute holds what AWS's one-sample-a-minute holds: a
+sample is cut at minute boundaries and each piece counts as the fraction of a minute it covers
+(``SampleCount`` 1 for a whole minute: six 10-second samples, or a sixth of one 6-minute
+sample), with its counters as amounts per minute, so a minute's ``Sum`` of DiskReadBytes is the
+bytes read in it and its ``Average`` of CPUUtilization is the CPU time over that minute. A node may only report its own instances, and
 a sample already counted (same instance and end) is skipped, so retried batches are harmless.
 """
 
@@ -63,15 +69,16 @@ def cpu_utilization(sample: InstanceSample) -> float:
     return min(max(percent, 0.0), 100.0)
 
 
-def instance_points(info: InstanceInfo, ts: int,
-                    values: Iterable[tuple[str, float, str]]) -> list[Point]:
-    """One AWS/EC2 point per (metric, value, unit) and dimension set of the instance."""
+def instance_points(info: InstanceInfo, ts: int, values: Iterable[tuple[str, float, str]],
+                    weight: float = 1.0) -> list[Point]:
+    """One AWS/EC2 point per (metric, value, unit) and dimension set of the instance, counting
+    as ``weight`` samples (the fraction of the minute it covers)."""
     points = []
     for name, value, unit in values:
         for dims in info.dimension_sets():
             basic = not info.monitoring
             points.append(Point(MetricKey.of(EC2, name, dims), ts, unit,
-                                StatSet.of_values([float(value)], [1.0]), basic=basic))
+                                StatSet.of_values([float(value)], [weight]), basic=basic))
     return points
 
 
@@ -82,21 +89,36 @@ def status_values(system_failed: bool, instance_failed: bool) -> list[tuple[str,
             ("StatusCheckFailed_System", float(system_failed), "Count")]
 
 
-def _sample_points(info: InstanceInfo, sample: InstanceSample,
+def minute_slices(start: int, end: int) -> list[tuple[int, float]]:
+    """``[start, end)`` cut at minute boundaries: (minute, seconds of it covered)."""
+    slices = []
+    moment = start
+    while moment < end:
+        minute = moment - moment % 60
+        stop = min(end, minute + 60)
+        slices.append((minute, float(stop - moment)))
+        moment = stop
+    return slices
+
+
+def sample_points(info: InstanceInfo, sample: InstanceSample,
                    volumes: dict[str, str]) -> list[Point]:
-    ts = epoch(sample.start)
-    ts -= ts % 60
+    per_minute = 60.0 / sample.seconds  # counters over the sample → amounts per minute
     values = [("CPUUtilization", cpu_utilization(sample), "Percent")]
-    values += [(name, float(getattr(sample, field)), unit) for name, field, unit in _COUNTERS]
+    values += [(name, getattr(sample, field) * per_minute, unit)
+               for name, field, unit in _COUNTERS]
     values += status_values(False, False)
-    points = instance_points(info, ts, values)
-    for volume_id, counters in sample.volumes.items():
-        if volumes.get(volume_id) != info.account_id:
-            continue
-        for name, field, unit in _VOLUME_COUNTERS:
-            key = MetricKey.of(EBS, name, [("VolumeId", volume_id)])
-            stats = StatSet.of_values([float(getattr(counters, field))], [1.0])
-            points.append(Point(key, ts, unit, stats))
+    ebs = [(volume_id, counters) for volume_id, counters in sample.volumes.items()
+           if volumes.get(volume_id) == info.account_id]
+    points = []
+    for minute, seconds in minute_slices(epoch(sample.start), epoch(sample.end)):
+        weight = seconds / 60
+        points += instance_points(info, minute, values, weight)
+        for volume_id, counters in ebs:
+            for name, field, unit in _VOLUME_COUNTERS:
+                key = MetricKey.of(EBS, name, [("VolumeId", volume_id)])
+                stats = StatSet.of_values([getattr(counters, field) * per_minute], [weight])
+                points.append(Point(key, minute, unit, stats))
     return points
 
 
@@ -122,7 +144,7 @@ def ingest(session: Session, node_id: str, samples: Sequence[InstanceSample],
             continue
         fresh.add(key)
         info = instances[sample.instance_id]
-        by_account.setdefault(info.account_id, []).extend(_sample_points(info, sample, volumes))
+        by_account.setdefault(info.account_id, []).extend(sample_points(info, sample, volumes))
     for account_id, points in by_account.items():
         put(session, account_id, points, now)
     return len(mine)

@@ -234,7 +234,8 @@ class S3Object(Base):
     upload_id: Mapped[str | None] = mapped_column(String(64))
     """The multipart upload this version was completed from (a repeated Complete answers again)."""
     parts: Mapped[str | None] = mapped_column(Text)
-    """JSON ``[[size, etag], ...]`` of a multipart object's parts (GET/HEAD ``?partNumber=``)."""
+    """JSON ``[[size, etag, checksum], ...]`` of a multipart object's parts (GET/HEAD
+    ``?partNumber=``, GetObjectAttributes); ``checksum`` (base64) may be null or absent."""
     lock_mode: Mapped[str | None] = mapped_column(String(16))
     """Object Lock retention mode of this version (GOVERNANCE, COMPLIANCE), NULL: none."""
     lock_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -257,6 +258,8 @@ class MultipartUpload(Base):
     headers: Mapped[str] = mapped_column(Text, default="{}")
     user_metadata: Mapped[str] = mapped_column(Text, default="{}")
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16))
+    checksum_type: Mapped[str | None] = mapped_column(String(16))
+    """COMPOSITE (a checksum of the part checksums) or FULL_OBJECT (a CRC of the whole)."""
     acl: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[str | None] = mapped_column(Text)
     lock_mode: Mapped[str | None] = mapped_column(String(16))
@@ -457,7 +460,7 @@ class Snapshot(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """While a controller's snapshot job works on a pending snapshot: until when its claim
     holds (renewed as parts are stored). A pending snapshot whose lease ran out was
-    interrupted: it ends ``error`` and its parts are removed (migration 0014)."""
+    interrupted: it ends ``error`` and its parts are removed (migration 0015)."""
 
 
 class SnapshotPermission(Base):

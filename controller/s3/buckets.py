@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +19,7 @@ from controller.s3 import errors
 from controller.s3.access import caller, owned_bucket, owner_of
 from controller.s3.acl_requests import new_bucket_acl
 from controller.s3.context import S3Context, S3Reply
+from controller.s3.listing import decode_token, encode_token
 from controller.s3.locks import ENABLED, is_requested_at_creation
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
@@ -46,17 +49,50 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+MAX_BUCKETS = 10_000
+
+
+def _max_buckets(query: Mapping[str, str]) -> int | None:
+    value = query.get("max-buckets")
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_BUCKETS):
+        raise errors.InvalidArgument(f"max-buckets must be an integer between 1 and "
+                                     f"{MAX_BUCKETS}", ArgumentName="max-buckets",
+                                     ArgumentValue=value[:32])
+    return int(value)
+
+
 @route("GET", "service")
 async def list_buckets(ctx: S3Context) -> S3Reply:
+    """The caller's buckets in name order, whole or paged (``max-buckets``,
+    ``continuation-token``), optionally only those under ``prefix`` or in ``bucket-region``."""
     principal = caller(ctx.principal)
+    q = ctx.query
+    limit = _max_buckets(q)
+    prefix = q.get("prefix", "")
+    where = [Bucket.account_id == principal.account_id]
+    if prefix:
+        where.append(Bucket.name.startswith(prefix, autoescape=True))
+    if "bucket-region" in q:
+        where.append(Bucket.region == q["bucket-region"])
+    if q.get("continuation-token"):
+        where.append(Bucket.name > decode_token(q["continuation-token"]))
+    statement = select(Bucket).where(*where).order_by(Bucket.name)
+    if limit is not None:
+        statement = statement.limit(limit + 1)
     with ctx.sessions() as session:
-        rows = session.scalars(
-            select(Bucket).where(Bucket.account_id == principal.account_id).order_by(Bucket.name)
-        ).all()
+        rows = list(session.scalars(statement).all())
         owner = owner_of(session, principal.account_id)
-    buckets = [{"Name": b.name, "CreationDate": b.created_at, "BucketRegion": b.region}
-               for b in rows]
-    return xml_reply("ListBuckets", {"Buckets": buckets, "Owner": owner})
+    data: dict[str, Any] = {"Owner": owner}
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        data["ContinuationToken"] = encode_token(rows[-1].name)
+    if prefix:
+        data["Prefix"] = prefix
+    data["Buckets"] = [{"Name": b.name, "CreationDate": b.created_at, "BucketRegion": b.region}
+                       for b in rows]
+    return xml_reply("ListBuckets", data)
 
 
 async def _location(ctx: S3Context) -> str:
@@ -86,9 +122,11 @@ async def create_bucket(ctx: S3Context) -> S3Reply:
     try:
         with transaction(ctx.sessions) as session:
             existing = session.get(Bucket, ctx.bucket)
-            if existing is not None:
-                _already(existing, principal.account_id, ctx.bucket)
             stored_acl, ownership = new_bucket_acl(session, principal.account_id, ctx.headers)
+            if existing is not None:
+                _already(existing, principal.account_id, ctx.bucket, region)
+                existing.acl = stored_acl  # us-east-1's legacy re-create: 200, ACL reset
+                return S3Reply(200, [("Location", f"/{ctx.bucket}")])
             locked = is_requested_at_creation(ctx.headers)
             session.add(Bucket(name=ctx.bucket, account_id=principal.account_id, region=region,
                                acl=stored_acl, ownership=ownership,
@@ -99,10 +137,13 @@ async def create_bucket(ctx: S3Context) -> S3Reply:
     return S3Reply(200, [("Location", f"/{ctx.bucket}")])
 
 
-def _already(existing: Bucket, account_id: str, name: str) -> None:
-    if existing.account_id == account_id:
+def _already(existing: Bucket, account_id: str, name: str, region: str) -> None:
+    """Refuse to create an existing bucket, except the owner's re-create in us-east-1, which
+    S3 answers 200 OK for legacy compatibility (resetting the bucket's ACL)."""
+    if existing.account_id != account_id:
+        raise errors.BucketAlreadyExists(BucketName=name)
+    if region != "us-east-1" or existing.region != region:
         raise errors.BucketAlreadyOwnedByYou(BucketName=name)
-    raise errors.BucketAlreadyExists(BucketName=name)
 
 
 @route("DELETE", "bucket")

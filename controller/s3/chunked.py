@@ -30,9 +30,13 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 def is_aws_chunked(headers: Mapping[str, str]) -> bool:
+    """Whether the body is aws-chunked framed: a ``STREAMING-*`` payload hash says so; a
+    ``Content-Encoding`` naming aws-chunked only with the decoded length that such a body needs
+    (a client may store the coding as plain object metadata, as S3 lets it)."""
+    if headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
+        return True
     encodings = [part.strip().lower() for part in headers.get("content-encoding", "").split(",")]
-    return "aws-chunked" in encodings or headers.get(
-        "x-amz-content-sha256", "").startswith("STREAMING-")
+    return "aws-chunked" in encodings and "x-amz-decoded-content-length" in headers
 
 
 def announced_checksum(headers: Mapping[str, str]) -> str | None:

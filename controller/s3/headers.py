@@ -18,7 +18,7 @@ OVERRIDES = {"response-content-type": "Content-Type",
              "response-expires": "Expires", "response-cache-control": "Cache-Control",
              "response-content-disposition": "Content-Disposition",
              "response-content-encoding": "Content-Encoding"}
-CHECKSUMS = ("CRC32", "CRC32C", "SHA1", "SHA256")
+CHECKSUMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 DEFAULT_TYPE = "binary/octet-stream"
 
 
@@ -27,11 +27,11 @@ def stored_headers(headers: Mapping[str, str]) -> str:
     kept.setdefault("content-type", DEFAULT_TYPE)
     if "content-encoding" in kept:  # aws-chunked is a transfer detail, not the object's encoding
         codings = [c.strip() for c in kept["content-encoding"].split(",")]
-        codings = [c for c in codings if c and c.lower() != "aws-chunked"]
-        if codings:
-            kept["content-encoding"] = ",".join(codings)
-        else:
+        others = [c for c in codings if c and c.lower() != "aws-chunked"]
+        if not others:
             del kept["content-encoding"]
+        elif len(others) != len(codings):  # otherwise stored as sent, like any other header
+            kept["content-encoding"] = ", ".join(others)
     return json.dumps(kept)
 
 
@@ -41,6 +41,21 @@ def user_metadata(headers: Mapping[str, str]) -> str:
     if sum(len(k) + len(v) for k, v in meta.items()) > 2048:
         raise errors.MetadataTooLarge()
     return json.dumps(meta)
+
+
+def mail_safe(value: str) -> str:
+    """A stored metadata value as S3 returns it: as is when it is US-ASCII, else RFC 2047
+    encoded (``=?UTF-8?B?...?=``) from the bytes the client sent (header values are held one
+    character per byte)."""
+    if value.isascii():
+        return value
+    raw = value.encode("latin-1", "replace")
+    try:
+        raw.decode("utf-8")
+        charset = "UTF-8"
+    except UnicodeDecodeError:
+        charset = "ISO-8859-1"
+    return f"=?{charset}?B?{base64.b64encode(raw).decode('ascii')}?="
 
 
 def content_md5(headers: Mapping[str, str]) -> str | None:
@@ -67,6 +82,12 @@ def declared_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
     if wanted and wanted not in CHECKSUMS:
         raise errors.InvalidRequest("Value for x-amz-sdk-checksum-algorithm header is invalid.")
     return None
+
+
+def checksum_type(value: str) -> str:
+    """COMPOSITE for a multipart checksum of part checksums (``…-N``), else FULL_OBJECT."""
+    head, _, count = value.rpartition("-")
+    return "COMPOSITE" if head and count.isdigit() else "FULL_OBJECT"
 
 
 def http_date(moment: datetime) -> str:

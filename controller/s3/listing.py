@@ -21,6 +21,7 @@ from controller.db.models import S3Object
 from controller.s3 import errors
 from controller.s3.access import owned_bucket, owner_of
 from controller.s3.context import S3Context, S3Reply
+from controller.s3.objects_store import is_version_id
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
 
@@ -300,10 +301,15 @@ def _version_start(session: Session, bucket: str, prefix: str, delimiter: str, k
     row_id = session.scalar(select(S3Object.id).where(
         S3Object.bucket == bucket, S3Object.key == key_marker,
         S3Object.version_id == version_marker))
-    if row_id is None:
+    if row_id is None and not is_version_id(version_marker):
         raise errors.InvalidArgument("Invalid version id specified",
                                      ArgumentName="version-id-marker",
                                      ArgumentValue=version_marker)
+    if row_id is None:
+        # The marker version is gone (a client deleting page by page, as AWS allows): its place
+        # among the key's versions is unknown, so resume after the key.
+        plain = _start(prefix, delimiter, key_marker)
+        return _VersionCursor(plain.bound, plain.inclusive)
     return _VersionCursor(key_marker, False, row_id)
 
 

@@ -27,6 +27,7 @@ from controller.s3.context import S3Context, S3Reply
 from controller.s3.copy import checksum_fields, copy_bytes, find_copy_source
 from controller.s3.headers import (
     CHECKSUMS,
+    checksum_type,
     declared_checksum,
     stored_headers,
     user_metadata,
@@ -36,7 +37,7 @@ from controller.s3.objects import check_key, checksum_algorithm, receive_blob
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
 from storage.objects import BlobInfo
-from storage.objects.checksums import new_hasher
+from storage.objects.checksums import combinable, crc_combine, new_hasher
 
 MAX_PARTS = 10_000
 MIN_PART = 5 * 1024**2
@@ -76,9 +77,7 @@ def _upload(session: Session, ctx: S3Context) -> MultipartUpload:
 @route("POST", "object", "uploads")
 async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     check_key(ctx.key)
-    algorithm = ctx.headers.get("x-amz-checksum-algorithm", "").upper() or None
-    if algorithm is not None and algorithm not in CHECKSUMS:
-        raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
+    algorithm, kind = _checksum_request(ctx.headers)
     tags = tagging.header_tags(ctx.headers)
     with transaction(ctx.sessions) as session:
         bucket = owned_bucket(session, ctx.bucket, ctx.principal)
@@ -89,12 +88,34 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
             upload_id=ids.new_token(36), bucket=ctx.bucket, key=ctx.key,
             owner_account_id=new.owner_account_id, headers=stored_headers(ctx.headers),
             user_metadata=user_metadata(ctx.headers), checksum_algorithm=algorithm,
-            acl=new.acl, tags=tags, **lock)
+            checksum_type=kind, acl=new.acl, tags=tags, **lock)
         session.add(upload)
     data: dict[str, Any] = {"Bucket": ctx.bucket, "Key": ctx.key, "UploadId": upload.upload_id}
     if algorithm is not None:
-        data |= {"ChecksumAlgorithm": algorithm, "ChecksumType": "COMPOSITE"}
+        data |= {"ChecksumAlgorithm": algorithm, "ChecksumType": kind}
     return xml_reply("CreateMultipartUpload", data)
+
+
+def _checksum_request(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(algorithm, type) of CreateMultipartUpload: COMPOSITE by default, FULL_OBJECT for
+    CRC64NVME (which has no composite) or when ``x-amz-checksum-type`` asks for it (CRCs only)."""
+    algorithm = headers.get("x-amz-checksum-algorithm", "").upper() or None
+    kind = headers.get("x-amz-checksum-type", "").upper() or None
+    if algorithm is None and kind is not None:
+        algorithm = "CRC64NVME"  # what S3 assumes for a type without an algorithm
+    if algorithm is None:
+        return None, None
+    if algorithm not in CHECKSUMS:
+        raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
+    if kind is None:
+        kind = "FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE"
+    if kind not in ("COMPOSITE", "FULL_OBJECT"):
+        raise errors.InvalidRequest("Value for x-amz-checksum-type header is invalid.")
+    if ((kind == "FULL_OBJECT" and not combinable(algorithm))
+            or (kind == "COMPOSITE" and algorithm == "CRC64NVME")):
+        raise errors.InvalidRequest(f"The {kind} checksum type cannot be used with the "
+                                    f"{algorithm.lower()} checksum algorithm.")
+    return algorithm, kind
 
 
 def _save_part(ctx: S3Context, number: int, info: BlobInfo) -> None:
@@ -216,14 +237,33 @@ def _parts(session: Session, upload_id: str) -> dict[int, UploadPart]:
     return {part.part_number: part for part in rows}
 
 
-def _composite(algorithm: str | None, parts: Sequence[UploadPart]) -> str | None:
-    """The checksum of checksums S3 gives a multipart object: ``base64(h(c1‖c2‖…))-N``."""
+def _object_checksum(upload: MultipartUpload, parts: Sequence[UploadPart]) -> str | None:
+    """The checksum S3 gives a multipart object: COMPOSITE, the checksum of the part checksums
+    ``base64(h(c1‖c2‖…))-N``; FULL_OBJECT, the CRC of the whole object (combined from the
+    parts' CRCs and sizes)."""
+    algorithm = upload.checksum_algorithm
     if algorithm is None or any(part.checksum_value is None for part in parts):
         return None
+    digests = [base64.b64decode(part.checksum_value or "") for part in parts]
+    if upload.checksum_type == "FULL_OBJECT":
+        whole = 0
+        for part, digest in zip(parts, digests, strict=True):
+            whole = crc_combine(algorithm, whole, int.from_bytes(digest, "big"), part.size)
+        return base64.b64encode(whole.to_bytes(len(digests[0]), "big")).decode()
     hasher = new_hasher(algorithm)
-    for part in parts:
-        hasher.update(base64.b64decode(part.checksum_value or ""))
+    for digest in digests:
+        hasher.update(digest)
     return f"{base64.b64encode(hasher.digest()).decode()}-{len(parts)}"
+
+
+def _check_declared(declared: tuple[str, str] | None, checksum: str | None) -> None:
+    """An ``x-amz-checksum-*`` on CompleteMultipartUpload must be the object's checksum (with or
+    without its ``-N``)."""
+    if declared is None:
+        return
+    if checksum is None or declared[1] not in (checksum, checksum.rpartition("-")[0]):
+        raise errors.BadDigest(f"The {declared[0].lower()} you specified did not match the "
+                               f"calculated checksum.")
 
 
 def _multipart_etag(parts: Sequence[UploadPart]) -> str:
@@ -245,7 +285,8 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
         chosen = _chosen(_parts(session, upload.upload_id), wanted)
     blob_ids = [part.blob_id for part in chosen]
     info = await run_in_threadpool(ctx.blobs.concatenate, blob_ids)
-    checksum = _composite(upload.checksum_algorithm, chosen)
+    checksum = _object_checksum(upload, chosen)
+    _check_declared(declared_checksum(ctx.headers), checksum)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
         "etag": _multipart_etag(chosen), "owner_account_id": upload.owner_account_id,
@@ -253,7 +294,7 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
         "tags": upload.tags,
         "checksum_algorithm": upload.checksum_algorithm if checksum else None,
         "checksum_value": checksum, "upload_id": upload.upload_id,
-        "parts": json.dumps([[part.size, part.etag] for part in chosen]),
+        "parts": json.dumps([[part.size, part.etag, part.checksum_value] for part in chosen]),
         "lock_mode": upload.lock_mode, "lock_until": upload.lock_until,
         "legal_hold": upload.legal_hold}
 
@@ -286,7 +327,7 @@ def _completed(ctx: S3Context, row: S3Object) -> S3Reply:
         "Bucket": ctx.bucket, "Key": ctx.key, "ETag": row.etag,
         **checksum_fields(row.checksum_algorithm, checksum)}
     if checksum:
-        data["ChecksumType"] = "COMPOSITE"
+        data["ChecksumType"] = checksum_type(checksum)
     if row.version_id != store.NULL_VERSION:
         data["VersionId"] = row.version_id
     return xml_reply("CompleteMultipartUpload", data)
@@ -334,7 +375,8 @@ async def list_parts(ctx: S3Context) -> S3Reply:
     if shown:
         data["NextPartNumberMarker"] = shown[-1].part_number
     if upload.checksum_algorithm:
-        data |= {"ChecksumAlgorithm": upload.checksum_algorithm, "ChecksumType": "COMPOSITE"}
+        data |= {"ChecksumAlgorithm": upload.checksum_algorithm,
+                 "ChecksumType": upload.checksum_type or "COMPOSITE"}
     return xml_reply("ListParts", data)
 
 

@@ -29,9 +29,11 @@ from controller.s3.headers import (
     OVERRIDES,
     check_conditions,
     check_write_conditions,
+    checksum_type,
     content_md5,
     declared_checksum,
     http_date,
+    mail_safe,
     parse_range,
     stored_headers,
     user_metadata,
@@ -256,7 +258,8 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
                for name, value in stored.items()]
     headers += [("ETag", row.etag), ("Last-Modified", http_date(row.last_modified)),
                 ("Accept-Ranges", "bytes")]
-    headers += [(f"x-amz-meta-{k}", v) for k, v in json.loads(row.user_metadata).items()]
+    headers += [(f"x-amz-meta-{k}", mail_safe(v))
+                for k, v in json.loads(row.user_metadata).items()]
     if row.version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", row.version_id))
     if row.tags:
@@ -265,8 +268,9 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
     whole = "range" not in ctx.headers  # a checksum covers the whole object only
     if (row.checksum_algorithm and whole
             and ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"):
-        headers.append((f"x-amz-checksum-{row.checksum_algorithm.lower()}",
-                        row.checksum_value or ""))
+        headers += [(f"x-amz-checksum-{row.checksum_algorithm.lower()}",
+                     row.checksum_value or ""),
+                    ("x-amz-checksum-type", checksum_type(row.checksum_value or ""))]
     overrides = {OVERRIDES[q]: v for q, v in ctx.query.items() if q in OVERRIDES}
     if overrides:
         headers = [(n, v) for n, v in headers if n not in overrides] + list(overrides.items())
@@ -328,8 +332,8 @@ def _part_span(row: S3Object, value: str) -> tuple[tuple[int, int] | None,
     parts: list[list[Any]] = json.loads(row.parts)
     if number > len(parts):
         raise errors.InvalidPart(PartNumber=value)
-    start = sum(int(size) for size, _ in parts[: number - 1])
-    size, etag = parts[number - 1]
+    start = sum(int(part[0]) for part in parts[: number - 1])
+    size, etag = parts[number - 1][:2]
     headers = [("ETag", str(etag)), ("x-amz-mp-parts-count", str(len(parts)))]
     if int(size) > 0:
         headers.append(("Content-Range", f"bytes {start}-{start + int(size) - 1}/{row.size}"))

@@ -52,6 +52,7 @@ _ACTIONS: dict[tuple[str, str, str], str] = {
     ("GET", "object", "acl"): "s3:GetObjectAcl",
     ("PUT", "object", "acl"): "s3:PutObjectAcl",
     ("GET", "object", "tagging"): "s3:GetObjectTagging",
+    ("GET", "object", "attributes"): "s3:GetObjectAttributes",
     ("PUT", "object", "tagging"): "s3:PutObjectTagging",
     ("DELETE", "object", "tagging"): "s3:DeleteObjectTagging",
     ("GET", "object", "retention"): "s3:GetObjectRetention",
@@ -68,6 +69,7 @@ _VERSIONED = {"s3:GetObject": "s3:GetObjectVersion", "s3:DeleteObject": "s3:Dele
               "s3:GetObjectAcl": "s3:GetObjectVersionAcl",
               "s3:PutObjectAcl": "s3:PutObjectVersionAcl",
               "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+              "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
               "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
               "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging"}
 
@@ -84,6 +86,8 @@ ACL_PERMISSIONS: dict[str, tuple[str, str]] = {
     "s3:PutBucketAcl": ("bucket", "WRITE_ACP"),
     "s3:GetObject": ("object", "READ"),
     "s3:GetObjectVersion": ("object", "READ"),
+    "s3:GetObjectAttributes": ("object", "READ"),
+    "s3:GetObjectVersionAttributes": ("object", "READ"),
     "s3:GetObjectAcl": ("object", "READ_ACP"),
     "s3:GetObjectVersionAcl": ("object", "READ_ACP"),
     "s3:PutObjectAcl": ("object", "WRITE_ACP"),

@@ -310,6 +310,45 @@ def test_node_samples_become_ec2_metrics(cw: Any, ec2: Any, image: str, server: 
     assert sorted(round(p["Average"], 6) for p in points) == [25.0, 26.0, 27.0, 28.0, 29.0]
 
 
+def test_samples_of_any_length_make_one_sample_a_minute(cw: Any, ec2: Any, image: str,
+                                                        server: Server,
+                                                        cluster: FakeCluster) -> None:
+    """A node sampling every 10 s, or every 90 s: each minute holds one sample's worth (as
+    AWS's one sample a minute), counters as the amounts of that minute."""
+    instance_id = launch(ec2, image, monitoring=True)
+    start = _minute(-6)
+    tens = [dict(sample(instance_id, start + timedelta(seconds=10 * n), 30.0 + n,
+                        net_in_bytes=600, disk_write_ops=6),
+                 end=(start + timedelta(seconds=10 * n + 10)).isoformat(),
+                 cpu_time_ns=int((30.0 + n) / 100 * 10e9)) for n in range(6)]
+    later = start + timedelta(minutes=2)  # 90 s: the whole of one minute, half of the next
+    long = dict(sample(instance_id, later, 40.0, net_in_bytes=9000, disk_write_ops=3),
+                end=(later + timedelta(seconds=90)).isoformat(),
+                cpu_time_ns=int(0.4 * 90e9))
+    assert post_samples(server, cluster, [*tens, long]).json() == {"accepted": 7}
+
+    def stats(name: str) -> list[dict[str, Any]]:
+        got = cw.get_metric_statistics(
+            Namespace="AWS/EC2", MetricName=name, StartTime=start,
+            EndTime=start + timedelta(minutes=5), Period=60,
+            Dimensions=[{"Name": "InstanceId", "Value": instance_id}],
+            Statistics=["SampleCount", "Sum", "Average", "Maximum"])
+        return sorted(got["Datapoints"], key=lambda p: p["Timestamp"])
+
+    first, whole, half = stats("CPUUtilization")
+    assert [p["Timestamp"] for p in (first, whole, half)] == [
+        start, later, later + timedelta(minutes=1)]
+    assert first["SampleCount"] == pytest.approx(1.0)
+    assert first["Average"] == pytest.approx(32.5) and first["Maximum"] == pytest.approx(35.0)
+    assert whole["SampleCount"] == pytest.approx(1.0) and whole["Average"] == pytest.approx(40)
+    assert half["SampleCount"] == pytest.approx(0.5) and half["Average"] == pytest.approx(40)
+    net = stats("NetworkIn")
+    assert [p["Sum"] for p in net] == pytest.approx([3600.0, 6000.0, 3000.0])
+    assert [p["Average"] for p in net] == pytest.approx([3600.0, 6000.0, 6000.0])  # per minute
+    assert [p["Sum"] for p in stats("DiskWriteOps")] == pytest.approx([36.0, 2.0, 1.0])
+    assert [p["Maximum"] for p in stats("StatusCheckFailed")] == [0.0, 0.0, 0.0]
+
+
 def test_alarm_terminates_instance(cw: Any, ec2: Any, image: str, server: Server,
                                    cluster: FakeCluster, account: Credentials) -> None:
     instance_id = launch(ec2, image, monitoring=True)

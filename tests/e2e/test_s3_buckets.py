@@ -25,7 +25,7 @@ from tests.conftest import (
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ImportWarning)
-    from boto.exception import S3CreateError, S3ResponseError
+    from boto.exception import S3ResponseError
 
 
 def _name(tag: str = "b") -> str:
@@ -66,6 +66,31 @@ def test_list_buckets_sorted_and_per_account(s3: Any, make_s3: Callable[[Credent
     assert other.list_buckets()["Buckets"] == []
 
 
+def test_list_buckets_paged_and_filtered(s3: Any) -> None:
+    """ListBuckets' newer parameters: max-buckets/continuation-token, prefix, bucket-region."""
+    tag = uuid.uuid4().hex[:8]
+    names = [f"pg{tag}-{n}" for n in range(3)]
+    for name in names:
+        s3.create_bucket(Bucket=name)
+    s3.create_bucket(Bucket=f"other{tag}")
+    seen, token = [], None
+    while True:
+        page = s3.list_buckets(MaxBuckets=2, Prefix=f"pg{tag}",
+                               **({"ContinuationToken": token} if token else {}))
+        assert page["Prefix"] == f"pg{tag}" and len(page["Buckets"]) <= 2
+        seen += [b["Name"] for b in page["Buckets"]]
+        token = page.get("ContinuationToken")
+        if token is None:
+            break
+    assert seen == names
+    assert len(s3.list_buckets()["Buckets"]) == 4 and "ContinuationToken" not in s3.list_buckets()
+    assert [b["Name"] for b in s3.list_buckets(BucketRegion="eu-west-1")["Buckets"]] == []
+    assert len(s3.list_buckets(BucketRegion=REGION)["Buckets"]) == 4
+    with pytest.raises(ClientError) as err:
+        s3.list_buckets(ContinuationToken="not-a-token")
+    assert _code(err) == "InvalidArgument"
+
+
 @pytest.mark.parametrize("name", [
     "ab", "a" * 64, "Upper-case", "under_score", "-leading", "trailing-", ".dot", "dot.",
     "two..dots", "dash-.dot", "dot.-dash", "192.168.1.1", "xn--punycode", "sthree-x",
@@ -101,11 +126,13 @@ def test_valid_bucket_names(s3: Any, name: str) -> None:
 def test_duplicate_own_bucket_and_another_accounts(s3: Any, server: Server,
                                                    make_s3: Callable[[Credentials], Any]) -> None:
     name = _name()
-    s3.create_bucket(Bucket=name)
-    with pytest.raises(ClientError) as err:
-        s3.create_bucket(Bucket=name)
-    assert _code(err) == "BucketAlreadyOwnedByYou"
-    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    s3.create_bucket(Bucket=name, ACL="public-read")
+    s3.put_object(Bucket=name, Key="kept", Body=b"x")
+    # us-east-1 keeps S3's legacy answer to the owner: 200 OK, the ACL reset, objects kept
+    again = s3.create_bucket(Bucket=name)
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert [g["Permission"] for g in s3.get_bucket_acl(Bucket=name)["Grants"]] == ["FULL_CONTROL"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=name)["Contents"]] == ["kept"]
     other = make_s3(server.new_account())
     with pytest.raises(ClientError) as err:
         other.create_bucket(Bucket=name)
@@ -187,9 +214,7 @@ def test_cli_s3api_bucket_lifecycle(aws: AwsCli) -> None:
     assert name in [b["Name"] for b in aws("s3api", "list-buckets")["Buckets"]]
     assert aws("s3api", "head-bucket", "--bucket", name)["BucketRegion"] == REGION
     assert aws("s3api", "get-bucket-location", "--bucket", name)["LocationConstraint"] is None
-    with pytest.raises(AwsCliError) as err:
-        aws("s3api", "create-bucket", "--bucket", name)
-    assert err.value.code == "BucketAlreadyOwnedByYou"
+    assert aws("s3api", "create-bucket", "--bucket", name) == {"Location": f"/{name}"}
     with pytest.raises(AwsCliError) as err:
         aws("s3api", "create-bucket", "--bucket", "Bad_Name")
     assert err.value.code in {"InvalidBucketName", None}  # the CLI may refuse it itself
@@ -228,9 +253,7 @@ def test_boto2_bucket_lifecycle(boto2_s3: Any, server: Server) -> None:
     assert [b.name for b in boto2_s3.get_all_buckets()] == [name]
     assert boto2_s3.get_bucket(name).get_location() == ""
     assert boto2_s3.lookup(_name()) is None
-    with pytest.raises(S3CreateError) as err:
-        boto2_s3.create_bucket(name)
-    assert err.value.error_code == "BucketAlreadyOwnedByYou"
+    assert boto2_s3.create_bucket(name).name == name  # us-east-1: the owner's re-create is OK
     key = bucket.new_key("k")
     key.set_contents_from_string("x")
     with pytest.raises(S3ResponseError) as err2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -19,6 +20,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from controller.identity.service import Credentials
+from storage.objects.checksums import new_hasher
 from tests.conftest import REGION, Server, _hermetic_env
 
 with warnings.catch_warnings():
@@ -128,6 +130,69 @@ def test_parts_out_of_order_are_invalid_part_order(s3: Any, bucket: str) -> None
         s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload,
                                      MultipartUpload={"Parts": done[::-1]})
     assert _code(caught.value) == "InvalidPartOrder"
+
+
+def test_complete_checks_a_declared_checksum(s3: Any, bucket: str) -> None:
+    """A checksum sent with CompleteMultipartUpload must be the object's (composite) one."""
+    body = b"p" * 1024
+    part_sum = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    composite = base64.b64encode(
+        hashlib.sha256(hashlib.sha256(body).digest()).digest()).decode() + "-1"
+    for declared, ok in [("bad", False), (composite, True)]:
+        upload = _start(s3, bucket, "c", ChecksumAlgorithm="SHA256")
+        reply = s3.upload_part(Bucket=bucket, Key="c", UploadId=upload, PartNumber=1, Body=body,
+                               ChecksumSHA256=part_sum)
+        parts = {"Parts": [{"PartNumber": 1, "ETag": reply["ETag"],
+                            "ChecksumSHA256": part_sum}]}
+        if not ok:
+            with pytest.raises(ClientError) as err:
+                s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=upload,
+                                             MultipartUpload=parts, ChecksumSHA256=declared)
+            assert _code(err.value) == "BadDigest"
+            continue
+        done = s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=upload,
+                                            MultipartUpload=parts, ChecksumSHA256=declared)
+        assert done["ChecksumSHA256"] == composite
+        head = s3.head_object(Bucket=bucket, Key="c", ChecksumMode="ENABLED")
+        assert head["ChecksumSHA256"] == composite and head["ChecksumType"] == "COMPOSITE"
+
+
+@pytest.mark.parametrize(("algorithm", "kind"), [("CRC32", "FULL_OBJECT"),
+                                                  ("CRC32C", "FULL_OBJECT"),
+                                                  ("CRC64NVME", None)])
+def test_full_object_checksum(s3: Any, bucket: str, algorithm: str, kind: str | None) -> None:
+    """FULL_OBJECT multipart checksums are the CRC of the whole object (CRC64NVME's only
+    type); the part CRCs are combined, never recomputed."""
+    bodies = [b"A" * (5 * 1024**2), b"B" * 1000]
+    whole = new_hasher(algorithm)
+    whole.update(b"".join(bodies))
+    expected = base64.b64encode(whole.digest()).decode()
+    extra = {"ChecksumType": kind} if kind else {}
+    created = s3.create_multipart_upload(Bucket=bucket, Key="f", ChecksumAlgorithm=algorithm,
+                                         **extra)
+    assert created["ChecksumType"] == "FULL_OBJECT"
+    parts = []
+    for number, body in enumerate(bodies, start=1):
+        hasher = new_hasher(algorithm)  # given, as botocore computes CRC32C/CRC64NVME with crt
+        hasher.update(body)
+        value = {f"Checksum{algorithm}": base64.b64encode(hasher.digest()).decode()}
+        reply = s3.upload_part(Bucket=bucket, Key="f", UploadId=created["UploadId"],
+                               PartNumber=number, Body=body, **value)
+        parts.append({"PartNumber": number, "ETag": reply["ETag"],
+                      f"Checksum{algorithm}": reply[f"Checksum{algorithm}"]})
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="f", UploadId=created["UploadId"],
+                                        MultipartUpload={"Parts": parts})
+    assert done[f"Checksum{algorithm}"] == expected and done["ChecksumType"] == "FULL_OBJECT"
+    head = s3.head_object(Bucket=bucket, Key="f", ChecksumMode="ENABLED")
+    assert head[f"Checksum{algorithm}"] == expected and head["ChecksumType"] == "FULL_OBJECT"
+
+
+def test_checksum_type_must_suit_the_algorithm(s3: Any, bucket: str) -> None:
+    for algorithm, kind in [("SHA256", "FULL_OBJECT"), ("CRC64NVME", "COMPOSITE")]:
+        with pytest.raises(ClientError) as err:
+            s3.create_multipart_upload(Bucket=bucket, Key="t", ChecksumAlgorithm=algorithm,
+                                       ChecksumType=kind)
+        assert _code(err.value) == "InvalidRequest"
 
 
 def test_part_number_out_of_range_is_invalid_argument(s3: Any, bucket: str) -> None:

@@ -11,6 +11,7 @@ import time
 import uuid
 import warnings
 from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,24 @@ def test_metadata_and_standard_headers(s3: Any, bucket: str) -> None:
     assert head["Metadata"] == {"colour": "blue", "mixed-case": "Yes"}
 
 
+def test_non_ascii_metadata_is_signed_as_sent_and_returned_rfc2047(s3: Any, bucket: str) -> None:
+    """botocore refuses non-ASCII metadata itself; set past its check, it sends (and signs) the
+    value's UTF-8 bytes. S3 accepts it and returns it RFC 2047 encoded, as its docs say."""
+    def unicode_metadata(params: dict[str, Any], **_: Any) -> None:
+        params["headers"]["x-amz-meta-meta1"] = "Hello World\xe9"
+
+    s3.meta.events.register("before-call.s3.PutObject", unicode_metadata)
+    try:
+        s3.put_object(Bucket=bucket, Key="unicode", Body=b"x")
+    finally:
+        s3.meta.events.unregister("before-call.s3.PutObject", unicode_metadata)
+    sent = s3.head_object(Bucket=bucket, Key="unicode")["Metadata"]["meta1"]
+    assert sent == "=?UTF-8?B?" + base64.b64encode("Hello World\xe9".encode()).decode() + "?="
+    assert str(make_header(decode_header(sent))) == "Hello World\xe9"
+    got = s3.get_object(Bucket=bucket, Key="unicode")["Metadata"]["meta1"]
+    assert got == sent
+
+
 def test_metadata_too_large(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as err:
         s3.put_object(Bucket=bucket, Key="k", Body=b"x", Metadata={"big": "v" * 2100})
@@ -151,6 +170,31 @@ def test_additional_checksums(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as err:
         s3.put_object(Bucket=bucket, Key="c", Body=data, ChecksumSHA256=wrong)
     assert _code(err) == "BadDigest"
+    assert head["ChecksumType"] == "FULL_OBJECT"
+
+
+def test_crc64nvme_checksum(s3: Any, bucket: str) -> None:
+    """CRC64NVME, the newest default of the AWS SDKs, checked and kept like the others."""
+    crc = "Qeh8oXvGiSo="  # CRC-64/NVME of 1 KiB of "A"
+    put = s3.put_object(Bucket=bucket, Key="n", Body=b"A" * 1024, ChecksumCRC64NVME=crc)
+    assert put["ChecksumCRC64NVME"] == crc
+    assert "ChecksumCRC64NVME" not in s3.head_object(Bucket=bucket, Key="n")
+    head = s3.head_object(Bucket=bucket, Key="n", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC64NVME"] == crc and head["ChecksumType"] == "FULL_OBJECT"
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="n", Body=b"A" * 1024, ChecksumCRC64NVME="AAAAAAAAAAA=")
+    assert _code(err) == "BadDigest"
+
+
+def test_content_encoding_kept_as_sent_without_aws_chunked(s3: Any, bucket: str) -> None:
+    """Content-Encoding is stored as sent; an aws-chunked coding (a transfer detail) is dropped,
+    and on a plain body (no streaming payload hash) it is only a label, not a framing."""
+    for sent, kept in [("deflate, gzip", "deflate, gzip"), ("gzip, aws-chunked", "gzip"),
+                       ("aws-chunked, gzip", "gzip"), ("aws-chunked", None)]:
+        s3.put_object(Bucket=bucket, Key="e", Body=b"x", ContentEncoding=sent)
+        head = s3.head_object(Bucket=bucket, Key="e")
+        assert head.get("ContentEncoding") == kept
+        assert s3.get_object(Bucket=bucket, Key="e")["Body"].read() == b"x"
 
 
 # --- ranges and conditions ------------------------------------------------------------------

@@ -80,7 +80,7 @@ def guest_sum(ec2: Any, instance_id: str, volume_id: str) -> str:
         sums = dict(SUM.findall(console(ec2, instance_id)))
         return sums.get(serial)
 
-    return eventually(check, f"the guest's checksum of {volume_id}", 120)
+    return eventually(check, f"the guest's checksum of {volume_id}", 180)
 
 
 def wait_completed(ec2: Any, snapshot_id: str) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def wait_completed(ec2: Any, snapshot_id: str) -> dict[str, Any]:
         snap = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
         return dict(snap) if snap["State"] != "pending" else None
 
-    snap = eventually(check, f"{snapshot_id} completed", 120)
+    snap = eventually(check, f"{snapshot_id} completed", 180)
     assert snap["State"] == "completed", snap
     return snap
 
@@ -100,7 +100,7 @@ def test_snapshot_while_attached_restores_what_the_guest_wrote(
     zone = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0][
         "Placement"]["AvailabilityZone"]
     source = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
-    eventually(lambda: volume_state(ec2, source)[0] == "available", "available", 30)
+    eventually(lambda: volume_state(ec2, source)[0] == "available", "available", 60)
     ec2.attach_volume(VolumeId=source, InstanceId=instance_id, Device="/dev/sdf")
     written = guest_sum(ec2, instance_id, source)
     assert written == hashlib.md5(PATTERN).hexdigest()
@@ -119,7 +119,7 @@ def test_snapshot_while_attached_restores_what_the_guest_wrote(
     restored = ec2.create_volume(AvailabilityZone=zone, SnapshotId=snapshot_id)["VolumeId"]
     described = ec2.describe_volumes(VolumeIds=[restored])["Volumes"][0]
     assert described["SnapshotId"] == snapshot_id and described["Size"] == snap["VolumeSize"]
-    eventually(lambda: volume_state(ec2, restored)[0] == "available", "restored", 60)
+    eventually(lambda: volume_state(ec2, restored)[0] == "available", "restored", 120)
     with volume_file(server, restored).open("rb") as data:
         assert data.read(4 * MIB) == PATTERN
     ec2.attach_volume(VolumeId=restored, InstanceId=instance_id, Device="/dev/sdg")
@@ -134,7 +134,7 @@ def test_snapshot_while_attached_restores_what_the_guest_wrote(
     ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",
                                   OperationType="add", UserIds=[friend_creds.account_id])
     theirs = friend.create_volume(AvailabilityZone=zone, SnapshotId=snapshot_id)["VolumeId"]
-    eventually(lambda: volume_state(friend, theirs)[0] == "available", "shared restore", 60)
+    eventually(lambda: volume_state(friend, theirs)[0] == "available", "shared restore", 120)
     with volume_file(server, theirs).open("rb") as data:
         assert data.read(4 * MIB) == PATTERN
     ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission",

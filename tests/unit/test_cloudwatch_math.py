@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.cloudwatch.alarm_eval import judge
+from controller.cloudwatch.alarm_eval import evaluated_window, judge
 from controller.cloudwatch.math_expr import ExpressionError, Series, Value, evaluate
 
 SERIES: dict[str, Series] = {"m1": {0: 1.0, 60: 2.0, 120: 3.0}, "m2": {0: 10.0, 60: 20.0},
@@ -68,3 +68,13 @@ def test_judge(spec: dict[str, object], values: list[float | None], state: str |
     assert verdict.state == state
     if state == "ALARM":
         assert verdict.reason.startswith("Threshold Crossed")
+
+
+def test_evaluated_window_waits_for_the_newest_period_to_settle() -> None:
+    minute = 1_800_000_000 - 1_800_000_000 % 60
+    # at the boundary the minute that just ended is not yet evaluated (its samples are coming)
+    assert evaluated_window(minute + 1, 60, 1) == (minute - 120, minute - 60)
+    assert evaluated_window(minute + 9, 60, 1) == (minute - 120, minute - 60)
+    assert evaluated_window(minute + 10, 60, 1) == (minute - 60, minute)
+    assert evaluated_window(minute + 59, 60, 3) == (minute - 180, minute)
+    assert evaluated_window(minute + 10, 300, 2)[1] % 300 == 0

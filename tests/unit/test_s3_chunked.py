@@ -173,7 +173,9 @@ def test_unsigned_trailer_crc32() -> None:
 
 
 def test_header_helpers() -> None:
-    assert is_aws_chunked({"content-encoding": "gzip, aws-chunked"})
+    assert is_aws_chunked({"content-encoding": "gzip, aws-chunked",
+                           "x-amz-decoded-content-length": "5"})
+    assert not is_aws_chunked({"content-encoding": "aws-chunked"})  # a plain body, so labelled
     assert is_aws_chunked({"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER"})
     assert not is_aws_chunked({"content-encoding": "gzip", "x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
     assert announced_checksum({"x-amz-trailer": "x-amz-checksum-crc32c"}) == "CRC32C"
