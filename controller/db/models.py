@@ -375,7 +375,7 @@ class Instance(Base):
     console_wanted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When a client last asked for the console: the reconciler fetches it while recent."""
     image_hold: Mapped[str | None] = mapped_column(String(16))
-    """CreateImage without NoReboot (migration 0015): ``stopping`` while the node shuts the
+    """CreateImage without NoReboot (migration 0016): ``stopping`` while the node shuts the
     guest down for the image's snapshots, ``off`` while they are taken from the files,
     ``booting`` from the boot after them until a node report shows the guest running; the
     instance stays ``running`` to the API throughout."""
