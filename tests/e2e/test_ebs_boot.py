@@ -11,15 +11,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from boto.ec2.blockdevicemapping import BlockDeviceMapping, BlockDeviceType
 
 from controller.db.engine import transaction
 from controller.db.models import Snapshot
+from controller.identity.service import Credentials
 from tests.conftest import AwsCli, Server, running_server
+from tests.e2e.cloudwatch_clients import boto3_client
 from tests.e2e.fake_nodes import FakeCluster, NodeShape
 from tests.e2e.snapshot_fixtures import _sessions, wait_snapshot
 from tests.e2e.test_instances import code_of, image, wait_for
@@ -44,6 +48,7 @@ def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "IRONBARK_METADATA_PORT": "0",
         "IRONBARK_VOLUME_HOST": STORE,
         "IRONBARK_VOLUME_NBD_PORTS": json.dumps([11800, 11899]),
+        "IRONBARK_CLOUDWATCH_ALARM_SECONDS": "0.5",
     }
     with running_server(db_backend, tmp_path_factory, env) as srv:
         yield srv
@@ -522,3 +527,50 @@ def test_start_moves_to_another_node(ec2: Any, image: dict[str, str], snapshot: 
     assert spec.root_volume is not None and spec.root_volume["nbd"].startswith("nbd://")
     ec2.terminate_instances(InstanceIds=[iid, *fillers])
     wait_for(ec2, [iid, *fillers], "terminated")
+
+
+def test_a_cpu_alarm_stops_an_ebs_backed_instance(
+        ec2: Any, image: dict[str, str], snapshot: str, server: Server, cluster: FakeCluster,
+        account: Credentials) -> None:
+    """Issue 7's alarm on CPUUtilization that stops the instance: the node's samples cross the
+    threshold, the evaluation loop moves the alarm to ALARM and its ``ec2:stop`` action stops
+    the EBS-backed instance, which keeps its root volume and starts again."""
+    ami = register(ec2, image, snapshot, "ebs-alarm")
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="m1.small",
+                            Monitoring={"Enabled": True},
+                            Placement={"AvailabilityZone": ZONE_A})["Instances"][0]["InstanceId"]
+    wait_for(ec2, [iid], "running")
+    root = mappings_of(ec2, iid)["/dev/sda1"]["VolumeId"]
+    cw = boto3_client(server, account)
+    name = f"cpu-stop-{iid}"
+    cw.put_metric_alarm(AlarmName=name, Namespace="AWS/EC2", MetricName="CPUUtilization",
+                        Dimensions=[{"Name": "InstanceId", "Value": iid}], Statistic="Average",
+                        Period=60, EvaluationPeriods=2, DatapointsToAlarm=1, Threshold=80.0,
+                        ComparisonOperator="GreaterThanThreshold",
+                        AlarmActions=["arn:aws:automate:us-east-1:ec2:stop"])
+    identity = cluster.links[node_of(cluster, iid) or STORE].identity
+    assert identity is not None
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    samples = [{"instance_id": iid, "start": (minute - timedelta(minutes=m)).isoformat(),
+                "end": (minute - timedelta(minutes=m - 1)).isoformat(), "vcpus": 1,
+                "cpu_time_ns": int(0.95 * 60e9)} for m in (2, 1)]  # the last two minutes
+    posted = httpx.post(f"{server.endpoint}_ironbark/nodes/metrics",
+                        json={"node_id": identity.node_id, "samples": samples},
+                        headers={"Authorization": f"Bearer {identity.credential}"},
+                        trust_env=False, timeout=30)
+    assert posted.json() == {"accepted": 2}
+    stopped = wait_for(ec2, [iid], "stopped")[0]
+    assert stopped["StateReason"]["Code"] == "Client.UserInitiatedShutdown"
+    assert ec2.describe_volumes(VolumeIds=[root])["Volumes"][0]["State"] == "in-use"
+    [alarm] = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    assert alarm["StateValue"] == "ALARM"
+    action = next(h for h in cw.describe_alarm_history(AlarmName=name)["AlarmHistoryItems"]
+                  if h["HistoryItemType"] == "Action")
+    assert action["HistorySummary"] == \
+        "Successfully executed action arn:aws:automate:us-east-1:ec2:stop"
+    cw.close()
+    ec2.start_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "running")
+    assert mappings_of(ec2, iid)["/dev/sda1"]["VolumeId"] == root
+    ec2.terminate_instances(InstanceIds=[iid])
+    wait_for(ec2, [iid], "terminated")
