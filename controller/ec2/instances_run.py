@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,7 @@ from controller.db.models import Image, Instance, KeyPair, Reservation, Security
 from controller.ec2 import errors
 from controller.ec2.addresses import allocate, mac_of
 from controller.ec2.context import RequestContext
+from controller.ec2.idempotency import check_same_request, request_digest
 from controller.ec2.images_store import visible_image
 from controller.ec2.instance_devices import launch_mappings
 from controller.ec2.instance_states import PENDING
@@ -152,21 +152,13 @@ def _zone(ctx: RequestContext, params: Params) -> str | None:
     return zone or None
 
 
-def _digest(params: Params) -> str:
-    relevant = {k: v for k, v in params.items() if k not in ("ClientToken", "DryRun")}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _replay(ctx: RequestContext, token: str, digest: str) -> Result | None:
     """The reservation an earlier call with this ClientToken made, if any."""
     reservation = ctx.session.scalar(select(Reservation).where(
         Reservation.account_id == ctx.account_id, Reservation.client_token == token))
     if reservation is None:
         return None
-    if reservation.request_digest != digest:
-        raise errors.IdempotentParameterMismatch(
-            "Arguments on this idempotent request are inconsistent with arguments used in "
-            "previous request(s).")
+    check_same_request(reservation.request_digest, digest)
     return describe_reservations(ctx, [reservation.id])[0]
 
 
@@ -176,7 +168,7 @@ def run_instances(ctx: RequestContext, params: Params) -> Result:
     token = params.get("ClientToken")
     if token is not None and not 1 <= len(token) <= 64:
         raise errors.InvalidParameterValue("ClientToken must be 1 to 64 characters")
-    digest = _digest(params)
+    digest = request_digest(params)
     if token:
         replayed = _replay(ctx, token, digest)
         if replayed is not None:

@@ -6,8 +6,6 @@ removes the bytes and drives attachments through the nodes.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +18,7 @@ from controller.ec2 import errors
 from controller.ec2 import volume_rules as rules
 from controller.ec2.context import RequestContext
 from controller.ec2.filters import apply_filters
+from controller.ec2.idempotency import check_same_request, request_digest
 from controller.ec2.pagination import paginate
 from controller.ec2.registry import Params, Result, action
 from controller.ec2.snapshot_restore import source_snapshot
@@ -68,20 +67,12 @@ def owned_volume(ctx: RequestContext, volume_id: str | None) -> Volume:
     return owned_volumes(ctx, [volume_id], for_update=True)[0]
 
 
-def _digest(params: Params) -> str:
-    relevant = {k: v for k, v in params.items() if k not in ("ClientToken", "DryRun")}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _replay(ctx: RequestContext, token: str, digest: str) -> Result | None:
     volume = ctx.session.scalar(select(Volume).where(
         Volume.account_id == ctx.account_id, Volume.client_token == token))
     if volume is None:
         return None
-    if volume.request_digest != digest:
-        raise errors.IdempotentParameterMismatch(
-            "Arguments on this idempotent request are inconsistent with arguments used in "
-            "previous request(s).")
+    check_same_request(volume.request_digest, digest)
     return describe_volume(volume, tags_by_resource(ctx.session, ctx.account_id, [volume.id])[volume.id])
 
 
@@ -118,7 +109,7 @@ def create_volume(ctx: RequestContext, params: Params) -> Result:
     token = params.get("ClientToken")
     if token is not None and not 1 <= len(token) <= 64:
         raise errors.InvalidParameterValue("ClientToken must be 1 to 64 characters")
-    digest = _digest(params)
+    digest = request_digest(params)
     if token:
         replayed = _replay(ctx, token, digest)
         if replayed is not None:
