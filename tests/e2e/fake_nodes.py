@@ -12,17 +12,20 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
 
 from nodeagent.controller_link import ControllerLink, NodeDescription
 from nodeagent.fake import FakeNode
+
+if TYPE_CHECKING:
+    from tests.conftest import Server
 
 
 class _Quiet(uvicorn.Server):
@@ -110,3 +113,18 @@ class FakeCluster:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+@contextlib.contextmanager
+def fake_cluster(server: Server, state_dir: Path,
+                 shapes: Iterable[NodeShape]) -> Iterator[FakeCluster]:
+    """Fake node agents of ``shapes``, registered with ``server`` by its cluster token, closed
+    when the block ends (the usual module-scoped ``cluster`` fixture)."""
+    token = (server.data_dir / "cluster-token").read_text().strip()
+    fakes = FakeCluster(server.endpoint, token, state_dir)
+    try:
+        for shape in shapes:
+            fakes.add(shape)
+        yield fakes
+    finally:
+        fakes.close()

@@ -25,7 +25,7 @@ from tests.e2e.cloudwatch_clients import (
     close_boto2,
     model_with_protocol,
 )
-from tests.e2e.fake_nodes import FakeCluster, NodeShape
+from tests.e2e.fake_nodes import FakeCluster, NodeShape, fake_cluster
 from tests.e2e.test_images import upload_image
 
 
@@ -41,13 +41,9 @@ def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def cluster(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCluster]:
-    token = (server.data_dir / "cluster-token").read_text().strip()
-    fakes = FakeCluster(server.endpoint, token, tmp_path_factory.mktemp("fakes"))
-    try:
-        fakes.add(NodeShape("cw-node"))
+    shapes = [NodeShape("cw-node")]
+    with fake_cluster(server, tmp_path_factory.mktemp("fakes"), shapes) as fakes:
         yield fakes
-    finally:
-        fakes.close()
 
 
 @pytest.fixture

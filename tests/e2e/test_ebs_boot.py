@@ -24,7 +24,7 @@ from controller.db.models import Snapshot
 from controller.identity.service import Credentials
 from tests.conftest import AwsCli, Server, running_server
 from tests.e2e.cloudwatch_clients import boto3_client
-from tests.e2e.fake_nodes import FakeCluster, NodeShape
+from tests.e2e.fake_nodes import FakeCluster, NodeShape, fake_cluster
 from tests.e2e.snapshot_fixtures import _sessions, wait_snapshot
 from tests.e2e.test_instances import code_of, image, wait_for
 from tests.e2e.test_volumes import wait_volume
@@ -56,14 +56,9 @@ def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def cluster(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCluster]:
-    token = (server.data_dir / "cluster-token").read_text().strip()
-    fakes = FakeCluster(server.endpoint, token, tmp_path_factory.mktemp("fakes"))
-    try:
-        fakes.add(NodeShape(STORE, max_instances=3))
-        fakes.add(NodeShape(FAR))
+    shapes = [NodeShape(STORE, max_instances=3), NodeShape(FAR)]
+    with fake_cluster(server, tmp_path_factory.mktemp("fakes"), shapes) as fakes:
         yield fakes
-    finally:
-        fakes.close()
 
 
 def volume_file(server: Server, volume_id: str) -> Path:

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import AwsCli, Server, running_server
-from tests.e2e.fake_nodes import FakeCluster, NodeShape, free_port
+from tests.e2e.fake_nodes import FakeCluster, NodeShape, fake_cluster, free_port
 from tests.e2e.test_images import upload_image
 
 ZONE_A, ZONE_B = "us-east-1a", "us-east-1b"
@@ -43,16 +43,10 @@ def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory,
 
 @pytest.fixture(scope="module")
 def cluster(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCluster]:
-    token = (server.data_dir / "cluster-token").read_text().strip()
-    fakes = FakeCluster(server.endpoint, token, tmp_path_factory.mktemp("fakes"))
-    try:
-        for name in ("big-1", "big-2"):
-            fakes.add(NodeShape(name))
-        for name in SMALL:
-            fakes.add(NodeShape(name, vcpus=2, memory_mib=4096, max_instances=8))
+    shapes = [NodeShape("big-1"), NodeShape("big-2"),
+              *(NodeShape(name, vcpus=2, memory_mib=4096, max_instances=8) for name in SMALL)]
+    with fake_cluster(server, tmp_path_factory.mktemp("fakes"), shapes) as fakes:
         yield fakes
-    finally:
-        fakes.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import AwsCli, Server, running_server
-from tests.e2e.fake_nodes import FakeCluster, NodeShape
+from tests.e2e.fake_nodes import FakeCluster, NodeShape, fake_cluster
 from tests.e2e.test_images import upload_image
 
 ZONE_A, ZONE_B = "us-east-1a", "us-east-1b"
@@ -38,15 +38,10 @@ def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def cluster(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCluster]:
-    token = (server.data_dir / "cluster-token").read_text().strip()
-    fakes = FakeCluster(server.endpoint, token, tmp_path_factory.mktemp("fakes"))
-    try:
-        for n in range(NODES):
-            fakes.add(NodeShape(f"scale-{n:02d}", vcpus=PER_NODE, memory_mib=PER_NODE * 128,
-                                max_instances=PER_NODE))
+    shapes = [NodeShape(f"scale-{n:02d}", vcpus=PER_NODE, memory_mib=PER_NODE * 128,
+                        max_instances=PER_NODE) for n in range(NODES)]
+    with fake_cluster(server, tmp_path_factory.mktemp("fakes"), shapes) as fakes:
         yield fakes
-    finally:
-        fakes.close()
 
 
 def all_pages(ec2: Any, page_size: int, **params: Any) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import AwsCli, Server, running_server
 from tests.e2e import test_instances as base
-from tests.e2e.fake_nodes import FakeCluster, NodeShape
+from tests.e2e.fake_nodes import FakeCluster, NodeShape, fake_cluster
 from tests.e2e.test_instances import code_of, wait_for
 
 image = base.image  # the fixture: aki + ari + ami, on this module's fake nodes
@@ -37,14 +37,9 @@ def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def cluster(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCluster]:
-    token = (server.data_dir / "cluster-token").read_text().strip()
-    fakes = FakeCluster(server.endpoint, token, tmp_path_factory.mktemp("fakes"))
-    try:
-        fakes.add(NodeShape("node-a"))
-        fakes.add(NodeShape("node-b"))
+    shapes = [NodeShape("node-a"), NodeShape("node-b")]
+    with fake_cluster(server, tmp_path_factory.mktemp("fakes"), shapes) as fakes:
         yield fakes
-    finally:
-        fakes.close()
 
 
 def addresses(reply: dict[str, Any]) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server, running_server
-from tests.e2e.fake_nodes import FakeCluster, NodeShape
+from tests.e2e.fake_nodes import FakeCluster, NodeShape, fake_cluster
 from tests.e2e.test_instances import code_of, image, run, wait_for
 
 __all__ = ["image"]
@@ -44,14 +44,9 @@ def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def cluster(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCluster]:
-    token = (server.data_dir / "cluster-token").read_text().strip()
-    fakes = FakeCluster(server.endpoint, token, tmp_path_factory.mktemp("fakes"))
-    try:
-        fakes.add(NodeShape(STORE))
-        fakes.add(NodeShape(FAR))
+    shapes = [NodeShape(STORE), NodeShape(FAR)]
+    with fake_cluster(server, tmp_path_factory.mktemp("fakes"), shapes) as fakes:
         yield fakes
-    finally:
-        fakes.close()
 
 
 def wait_volume(ec2: Any, volume_id: str, state: str, timeout: float = 20) -> dict[str, Any]:
