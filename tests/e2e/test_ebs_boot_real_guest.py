@@ -10,6 +10,10 @@ demo image.
 4. Stop, start: the guest boots again from the same volume and prints the marker.
 5. CreateImage: the guest is shut down for the snapshot and boots again; an instance of the new
    image prints the marker the first instance wrote.
+
+A second test (issue 7) runs such an image with user-data that burns CPU and detailed monitoring:
+the node's samples make CPUUtilization cross an alarm's threshold and its ``ec2:stop`` action
+stops the guest (instance-store guests cannot be stopped, on AWS as here).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from boto.ec2.blockdevicemapping import BlockDeviceMapping, BlockDeviceType
 
@@ -61,6 +66,10 @@ echo 'echo "E2E-MARKER $(cat /root/marker) E2E-END" >/dev/console' >>/etc/init.d
 sync
 echo "E2E-MARKED"
 """
+BURN = """#!/bin/sh
+(timeout 900 sh -c 'while :; do :; done') </dev/null >/dev/null 2>&1 &
+echo ALM-BURN-BEGIN
+"""
 
 
 @pytest.fixture(scope="module")
@@ -75,23 +84,20 @@ def server(demo_image_dir: Path, node_dir: Path,
     try:
         env = {**guest_env(node_dir, "path"), "IRONBARK_NODE_BRIDGE": BRIDGE,
                "IRONBARK_NODE_GATEWAY_CIDR": GATEWAY_CIDR, "IRONBARK_PRIVATE_SUBNET": SUBNET,
-               "IRONBARK_VOLUME_NBD_PORTS": json.dumps([12000, 12099])}
+               "IRONBARK_VOLUME_NBD_PORTS": json.dumps([12000, 12099]),
+               "IRONBARK_NODE_METRICS_INTERVAL": "10", "IRONBARK_CLOUDWATCH_ALARM_SECONDS": "2"}
         with running_server(first_backend(), tmp_path_factory, env) as srv:
             yield srv
     finally:
         asyncio.run(clean_host(node_dir, BRIDGE, GATEWAY_CIDR))
 
 
-def test_boot_from_a_volume_stop_start(server: Server, make_ec2: Any, make_boto2: Any,
-                                       demo_image_dir: Path) -> None:
-    started = time.monotonic()
-    ec2 = make_ec2(server.admin)
-
-    def conn() -> Any:  # boto 2 keeps one connection, which the server closes when idle
-        return make_boto2(server.admin)
-
+def ebs_demo_image(server: Server, ec2: Any, conn: Any, demo_image_dir: Path,
+                   name: str) -> tuple[str, str, str]:
+    """(EBS-backed AMI, its zone, the volume it was made from), the 2009 way: a demo guest copies
+    its root disk onto an attached volume, which is detached, snapshotted and registered."""
     imported = ironbark(server, "image", "import", str(demo_image_dir), "--bucket", "images",
-                        "--endpoint", server.endpoint)
+                        "--name", f"{name}-source", "--endpoint", server.endpoint)
     store_ami = json.loads(imported.stdout)["ImageId"]
     demo = conn().get_image(store_ami)
     kernel, ramdisk = demo.kernel_id, demo.ramdisk_id
@@ -117,9 +123,21 @@ def test_boot_from_a_volume_stop_start(server: Server, make_ec2: Any, make_boto2
 
     mapping = BlockDeviceMapping()
     mapping["/dev/sda1"] = BlockDeviceType(snapshot_id=snapshot.id, delete_on_termination=True)
-    ebs_ami = conn().register_image(name="demo-on-ebs", root_device_name="/dev/sda1",
+    ebs_ami = conn().register_image(name=name, root_device_name="/dev/sda1",
                                   kernel_id=kernel, ramdisk_id=ramdisk, block_device_map=mapping)
     assert conn().get_image(ebs_ami).root_device_type == "ebs"
+    return str(ebs_ami), str(zone), str(volume.id)
+
+
+def test_boot_from_a_volume_stop_start(server: Server, make_ec2: Any, make_boto2: Any,
+                                       demo_image_dir: Path) -> None:
+    started = time.monotonic()
+    ec2 = make_ec2(server.admin)
+
+    def conn() -> Any:  # boto 2 keeps one connection, which the server closes when idle
+        return make_boto2(server.admin)
+
+    ebs_ami, zone, volume_id = ebs_demo_image(server, ec2, conn, demo_image_dir, "demo-on-ebs")
     instance = conn().run_instances(ebs_ami, instance_type="t1.micro", placement=zone,
                                   user_data=MARK_DATA).instances[0]
     eventually(lambda: state_of(ec2, instance.id) == "running", "running")
@@ -159,4 +177,41 @@ def test_boot_from_a_volume_stop_start(server: Server, make_ec2: Any, make_boto2
     eventually(lambda: state_of(ec2, child.id) == "terminated", "terminated")
     eventually(lambda: not conn().get_all_volumes(filters={"volume-id": root}),
                "root volume deleted", 60)
-    conn().delete_volume(volume.id)
+    conn().delete_volume(volume_id)
+
+
+def test_an_alarm_stops_a_burning_ebs_backed_guest(server: Server, make_ec2: Any, make_boto2: Any,
+                                                  demo_image_dir: Path) -> None:
+    ec2 = make_ec2(server.admin)
+    ebs_ami, zone, volume_id = ebs_demo_image(
+        server, ec2, lambda: make_boto2(server.admin), demo_image_dir, "demo-on-ebs-burning")
+    iid = ec2.run_instances(ImageId=ebs_ami, MinCount=1, MaxCount=1, InstanceType="t1.micro",
+                            Placement={"AvailabilityZone": zone}, UserData=BURN,
+                            Monitoring={"Enabled": True})["Instances"][0]["InstanceId"]
+    eventually(lambda: state_of(ec2, iid) == "running", "running")
+    wait_console(ec2, iid, "ALM-BURN-BEGIN")
+    cw = boto3.client("cloudwatch", endpoint_url=server.endpoint, region_name="us-east-1",
+                      aws_access_key_id=server.admin.access_key_id,
+                      aws_secret_access_key=server.admin.secret_access_key)
+    cw.put_metric_alarm(AlarmName="burn-stop", Namespace="AWS/EC2", MetricName="CPUUtilization",
+                        Dimensions=[{"Name": "InstanceId", "Value": iid}], Statistic="Average",
+                        Period=60, EvaluationPeriods=1, Threshold=15.0,
+                        ComparisonOperator="GreaterThanThreshold",
+                        AlarmActions=["arn:aws:automate:us-east-1:ec2:stop"])
+    put = time.monotonic()
+    eventually(lambda: state_of(ec2, iid) == "stopped", "stopped by the alarm", 300)
+    print(f"\nalarm put -> stopped {time.monotonic() - put:.1f} s")
+    actions = [h["HistorySummary"] for h in cw.describe_alarm_history(
+        AlarmName="burn-stop", HistoryItemType="Action")["AlarmHistoryItems"]]
+    assert actions == ["Successfully executed action arn:aws:automate:us-east-1:ec2:stop"]
+    burned = cw.get_metric_statistics(
+        Namespace="AWS/EC2", MetricName="CPUUtilization", Period=60, Statistics=["Maximum"],
+        Dimensions=[{"Name": "InstanceId", "Value": iid}], StartTime=time.time() - 900,
+        EndTime=time.time())["Datapoints"]
+    assert max(p["Maximum"] for p in burned) > 15.0
+    [root] = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
+        "BlockDeviceMappings"]
+    assert root["Ebs"]["Status"] == "attached"  # a stop keeps the root volume
+    ec2.terminate_instances(InstanceIds=[iid])
+    eventually(lambda: state_of(ec2, iid) == "terminated", "terminated")
+    ec2.delete_volume(VolumeId=volume_id)
