@@ -13,6 +13,14 @@ from controller.ec2 import errors
 from controller.ec2.registry import Params
 
 
+def client_token(params: Params) -> str | None:
+    """The call's ClientToken (None when absent or empty); 1 to 64 characters, as EC2 allows."""
+    token = params.get("ClientToken")
+    if token is not None and not 1 <= len(token) <= 64:
+        raise errors.InvalidParameterValue("ClientToken must be 1 to 64 characters")
+    return str(token) if token else None
+
+
 def request_digest(params: Params) -> str:
     """SHA-256 of the call's parameters other than ClientToken and DryRun."""
     relevant = {k: v for k, v in params.items() if k not in ("ClientToken", "DryRun")}

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from controller import ids
 from controller.db.models import ImageLaunchPermission, Tag
 from controller.ec2 import errors
 from controller.ec2.context import RequestContext
@@ -22,9 +21,8 @@ from controller.ec2.images_store import (
     visible_images,
 )
 from controller.ec2.pagination import paginate
+from controller.ec2.permissions import owner_ids, users_named
 from controller.ec2.registry import Params, Result, action
-
-_OWNER_ALIASES = ("amazon", "aws-marketplace", "aws-backup-vault")
 
 
 def _mappings(image: Any, field: str) -> list[object]:
@@ -68,32 +66,10 @@ _FILTERS: dict[str, Callable[[Any], object]] = {
 }
 
 
-def _owner_ids(ctx: RequestContext, owners: list[str]) -> set[str]:
-    wanted: set[str] = set()
-    for owner in owners:
-        if owner == "self":
-            wanted.add(ctx.account_id)
-        elif ids.is_account_id(owner):
-            wanted.add(owner)
-        elif owner not in _OWNER_ALIASES:
-            raise errors.InvalidUserIDMalformed(f"Invalid user id: '{owner[:64]}'")
-    return wanted
-
-
 def _executable_by(ctx: RequestContext, users: list[str], rows: list[Any]) -> list[Any]:
     """Images launchable by the named users: ``all`` = public ones; ``self`` (or the caller's
     own id) = the ones shared with the caller; another id = the ones shared with it."""
-    accounts: set[str] = set()
-    public = False
-    for user in users:
-        if user == "all":
-            public = True
-        elif user == "self":
-            accounts.add(ctx.account_id)
-        elif ids.is_account_id(user):
-            accounts.add(user)
-        else:
-            raise errors.InvalidUserIDMalformed(f"Invalid user id: '{user[:64]}'")
+    accounts, public = users_named(ctx.account_id, users)
     grants = granted_accounts(ctx.session, [r.id for r in rows]) if accounts else {}
     return [r for r in rows if (public and r.is_public) or grants.get(r.id, set()) & accounts]
 
@@ -114,7 +90,7 @@ def describe_images(ctx: RequestContext, params: Params) -> Result:
     tags = {row.id: t for row, t in found}
     rows = [row for row, _ in found]
     if params.get("Owners"):
-        owners = _owner_ids(ctx, params["Owners"])
+        owners = owner_ids(ctx.account_id, params["Owners"])
         rows = [r for r in rows if r.account_id in owners]
     if params.get("ExecutableUsers"):
         rows = _executable_by(ctx, params["ExecutableUsers"], rows)

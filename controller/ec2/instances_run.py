@@ -20,7 +20,7 @@ from controller.db.models import Image, Instance, KeyPair, Reservation, Security
 from controller.ec2 import errors
 from controller.ec2.addresses import allocate, mac_of
 from controller.ec2.context import RequestContext
-from controller.ec2.idempotency import check_same_request, request_digest
+from controller.ec2.idempotency import check_same_request, client_token, request_digest
 from controller.ec2.images_store import visible_image
 from controller.ec2.instance_devices import launch_mappings
 from controller.ec2.instance_states import PENDING
@@ -165,9 +165,7 @@ def _replay(ctx: RequestContext, token: str, digest: str) -> Result | None:
 @action("RunInstances")
 def run_instances(ctx: RequestContext, params: Params) -> Result:
     low, high = _count(params)
-    token = params.get("ClientToken")
-    if token is not None and not 1 <= len(token) <= 64:
-        raise errors.InvalidParameterValue("ClientToken must be 1 to 64 characters")
+    token = client_token(params)
     digest = request_digest(params)
     if token:
         replayed = _replay(ctx, token, digest)

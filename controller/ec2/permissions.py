@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from controller import ids
 from controller.ec2 import errors
 
 
@@ -58,3 +59,38 @@ def permission_changes(params: Mapping[str, Any], structured: str, flat_groups: 
     for groups in (add_groups, del_groups):
         check_groups(groups)
     return Changes(add_users, add_groups, del_users, del_groups)
+
+
+OWNER_ALIASES = ("amazon", "aws-marketplace", "aws-backup-vault")
+"""Owner aliases Describe* accept; nothing here belongs to them, so they match nothing."""
+
+
+def owner_ids(caller: str, owners: Sequence[str]) -> set[str]:
+    """The accounts an ``Owners``/``OwnerIds`` list names (``self`` is the caller);
+    ``InvalidUserID.Malformed`` for anything else."""
+    wanted: set[str] = set()
+    for owner in owners:
+        if owner == "self":
+            wanted.add(caller)
+        elif ids.is_account_id(owner):
+            wanted.add(owner)
+        elif owner not in OWNER_ALIASES:
+            raise errors.InvalidUserIDMalformed(f"Invalid user id: '{owner[:64]}'")
+    return wanted
+
+
+def users_named(caller: str, users: Sequence[str]) -> tuple[set[str], bool]:
+    """(accounts, whether ``all`` was named) of an ``ExecutableUsers``/``RestorableByUserIds``
+    list (``self`` is the caller); ``InvalidUserID.Malformed`` for anything else."""
+    accounts: set[str] = set()
+    public = False
+    for user in users:
+        if user == "all":
+            public = True
+        elif user == "self":
+            accounts.add(caller)
+        elif ids.is_account_id(user):
+            accounts.add(user)
+        else:
+            raise errors.InvalidUserIDMalformed(f"Invalid user id: '{user[:64]}'")
+    return accounts, public

@@ -19,6 +19,7 @@ from controller.ec2 import errors
 from controller.ec2.context import RequestContext
 from controller.ec2.filters import apply_filters
 from controller.ec2.pagination import paginate
+from controller.ec2.permissions import owner_ids, users_named
 from controller.ec2.registry import Params, Result, action
 from controller.ec2.snapshot_parts import BUCKET, release_parts
 from controller.ec2.snapshots_store import (
@@ -135,32 +136,10 @@ def delete_snapshot(ctx: RequestContext, params: Params) -> Result:
     return {}
 
 
-def _owner_ids(ctx: RequestContext, owners: list[str]) -> set[str]:
-    wanted: set[str] = set()
-    for owner in owners:
-        if owner == "self":
-            wanted.add(ctx.account_id)
-        elif ids.is_account_id(owner):
-            wanted.add(owner)
-        elif owner not in ("amazon", "aws-marketplace", "aws-backup-vault"):
-            raise errors.InvalidUserIDMalformed(f"Invalid user id: '{owner[:64]}'")
-    return wanted
-
-
 def _restorable_by(ctx: RequestContext, users: list[str], rows: list[Any]) -> list[Any]:
     """Snapshots the named accounts may create volumes from: ``all`` = public ones; ``self``
     (or an account id) = the ones that account owns or that are shared with it."""
-    accounts: set[str] = set()
-    public = False
-    for user in users:
-        if user == "all":
-            public = True
-        elif user == "self":
-            accounts.add(ctx.account_id)
-        elif ids.is_account_id(user):
-            accounts.add(user)
-        else:
-            raise errors.InvalidUserIDMalformed(f"Invalid user id: '{user[:64]}'")
+    accounts, public = users_named(ctx.account_id, users)
     grants = granted_accounts(ctx.session, [r.id for r in rows]) if accounts else {}
 
     def restorable(row: Any) -> bool:
@@ -190,7 +169,7 @@ def describe_snapshots(ctx: RequestContext, params: Params) -> Result:
     tags = {row.id: t for row, t in found}
     rows = [row for row, _ in found]
     if params.get("OwnerIds"):
-        owners = _owner_ids(ctx, params["OwnerIds"])
+        owners = owner_ids(ctx.account_id, params["OwnerIds"])
         rows = [r for r in rows if r.account_id in owners]
     if params.get("RestorableByUserIds"):
         rows = _restorable_by(ctx, params["RestorableByUserIds"], rows)

@@ -18,7 +18,7 @@ from controller.ec2 import errors
 from controller.ec2 import volume_rules as rules
 from controller.ec2.context import RequestContext
 from controller.ec2.filters import apply_filters
-from controller.ec2.idempotency import check_same_request, request_digest
+from controller.ec2.idempotency import check_same_request, client_token, request_digest
 from controller.ec2.pagination import paginate
 from controller.ec2.registry import Params, Result, action
 from controller.ec2.snapshot_restore import source_snapshot
@@ -106,9 +106,7 @@ def _zone(ctx: RequestContext, params: Params) -> str:
 
 @action("CreateVolume")
 def create_volume(ctx: RequestContext, params: Params) -> Result:
-    token = params.get("ClientToken")
-    if token is not None and not 1 <= len(token) <= 64:
-        raise errors.InvalidParameterValue("ClientToken must be 1 to 64 characters")
+    token = client_token(params)
     digest = request_digest(params)
     if token:
         replayed = _replay(ctx, token, digest)
