@@ -27,30 +27,19 @@ class Hasher(Protocol):
     def digest(self) -> bytes: ...
 
 
-def _crc32c_table() -> tuple[int, ...]:
+def _reflected_table(polynomial: int) -> tuple[int, ...]:
+    """The byte table of a reflected CRC with ``polynomial`` (in reflected form)."""
     table = []
     for byte in range(256):
         crc = byte
         for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+            crc = (crc >> 1) ^ polynomial if crc & 1 else crc >> 1
         table.append(crc)
     return tuple(table)
 
 
-_TABLE = _crc32c_table()
-
-
-def _crc64nvme_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x9A6C9329AC4BC9B5 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_TABLE64 = _crc64nvme_table()
+_TABLE = _reflected_table(0x82F63B78)  # CRC-32C
+_TABLE64 = _reflected_table(0x9A6C9329AC4BC9B5)  # CRC-64/NVME
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
