@@ -165,7 +165,9 @@ def _json_time(moment: datetime) -> float:
     return int(seconds) if seconds.is_integer() else seconds
 
 
-def _double_out(value: Any) -> Any:
+def non_finite_text(value: Any) -> str | None:
+    """A double member's value checked: AWS's spelling of NaN and the infinities, or None for
+    a finite number (a bool or a non-number is a programming error)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected a number, got {type(value).__name__}")
     number = float(value)
@@ -173,7 +175,12 @@ def _double_out(value: Any) -> Any:
         return "NaN"
     if math.isinf(number):
         return "Infinity" if number > 0 else "-Infinity"
-    return value
+    return None
+
+
+def _double_out(value: Any) -> Any:
+    special = non_finite_text(value)
+    return value if special is None else special
 
 
 _OUT = {

@@ -15,7 +15,6 @@ Errors are ``<ErrorResponse xmlns=NS><Error><Type>Sender|Receiver</Type><Code/><
 from __future__ import annotations
 
 import base64
-import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -23,6 +22,8 @@ from typing import Any
 
 from botocore.model import OperationModel, Shape
 from lxml import etree
+
+from controller.protocol.document import non_finite_text
 
 __all__ = ["serialize_query_error", "serialize_query_response", "timestamp_text"]
 
@@ -119,13 +120,10 @@ def _scalar(kind: str, value: Any) -> str:
             raise TypeError(f"expected an int, got {type(value).__name__}")
         return str(value)
     if kind in ("double", "float"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"expected a number, got {type(value).__name__}")
+        special = non_finite_text(value)
+        if special is not None:
+            return special
         number = float(value)
-        if math.isnan(number):
-            return "NaN"
-        if math.isinf(number):
-            return "Infinity" if number > 0 else "-Infinity"
         return repr(number) if not number.is_integer() else str(number)
     if kind == "blob":
         raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
