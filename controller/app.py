@@ -99,10 +99,13 @@ class Frontend:
             return await self.runtime.website.handle(request, site, request_id)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         is_form = request.method == "POST" and content_type == FORM
-        rpc = cloudwatch.rpc_operation(request.method, request.url.path, request.headers)
+        scope = request.scope
+        rpc = cloudwatch.rpc_operation(request.method, scope["path"], request.headers)
         if rpc is not None:
             return await self._cloudwatch_rpc(request, request_id, *rpc)
-        if not is_form and not any(name == "Action" for name, _ in parse_qsl(request.url.query)):
+        query: bytes = scope["query_string"]
+        if not is_form and (not query or not any(
+                name == "Action" for name, _ in parse_qsl(query.decode("latin-1")))):
             return await self.runtime.s3.handle(request, request_id)
         try:
             body = await _read_body(request, self.limit)

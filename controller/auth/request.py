@@ -41,7 +41,8 @@ class HttpRequest:
 
     @classmethod
     def from_asgi(
-        cls, scope: Mapping[str, Any], body: bytes = b"", *, parse_form_body: bool = True
+        cls, scope: Mapping[str, Any], body: bytes = b"", *, parse_form_body: bool = True,
+        body_sha256: str | None = None,
     ) -> HttpRequest:
         """Build from an ASGI HTTP scope and the (already read) body.
 
@@ -65,6 +66,7 @@ class HttpRequest:
             query=parse_pairs(query_string),
             headers=headers,
             body=body,
+            body_sha256=body_sha256,
             form=form,
         )
 

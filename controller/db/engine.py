@@ -25,7 +25,8 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
-            parsed, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=8
+            parsed, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=8,
+            pool_use_lifo=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

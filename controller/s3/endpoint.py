@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 
@@ -60,12 +59,12 @@ class S3Endpoint:
 
     async def handle(self, request: Request, request_id: str) -> Response:
         """Serve one S3 request; the body is not read here (handlers stream it)."""
-        http = HttpRequest.from_asgi(request.scope, b"", parse_form_body=False)
-        declared = http.headers.get("x-amz-content-sha256", "")
+        declared = request.headers.get("x-amz-content-sha256", "")
         signed_hash = declared.lower() if _HEX64.fullmatch(declared) else None
         if signed_hash is None and not declared:
             signed_hash = _EMPTY_SHA256  # SigV4 without the header signs the hash of the body
-        http = dataclasses.replace(http, body_sha256=signed_hash or declared or None)
+        http = HttpRequest.from_asgi(request.scope, b"", parse_form_body=False,
+                                     body_sha256=signed_hash or declared or None)
         target = Target(None, None)
         try:
             target = _target(http, self._settings.dns_domain)
@@ -127,8 +126,10 @@ class S3Endpoint:
 def _bind_access(request: Request, target: Target, http: HttpRequest) -> None:
     """What access checks need to know of this request (source address, scheme, headers)."""
     query = dict(http.query)
-    facts = RequestFacts(source_ip=request.client.host if request.client else "",
-                         secure=request.url.scheme == "https", headers=http.headers, query=query)
+    client = request.scope.get("client")
+    facts = RequestFacts(source_ip=client[0] if client else "",
+                         secure=request.scope.get("scheme") == "https", headers=http.headers,
+                         query=query)
     bind(facts, action_for(request.method, target.level, subresource_of(query), query),
          target.key)
 

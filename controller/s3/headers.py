@@ -7,7 +7,7 @@ import binascii
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from controller.s3 import errors
 
@@ -90,10 +90,16 @@ def checksum_type(value: str) -> str:
     return "COMPOSITE" if head and count.isdigit() else "FULL_OBJECT"
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def http_date(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
+    """RFC 7231 IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``); a naive time is UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return (f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} "
+            f"{moment.year:04d} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} GMT")
 
 
 def _parse_date(value: str | None) -> datetime | None:

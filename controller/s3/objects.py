@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from controller.db.engine import LazySession
 from controller.db.models import Bucket, S3Object
-from controller.db.reader import reading
+from controller.db.reader import Reader, reading
 from controller.s3 import acl_requests, chunked, errors, lookup, tagging
 from controller.s3 import objects_store as store
 from controller.s3.access import (
@@ -18,7 +19,6 @@ from controller.s3.access import (
     authorize,
     bound_action,
     bucket_for,
-    bucket_view,
     current_facts,
     peeked_bucket,
     writer_account,
@@ -65,11 +65,41 @@ def checksum_algorithm(headers: Mapping[str, str]) -> str | None:
     return chunked.announced_checksum(headers) if chunked.is_aws_chunked(headers) else None
 
 
+@dataclass(frozen=True)
+class Received:
+    """A request body stored (as a blob or inline bytes), with the digests the client declared
+    for it, not yet compared (:meth:`verify`)."""
+
+    info: BlobInfo
+    md5: str | None
+    checksum: tuple[str, str] | None
+
+    def verify(self, ctx: S3Context) -> None:
+        verify_blob(ctx, self.info, self.md5, self.checksum, ctx.payload_sha256)
+
+
 async def receive_blob(ctx: S3Context, inline_max: int = 0) -> BlobInfo:
     """Stream the request body into a new blob, checking length, MD5, checksum and signed hash;
     an aws-chunked body is decoded (chunk signatures checked, a trailing checksum read). A body
     whose declared length is at most ``inline_max`` is kept in memory (``info.data``) to be
     stored inline with its metadata."""
+    received = await receive_unverified(ctx, inline_max)
+    received.verify(ctx)
+    return received.info
+
+
+def declared_length(ctx: S3Context) -> int | None:
+    """The body's length as the request declares it (``x-amz-decoded-content-length`` for
+    aws-chunked), None when unknown or not a number."""
+    name = ("x-amz-decoded-content-length" if chunked.is_aws_chunked(ctx.headers)
+            else "content-length")
+    length = ctx.headers.get(name)
+    return int(length) if length is not None and length.isdigit() else None
+
+
+async def receive_unverified(ctx: S3Context, inline_max: int = 0) -> Received:
+    """:func:`receive_blob` without the comparison of the declared digests, which the caller
+    makes (:meth:`Received.verify`) once it knows the request may write at all."""
     is_chunked = chunked.is_aws_chunked(ctx.headers)
     length = ctx.headers.get("x-amz-decoded-content-length" if is_chunked else "content-length")
     streamed = (length is None and not is_chunked
@@ -105,8 +135,7 @@ async def receive_blob(ctx: S3Context, inline_max: int = 0) -> BlobInfo:
             checksum = decoded.checksum(trailer)
         info = (writer.commit() if isinstance(writer, InlineWriter)
                 else await run_in_threadpool(writer.commit))  # fsyncs: off the event loop
-    verify_blob(ctx, info, md5, checksum, ctx.payload_sha256)
-    return info
+    return Received(info, md5, checksum)
 
 
 async def fill_blob(writer: BlobWriter | InlineWriter, body: AsyncIterator[bytes],
@@ -144,38 +173,53 @@ def discard(ctx: S3Context, info: BlobInfo) -> None:
 
 
 def install_object(ctx: S3Context, info: BlobInfo, fields: dict[str, Any], *,
-                   conditional: bool = False) -> tuple[str, list[tuple[str, str]]]:
+                   conditional: bool = False,
+                   prepare: Callable[[SessionSource, Bucket], dict[str, Any]] | None = None,
+                   received: Received | None = None) -> tuple[str, list[tuple[str, str]]]:
     """Make the written blob the latest version of ``fields["key"]`` in ``ctx.bucket`` (the
     blob is deleted if that fails, and the blobs it replaces once it succeeded); its version id
     and the ``x-amz-expiration`` header a lifecycle rule gives it, if any.
     ``fields`` are further :class:`S3Object` columns (key, owner, acl, headers, metadata,
-    checksum, tags). Access (``s3:PutObject`` on the key) is checked again in the install
-    transaction. ``conditional``: the request's If-Match / If-None-Match are checked there too,
+    checksum, tags). Access (``s3:PutObject`` on the key) is checked in the install
+    transaction, which is a few prepared statements on a connection of its own (policies and
+    ACLs are read by a lazy session). Then, in order: ``prepare(session, bucket)`` gives more
+    columns (for writes not checked before their body arrived), ``received`` digests are
+    compared, and with ``conditional`` the request's If-Match / If-None-Match are checked
     against the key's current object."""
-    row_fields: dict[str, Any] = {
+    values: dict[str, Any] = {
         "bucket": ctx.bucket, "blob_id": info.blob_id or None, "inline_data": info.data,
         "size": info.size, "etag": f'"{info.md5_hex}"', **fields}
+    session = LazySession(ctx.sessions)  # only policies, ACLs and grant headers need one
 
-    def install(session: Any) -> tuple[list[str], str, list[tuple[str, str]]]:
-        bucket = bucket_view(session, ctx, "s3:PutObject", row_fields["key"])
+    def install(reader: Reader) -> tuple[list[str], dict[str, Any], Bucket]:
+        row = dict(values)
+        bucket = lookup.bucket(reader, ctx.bucket)
+        if bucket is None:
+            raise errors.NoSuchBucket(BucketName=ctx.bucket)
+        authorize(session, ctx.principal, bucket, "s3:PutObject", current_facts(),
+                  key=row["key"])
+        if prepare is not None:
+            row.update(prepare(session, bucket))
+        if received is not None:
+            received.verify(ctx)
         if conditional:
-            current = store.latest(session, ctx.bucket, row_fields["key"])
+            current = lookup.latest(reader, ctx.bucket, row["key"])
             live = current is not None and not current.delete_marker
             check_write_conditions(ctx.headers, current.etag if live and current else None)
-        row = S3Object(**row_fields)
-        freed = store.install(session, bucket, row)
-        return freed, row.version_id, expiration_headers(
-            bucket.lifecycle, row.key, row.last_modified, row.size, row.tags,
-            ctx.settings.s3_lifecycle_day_seconds)
+        return store.install_values(reader, bucket, row), row, bucket
 
     try:
-        freed, version_id, expiration = store.with_retry(ctx.sessions, install)
+        freed, row, bucket = store.with_write_retry(ctx.engine, install)
     except BaseException:
         discard(ctx, info)
         raise
+    finally:
+        session.close()
     for blob in freed:
         ctx.blobs.delete(blob)
-    return version_id, expiration
+    return row["version_id"], expiration_headers(
+        bucket.lifecycle, row["key"], row["last_modified"], row["size"], row.get("tags"),
+        ctx.settings.s3_lifecycle_day_seconds)
 
 
 @route("PUT", "object")
@@ -183,30 +227,50 @@ async def put_object(ctx: S3Context) -> S3Reply:
     if "x-amz-copy-source" in ctx.headers:
         return await copy_object(ctx)
     check_key(ctx.key)
-    session = LazySession(ctx.sessions)  # only policies, ACLs and grant headers need one
-    try:
-        bucket = peeked_bucket(session, ctx, "s3:PutObject", ctx.key)
-        new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
-                                      ctx.headers)
-    finally:
-        session.close()
-    lock = new_version_lock(bucket, ctx.headers)
-    meta = user_metadata(ctx.headers)
-    tags = tagging.header_tags(ctx.headers)
-    info = await receive_blob(ctx, ctx.settings.s3_inline_max_bytes)
-    algorithm = checksum_algorithm(ctx.headers)
-    version_id, expiration = install_object(ctx, info, {
-        "key": ctx.key, "owner_account_id": new.owner_account_id, "acl": new.acl,
-        "headers": stored_headers(ctx.headers), "user_metadata": meta,
-        "checksum_algorithm": algorithm, "checksum_value": info.checksum_b64, "tags": tags,
-        **lock},
-        conditional="if-match" in ctx.headers or "if-none-match" in ctx.headers)
+    inline_max = ctx.settings.s3_inline_max_bytes
+    length = declared_length(ctx)
+    conditional = "if-match" in ctx.headers or "if-none-match" in ctx.headers
+    if length is not None and length <= inline_max:
+        # A small body is received first (it is kept in memory): then one transaction checks
+        # access and installs it, as the body-first order costs nothing here.
+        received = await receive_unverified(ctx, inline_max)
+        info = received.info
+        version_id, expiration = install_object(
+            ctx, info, {"key": ctx.key}, conditional=conditional, received=received,
+            prepare=lambda session, bucket: _put_columns(ctx, session, bucket, info))
+    else:
+        session = LazySession(ctx.sessions)  # only policies, ACLs and grant headers need one
+        try:
+            bucket = peeked_bucket(session, ctx, "s3:PutObject", ctx.key)
+            columns = _put_columns(ctx, session, bucket, None)
+        finally:
+            session.close()
+        info = await receive_blob(ctx, inline_max)
+        columns["checksum_value"] = info.checksum_b64
+        version_id, expiration = install_object(ctx, info, columns, conditional=conditional)
     headers = [("ETag", f'"{info.md5_hex}"'), *expiration]
     if version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", version_id))
+    algorithm = checksum_algorithm(ctx.headers)
     if algorithm:
         headers.append((f"x-amz-checksum-{algorithm.lower()}", info.checksum_b64 or ""))
     return S3Reply(200, headers)
+
+
+def _put_columns(ctx: S3Context, session: SessionSource, bucket: Bucket,
+                 info: BlobInfo | None) -> dict[str, Any]:
+    """The columns of a PutObject's new version that its headers give: owner and ACL, Object
+    Lock retention, metadata, checksum, tags (each header's errors in this order)."""
+    new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
+                                  ctx.headers)
+    lock = new_version_lock(bucket, ctx.headers)
+    meta = user_metadata(ctx.headers)
+    tags = tagging.header_tags(ctx.headers)
+    return {"key": ctx.key, "owner_account_id": new.owner_account_id, "acl": new.acl,
+            "headers": stored_headers(ctx.headers), "user_metadata": meta,
+            "checksum_algorithm": checksum_algorithm(ctx.headers),
+            "checksum_value": None if info is None else info.checksum_b64, "tags": tags,
+            **lock}
 
 
 def find_object(ctx: S3Context, action: str) -> tuple[S3Object, Bucket]:
@@ -253,13 +317,14 @@ def _check_may_list(session: SessionSource, ctx: S3Context, bucket: Bucket) -> N
 
 
 def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
-    stored: dict[str, str] = json.loads(row.headers)
+    stored: dict[str, str] = json.loads(row.headers) if row.headers != "{}" else {}
     headers = [(name.title() if not name.startswith("x-amz") else name, value)
                for name, value in stored.items()]
     headers += [("ETag", row.etag), ("Last-Modified", http_date(row.last_modified)),
                 ("Accept-Ranges", "bytes")]
-    headers += [(f"x-amz-meta-{k}", mail_safe(v))
-                for k, v in json.loads(row.user_metadata).items()]
+    if row.user_metadata != "{}":
+        headers += [(f"x-amz-meta-{k}", mail_safe(v))
+                    for k, v in json.loads(row.user_metadata).items()]
     if row.version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", row.version_id))
     if row.tags:

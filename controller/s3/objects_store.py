@@ -5,22 +5,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller import ids
 from controller.db.engine import transaction
 from controller.db.models import Bucket, S3Object, utcnow
-from controller.db.reader import Prepared, Reader
+from controller.db.reader import Prepared, Reader, writing
 from controller.s3 import errors
 from controller.s3 import object_lock_rules as lock_rules
 
 NULL_VERSION = "null"
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 def new_version_id() -> str:
@@ -60,35 +62,49 @@ _INSERT = Prepared(insert(_T).values({name: bindparam(name) for name in _COLUMNS
 # Column defaults a transient row lacks until inserted (the ORM would apply them at flush).
 _DEFAULTS = {"delete_marker": False, "size": 0, "etag": "", "headers": "{}",
              "user_metadata": "{}"}
+_FILLED = ("version_id", "is_latest", "last_modified", "lock_mode", "lock_until", *_DEFAULTS)
 
 
 def install(session: Session, bucket: Bucket, row: S3Object) -> list[str]:
     """Make ``row`` the latest version of its key; return blob ids no longer referenced.
+    :func:`install_values` on the session's connection; ``row`` stays a transient object,
+    filled in with what was inserted (version id, time, defaults)."""
+    values = {name: getattr(row, name) for name in _COLUMNS}
+    freed = install_values(Reader.of_session(session), bucket, values)
+    for name in _FILLED:
+        setattr(row, name, values[name])
+    return freed
+
+
+def install_values(reader: Reader, bucket: Bucket, values: dict[str, Any]) -> list[str]:
+    """Make the version whose column ``values`` are given (``bucket``, ``key``, ...) the latest
+    version of its key; return blob ids no longer referenced. ``values`` is filled in with what
+    was inserted (version id, time, Object Lock default retention, column defaults).
 
     Unversioned and suspended buckets keep one ``null`` version (replaced); versioned buckets
-    keep every version. Prepared statements on the session's connection (this runs on every
-    write); ``row`` stays a transient object, filled in with what was inserted (version id,
-    time, defaults)."""
-    reader = Reader.of_session(session)
-    key = {"b_bucket": row.bucket, "b_key": row.key}
+    keep every version. Prepared statements only: this runs on every write."""
+    key = {"b_bucket": values["bucket"], "b_key": values["key"]}
     freed: list[str] = []
     if bucket.versioning == "Enabled":
-        row.version_id = new_version_id()
+        values["version_id"] = new_version_id()
     else:
-        row.version_id = NULL_VERSION
+        values["version_id"] = NULL_VERSION
         gone = reader.all(_DELETE_NULL, {**key, "null_version": NULL_VERSION})
         freed = [r.blob_id for r in gone if r.blob_id]
-    reader.execute(_DEMOTE, {**key, "demoted": False})
-    row.is_latest = True
-    if row.last_modified is None:
-        row.last_modified = utcnow()
-    if bucket.object_lock is not None and row.lock_mode is None and not row.delete_marker:
-        lock = lock_rules.default_lock(json.loads(bucket.object_lock), row.last_modified)
-        row.lock_mode, row.lock_until = lock.mode, lock.until
+    if bucket.versioning is not None:
+        # A bucket never versioned holds only null versions, which the DELETE just removed.
+        reader.execute(_DEMOTE, {**key, "demoted": False})
+    values["is_latest"] = True
+    if values.get("last_modified") is None:
+        values["last_modified"] = utcnow()
+    if (bucket.object_lock is not None and values.get("lock_mode") is None
+            and not values.get("delete_marker")):
+        lock = lock_rules.default_lock(json.loads(bucket.object_lock), values["last_modified"])
+        values["lock_mode"], values["lock_until"] = lock.mode, lock.until
     for name, default in _DEFAULTS.items():
-        if getattr(row, name) is None:
-            setattr(row, name, default)
-    reader.execute(_INSERT, {name: getattr(row, name) for name in _COLUMNS})
+        if values.get(name) is None:
+            values[name] = default
+    reader.execute(_INSERT, {name: values.get(name) for name in _COLUMNS})
     return freed
 
 
@@ -162,10 +178,21 @@ def _remove_version(session: Session, bucket: str, key: str, version_id: str,
 def with_retry(sessions: sessionmaker[Session], work: Callable[[Session], T], tries: int = 4) -> T:
     """Run ``work`` in a transaction, again when a concurrent writer of the same key won the
     unique index first (PostgreSQL): the retry sees its row and replaces it, last writer wins."""
+    return _retrying(lambda: transaction(sessions), work, tries)
+
+
+def with_write_retry(engine: Engine, work: Callable[[Reader], T], tries: int = 4) -> T:
+    """:func:`with_retry` for work made of prepared statements: a transaction on a pooled
+    connection (:func:`~controller.db.reader.writing`), no ORM session."""
+    return _retrying(lambda: writing(engine), work, tries)
+
+
+def _retrying(begin: Callable[[], AbstractContextManager[S]], work: Callable[[S], T],
+              tries: int) -> T:
     for attempt in range(tries):
         try:
-            with transaction(sessions) as session:
-                return work(session)
+            with begin() as db:
+                return work(db)
         except IntegrityError:
             if attempt == tries - 1:
                 raise
