@@ -9,6 +9,7 @@ from types import FrameType
 import uvicorn
 
 from controller.app import create_app
+from controller.coalescing import CoalescingHttpTools
 from controller.config import Settings
 from controller.logs import configure, event
 from controller.runtime import Runtime
@@ -37,6 +38,7 @@ def serve(settings: Settings, *, on_started: Callable[[Runtime], None] | None = 
         timeout_graceful_shutdown=10,
         server_header=False,
         lifespan="on",
+        http=CoalescingHttpTools,
     )
     event(log, logging.INFO, "starting", endpoint=f"http://{settings.host}:{settings.port}/")
     _Server(config).run()

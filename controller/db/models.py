@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -212,6 +213,9 @@ class S3Object(Base):
     __table_args__ = (
         UniqueConstraint("bucket", "key", "version_id"),
         Index("ix_s3_objects_listing", "bucket", "is_latest", "key"),
+        # Inline objects have no blob: only rows with one are indexed (the reaper's lookups).
+        Index("ix_s3_objects_blob_id", "blob_id", sqlite_where=text("blob_id IS NOT NULL"),
+              postgresql_where=text("blob_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -220,7 +224,7 @@ class S3Object(Base):
     version_id: Mapped[str] = mapped_column(String(64))
     is_latest: Mapped[bool] = mapped_column()
     delete_marker: Mapped[bool] = mapped_column(default=False)
-    blob_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    blob_id: Mapped[str | None] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     etag: Mapped[str] = mapped_column(String(64), default="")
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -3,16 +3,20 @@ what SQLAlchemy Core returns, see the session's uncommitted writes, and commit n
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
-from controller.db.engine import make_session_factory, transaction
+from controller.db.engine import make_engine, make_session_factory, transaction
 from controller.db.migrate import upgrade
 from controller.db.models import Account, KeyPair
 from controller.db.queries import owned_rows_with_tags
-from controller.db.reader import Prepared, Reader, reading
+from controller.db.reader import Prepared, Reader, reading, writing
 from controller.ec2.tagging import set_tags
 
 PAIRS = KeyPair.__table__.c
@@ -88,3 +92,81 @@ def test_expanding_parameters_are_refused(engine: Engine) -> None:
     statement = Prepared(select(PAIRS.id).where(PAIRS.name.in_(bindparam("names", expanding=True))))
     with reading(engine) as reader, pytest.raises(ValueError, match="plain"):
         reader.all(statement, {"names": ["a"]})
+
+
+NEW_PAIR = Prepared(insert(KeyPair).values(
+    id=bindparam("id"), account_id=bindparam("account_id"), name=bindparam("name"),
+    key_type=bindparam("key_type"), fingerprint=bindparam("fp"), public_key=bindparam("pk"),
+    created_at=bindparam("created_at")))
+DROP_PAIR = Prepared(delete(KeyPair).where(PAIRS.name == bindparam("name")))
+
+
+def _pair(name: str, n: int) -> dict[str, object]:
+    return {"id": f"key-{n:017x}", "account_id": "111122223333", "name": name,
+            "key_type": "rsa", "fp": "f", "pk": "p", "created_at": STAMP}
+
+
+def _names(engine: Engine) -> list[str]:
+    with reading(engine) as reader:
+        return [r.name for r in reader.all(BY_ACCOUNT, {"account_id": "111122223333"})]
+
+
+def test_writing_commits_when_the_block_succeeds(engine: Engine) -> None:
+    with writing(engine) as writer:
+        writer.execute(NEW_PAIR, _pair("w1", 0x100))
+        with reading(engine) as reader:  # on SQLite, the thread's own connection: sees the write
+            inside = [r.name for r in reader.all(BY_ACCOUNT, {"account_id": "111122223333"})]
+        assert "w1" in inside or engine.dialect.name != "sqlite"
+    assert "w1" in _names(engine)
+    with writing(engine) as writer:
+        assert writer.execute(DROP_PAIR, {"name": "w1"}) == 1
+    assert "w1" not in _names(engine)
+
+
+def test_writing_rolls_back_when_the_block_raises(engine: Engine) -> None:
+    before = _names(engine)
+    with pytest.raises(RuntimeError, match="boom"), writing(engine) as writer:
+        writer.execute(NEW_PAIR, _pair("w2", 0x101))
+        raise RuntimeError("boom")
+    assert _names(engine) == before
+    with writing(engine) as writer, pytest.raises(IntegrityError):  # a driver error, as Core's
+        writer.execute(NEW_PAIR, _pair("a", 0x102))  # (account, name) is unique
+    assert _names(engine) == before
+
+
+def test_writing_blocks_do_not_nest_on_the_threads_own_connection(engine: Engine) -> None:
+    with writing(engine):
+        if engine.dialect.name == "sqlite":  # one connection per thread: refused
+            with pytest.raises(RuntimeError, match="nest"), writing(engine):
+                pass
+        else:  # pooled connections: two independent transactions
+            with writing(engine) as inner:
+                inner.execute(NEW_PAIR, _pair("w3", 0x103))
+    assert ("w3" in _names(engine)) == (engine.dialect.name != "sqlite")
+
+
+def test_each_thread_has_its_own_connection_and_dispose_closes_them(
+        tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'own.db'}")
+    upgrade(engine)
+    with transaction(make_session_factory(engine)) as session:
+        session.add(Account(id="111122223333", name="reader", canonical_user_id="c" * 64))
+    seen: list[int] = []
+
+    def work(name: str, n: int) -> None:
+        with writing(engine) as writer:
+            writer.execute(NEW_PAIR, _pair(name, n))
+            seen.append(id(writer._connection))
+
+    threads = [threading.Thread(target=work, args=(f"t{n}", 0x200 + n)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(seen)) == 4
+    assert sorted(_names(engine)) == ["t0", "t1", "t2", "t3"]
+    with reading(engine) as reader:
+        connection = reader._connection
+    engine.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):
+        connection.execute("SELECT 1")

@@ -1,0 +1,92 @@
+"""controller.coalescing: the writes of one loop turn leave as one, in order; close sends
+what is pending first; and a real uvicorn server on it answers whole responses."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any
+
+import httpx
+import uvicorn
+
+from controller.coalescing import CoalescingHttpTools, CoalescingTransport
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 7
+
+
+def test_writes_of_one_turn_leave_as_one_write() -> None:
+    async def scenario() -> list[bytes]:
+        inner = _Recorder()
+        transport = CoalescingTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
+        transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        transport.write(bytearray(b"body"))
+        assert inner.writes == []  # nothing left yet
+        await asyncio.sleep(0)
+        transport.write(b"next")
+        await asyncio.sleep(0)
+        return inner.writes
+
+    assert asyncio.run(scenario()) == [b"HTTP/1.1 200 OK\r\n\r\nbody", b"next"]
+
+
+def test_close_sends_pending_writes_first_and_other_calls_pass_through() -> None:
+    async def scenario() -> _Recorder:
+        inner = _Recorder()
+        transport: Any = CoalescingTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
+        transport.write(b"last words")
+        assert transport.get_write_buffer_size() == 7
+        transport.close()
+        await asyncio.sleep(0)  # the scheduled flush finds nothing more to send
+        return inner
+
+    inner = asyncio.run(scenario())
+    assert inner.writes == [b"last words"] and inner.closed
+
+
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b"x" * 5000
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_a_real_server_on_it_answers_keep_alive_requests_whole() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(_app, host="127.0.0.1", port=port, log_config=None,
+                                           http=CoalescingHttpTools, lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
+            for _ in range(20):  # one connection, kept alive
+                reply = client.get("/")
+                assert reply.status_code == 200 and reply.content == b"x" * 5000
+    finally:
+        server.should_exit = True
+        thread.join(10)
