@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from controller.db.models import Bucket, S3Object
@@ -22,6 +22,15 @@ _VERSION = Prepared(select(*_O).where(_O.bucket == bindparam("bucket"), _O.key =
                                        _O.version_id == bindparam("version_id")))
 
 
+_BUCKET_AND_LATEST = Prepared(
+    select(*_B, *_O)
+    .select_from(Bucket.__table__.outerjoin(S3Object.__table__, and_(
+        _O.bucket == _B.name, _O.key == bindparam("key"), _O.is_latest.is_(True))))
+    .where(_B.name == bindparam("name")))
+_B_KEYS = tuple(str(c.key) for c in _B)
+_O_KEYS = tuple(str(c.key) for c in _O)
+
+
 def _detached(model: type[Any], row: Any) -> Any:
     """A detached instance holding ``row``'s columns, made as the ORM's loader makes one: its
     attribute dictionary is filled directly. The constructor would fire an attribute event for
@@ -30,6 +39,12 @@ def _detached(model: type[Any], row: Any) -> Any:
         return None
     instance = model.__mapper__.class_manager.new_instance()
     instance.__dict__.update(row._asdict())
+    return instance
+
+
+def _filled(model: type[Any], values: dict[str, Any]) -> Any:
+    instance = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(values)
     return instance
 
 
@@ -54,3 +69,17 @@ def version(db: Session | Reader, bucket_name: str, key: str,
     found: S3Object | None = _detached(S3Object, _reader(db).first(
         _VERSION, {"bucket": bucket_name, "key": key, "version_id": version_id}))
     return found
+
+
+def bucket_and_latest(reader: Reader, bucket_name: str,
+                      key: str) -> tuple[Bucket | None, S3Object | None]:
+    """:func:`bucket` and :func:`latest` in one statement (GET and HEAD of an object)."""
+    row = reader.first(_BUCKET_AND_LATEST, {"name": bucket_name, "key": key})
+    if row is None:
+        return None, None
+    split = len(_B_KEYS)
+    bucket: Bucket = _filled(Bucket, dict(zip(_B_KEYS, row[:split], strict=True)))
+    rest = row[split:]
+    values = dict(zip(_O_KEYS, rest, strict=True))
+    found: S3Object | None = None if values["id"] is None else _filled(S3Object, values)
+    return bucket, found

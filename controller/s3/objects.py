@@ -280,17 +280,19 @@ def find_object(ctx: S3Context, action: str) -> tuple[S3Object, Bucket]:
     session = LazySession(ctx.sessions)  # only policies and ACLs need one
     try:
         with reading(ctx.engine) as reader:
-            bucket = lookup.bucket(reader, ctx.bucket)
+            version_id = ctx.query.get("versionId")
+            if version_id is None:
+                bucket, row = lookup.bucket_and_latest(reader, ctx.bucket, ctx.key)
+            else:
+                bucket = lookup.bucket(reader, ctx.bucket)
             if bucket is None:
                 raise errors.NoSuchBucket(BucketName=ctx.bucket)
-            version_id = ctx.query.get("versionId")
             if version_id is not None:
                 row = lookup.version(reader, ctx.bucket, ctx.key, version_id)
                 if row is None:
                     _check_may_list(session, ctx, bucket)
                     raise errors.NoSuchVersion(Key=ctx.key, VersionId=version_id)
             else:
-                row = lookup.latest(reader, ctx.bucket, ctx.key)
                 if row is None or row.delete_marker:
                     _check_may_list(session, ctx, bucket)
                     missing = errors.NoSuchKey(Key=ctx.key)
