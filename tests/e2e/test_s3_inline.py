@@ -4,12 +4,16 @@ of the 64 KiB threshold."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.conftest import Server
 
@@ -75,3 +79,55 @@ def test_versions_and_deletes_of_inline_objects(s3: Any, bucket: str, server: Se
     for version in s3.list_object_versions(Bucket=bucket)["Versions"]:
         s3.delete_object(Bucket=bucket, Key="v", VersionId=version["VersionId"])
     assert blob_files(server) == before
+
+
+def _put_raw(server: Server, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    """An unsigned (anonymous) PUT by raw HTTP."""
+    return httpx.put(server.endpoint.rstrip("/") + path, content=body, headers=headers,
+                     trust_env=False)
+
+
+def test_a_small_put_is_checked_in_the_order_s3_checks(s3: Any, bucket: str, server: Server,
+                                                       make_s3: Any) -> None:
+    """A small body is received before the bucket is read, but the errors keep S3's order:
+    NoSuchBucket, then AccessDenied, then the body's digests; and a refused write changes
+    nothing."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"original")
+    bad_md5 = {"Content-MD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()}
+    missing = _put_raw(server, f"/nobucket-{uuid.uuid4().hex[:12]}/k", b"data", bad_md5)
+    assert missing.status_code == 404 and b"<Code>NoSuchBucket</Code>" in missing.content
+    denied = _put_raw(server, f"/{bucket}/k", b"data", bad_md5)  # anonymous, private bucket
+    assert denied.status_code == 403 and b"<Code>AccessDenied</Code>" in denied.content, denied.content
+    other = make_s3(server.new_account())
+    with pytest.raises(ClientError) as caught:
+        other.put_object(Bucket=bucket, Key="k", Body=b"intruder")
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as caught:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"data", ContentMD5=bad_md5["Content-MD5"])
+    assert caught.value.response["Error"]["Code"] == "BadDigest"
+    with pytest.raises(ClientError) as caught:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"data", IfNoneMatch="*")
+    assert caught.value.response["Error"]["Code"] == "PreconditionFailed"
+    with pytest.raises(ClientError) as caught:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"data", ObjectLockMode="GOVERNANCE",
+                      ObjectLockRetainUntilDate="2030-01-01T00:00:00Z")
+    assert caught.value.response["Error"]["Code"] == "InvalidRequest"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"original"
+
+
+def test_overwrites_in_a_never_versioned_bucket_keep_one_row_and_free_old_blobs(
+        s3: Any, bucket: str, server: Server) -> None:
+    """Overwriting rewrites the key's null version in place: inline → blob → inline leaves
+    one version and no blob file behind, and listings see the key once."""
+    before = blob_files(server)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"a" * 10)
+    s3.put_object(Bucket=bucket, Key="k", Body=os.urandom(INLINE_MAX + 1))
+    assert len(blob_files(server) - before) == 1
+    s3.put_object(Bucket=bucket, Key="k", Body=b"b" * 10, Metadata={"m": "1"})
+    assert blob_files(server) == before
+    got = s3.get_object(Bucket=bucket, Key="k")
+    assert got["Body"].read() == b"b" * 10 and got["Metadata"] == {"m": "1"}
+    versions = s3.list_object_versions(Bucket=bucket)
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in versions["Versions"]] == [
+        ("k", "null", True)]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k"]
