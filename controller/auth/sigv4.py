@@ -105,7 +105,7 @@ def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
 
 
 def _hmac_sha256(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, message.encode("utf-8"), "sha256")
 
 
 # --- dates -----------------------------------------------------------------------------
@@ -245,7 +245,7 @@ class SigV4Request:
         c = self.credential
         key = signing_key(secret_key, c.date, c.region, c.service)
         message = self.string_to_sign().encode("utf-8")
-        return hmac.new(key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(key, message, "sha256").hex()
 
     def verify(self, secret_key: str) -> None:
         """Raise :class:`SignatureMismatch` or :class:`PayloadHashMismatch` unless valid."""
