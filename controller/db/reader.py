@@ -147,40 +147,66 @@ class _ThreadConnections:
     :func:`writing`, kept open instead of taken from and given back to the pool on every
     block. Checkout, checkin and its rollback cost more than the statements of a hot-path
     block, and a connection that stays with one thread (the event loop's, which serves every
-    S3 and EC2 request) keeps its page cache warm. All are closed when the engine is disposed.
-    """
+    S3 and EC2 request) keeps its page cache warm. A connection is closed when its thread ends
+    (its thread-local state goes, and a finaliser closes it) and all are closed when the
+    engine is disposed."""
 
     def __init__(self) -> None:
         self._local = threading.local()
-        self._opened: list[Any] = []
-        self._lock = threading.Lock()
+        self._opened: set[Any] = set()
+        self._lock = threading.RLock()  # a finaliser may run while its own thread holds it
 
     def connection(self, engine: Engine) -> _Own:
         own: _Own | None = getattr(self._local, "own", None)
         if own is None:
             fairy = engine.raw_connection()
             dbapi = fairy.driver_connection
-            fairy.detach()  # never returned to the pool: closed by close_all
-            own = self._local.own = _Own(dbapi)
+            fairy.detach()  # out of the pool for good: never checked in, closed here
+            own = self._local.own = _Own(dbapi, self)
             with self._lock:
-                self._opened.append((fairy, dbapi))  # the fairy too: its collection closes
+                self._opened.add(dbapi)
+            weakref.finalize(own, self._close, dbapi)
         return own
+
+    def _close(self, dbapi: Any) -> None:
+        with self._lock:
+            if dbapi not in self._opened:
+                return
+            self._opened.discard(dbapi)
+        dbapi.close()
+
+    def discard(self, own: _Own) -> None:
+        """Close the calling thread's connection (it could not roll back); the thread's next
+        block opens a new one."""
+        if getattr(self._local, "own", None) is own:
+            del self._local.own
+        self._close(own.dbapi)
 
     def close_all(self) -> None:
         with self._lock:
-            opened, self._opened = self._opened, []
-            self._local = threading.local()
-        for _fairy, dbapi in opened:
+            opened, self._opened = self._opened, set()
+            dropped, self._local = self._local, threading.local()
+        del dropped  # outside the lock: dropping it may run the finalisers, which take it
+        for dbapi in opened:
             dbapi.close()
 
 
 class _Own:
     """A thread's own connection and what its open blocks are doing."""
 
-    def __init__(self, dbapi: Any) -> None:
+    def __init__(self, dbapi: Any, owner: _ThreadConnections) -> None:
         self.dbapi = dbapi
+        self.owner = owner
         self.depth = 0
         self.writing = False
+
+    def rollback(self) -> None:
+        """Roll back; a connection that cannot is closed rather than reused half-way through
+        a transaction."""
+        try:
+            self.dbapi.rollback()
+        except Exception:  # noqa: BLE001 - the caller's error is the one that matters
+            self.owner.discard(self)
 
 
 _OWN: weakref.WeakKeyDictionary[Engine, _ThreadConnections] = weakref.WeakKeyDictionary()
@@ -207,7 +233,9 @@ def writing(engine: Engine) -> Iterator[Reader]:
     """One transaction, committed when the block succeeds and rolled back when it raises: for
     hot-path writes made of a few prepared statements, where an ORM session and unit of work
     would cost more than the statements. On the thread's own connection (SQLite) or a pooled
-    one. Writing blocks do not nest."""
+    one. On SQLite the transaction takes the write lock when it begins (``BEGIN IMMEDIATE``), so
+    that what it reads before its first write cannot change before it commits. Writing blocks
+    do not nest, and no block may ``await``: other tasks on the loop would share it."""
     own = _own(engine)
     if own is None:
         connection = engine.raw_connection()
@@ -225,10 +253,12 @@ def writing(engine: Engine) -> Iterator[Reader]:
     own.writing = True
     own.depth += 1
     try:
+        if not own.dbapi.in_transaction:
+            own.dbapi.execute("BEGIN IMMEDIATE")
         yield Reader(own.dbapi, engine.dialect)
         own.dbapi.commit()
     except BaseException:
-        own.dbapi.rollback()
+        own.rollback()
         raise
     finally:
         own.depth -= 1
@@ -254,4 +284,4 @@ def reading(engine: Engine) -> Iterator[Reader]:
     finally:
         own.depth -= 1
         if own.depth == 0 and own.dbapi.in_transaction:
-            own.dbapi.rollback()
+            own.rollback()

@@ -57,6 +57,8 @@ _NULL = _T.c.version_id == bindparam("null_version")
 _DELETE_NULL = Prepared(delete(_T).where(_KEY, _NULL).returning(_T.c.blob_id))
 _DEMOTE = Prepared(update(_T).where(_KEY, _T.c.is_latest.is_(True))
                    .values(is_latest=bindparam("demoted")))
+_DEMOTE_OTHERS = Prepared(update(_T).where(_KEY, _T.c.is_latest.is_(True), ~_NULL)
+                          .values(is_latest=bindparam("demoted")))
 _COLUMNS = tuple(c.key for c in _T.columns if c.key != "id")
 _INSERT = Prepared(insert(_T).values({name: bindparam(name) for name in _COLUMNS}))
 _NULL_ROW = Prepared(select(_T.c.id, _T.c.blob_id).where(_KEY, _NULL).with_for_update())
@@ -105,6 +107,10 @@ def install_values(reader: Reader, bucket: Bucket, values: dict[str, Any]) -> li
         freed = [r.blob_id for r in gone if r.blob_id]
     if bucket.versioning is not None:
         reader.execute(_DEMOTE, {**key, "demoted": False})
+    else:
+        # The bucket may have been versioned since it was read (another controller, between
+        # that read and this transaction's lock): a version made meanwhile stops being latest.
+        reader.execute(_DEMOTE_OTHERS, {**key, "demoted": False, "null_version": NULL_VERSION})
     values["is_latest"] = True
     if values.get("last_modified") is None:
         values["last_modified"] = utcnow()
@@ -115,12 +121,14 @@ def install_values(reader: Reader, bucket: Bucket, values: dict[str, Any]) -> li
     for name, default in _DEFAULTS.items():
         if values.get(name) is None:
             values[name] = default
-    if replaced is None:
-        reader.execute(_INSERT, {name: values.get(name) for name in _COLUMNS})
-    else:
-        reader.execute(_REWRITE, {"b_id": replaced.id,
-                                  **{name: values.get(name) for name in _REWRITTEN}})
-    return freed
+    if replaced is not None and reader.execute(_REWRITE, {
+            "b_id": replaced.id, **{name: values.get(name) for name in _REWRITTEN}}) == 1:
+        return freed
+    # New key, or (defensively) the row went away after it was read, with its blob freed by
+    # whoever removed it: insert; a concurrent first write of the same key makes this an
+    # IntegrityError, and the caller retries.
+    reader.execute(_INSERT, {name: values.get(name) for name in _COLUMNS})
+    return freed if replaced is None else []
 
 
 @dataclass(frozen=True)
@@ -145,11 +153,11 @@ def remove(session: Session, bucket: Bucket, key: str, version_id: str | None,
     if version_id is not None:
         return _remove_version(session, bucket.name, key, version_id, bypass_governance)
     if bucket.versioning is None:
-        row = session.scalar(select(S3Object).where(*where, S3Object.version_id == NULL_VERSION))
-        if row is None:
-            return Removal([])
-        session.delete(row)
-        return Removal([row.blob_id] if row.blob_id else [])
+        # One statement that returns what it deleted: a row the session read earlier may have
+        # been rewritten in place since (install_values), so its blob id is not trusted.
+        gone = Reader.of_session(session).all(_DELETE_NULL, {
+            "b_bucket": bucket.name, "b_key": key, "null_version": NULL_VERSION})
+        return Removal([r.blob_id for r in gone if r.blob_id])
     freed: list[str] = []
     marker_version = new_version_id()
     if bucket.versioning == "Suspended":

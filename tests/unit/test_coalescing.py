@@ -90,3 +90,18 @@ def test_a_real_server_on_it_answers_keep_alive_requests_whole() -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_large_writes_leave_at_once() -> None:
+    async def scenario() -> list[bytes]:
+        inner = _Recorder()
+        transport = CoalescingTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
+        transport.write(b"head")
+        transport.write(b"x" * (64 * 1024))
+        sent_at_once = list(inner.writes)
+        transport.write(b"tail")
+        await asyncio.sleep(0)
+        return [*sent_at_once, b"--", *inner.writes]
+
+    big = b"head" + b"x" * (64 * 1024)
+    assert asyncio.run(scenario()) == [big, b"--", big, b"tail"]
