@@ -32,17 +32,14 @@ _O_KEYS = tuple(str(c.key) for c in _O)
 
 
 def _detached(model: type[Any], row: Any) -> Any:
-    """A detached instance holding ``row``'s columns, made as the ORM's loader makes one: its
-    attribute dictionary is filled directly. The constructor would fire an attribute event for
-    every column, which cost more than the query that found the row."""
-    if row is None:
-        return None
-    instance = model.__mapper__.class_manager.new_instance()
-    instance.__dict__.update(row._asdict())
-    return instance
+    """:func:`_filled` with ``row``'s columns, None for no row."""
+    return None if row is None else _filled(model, row._asdict())
 
 
 def _filled(model: type[Any], values: dict[str, Any]) -> Any:
+    """A detached instance holding ``values``, made as the ORM's loader makes one: its
+    attribute dictionary is filled directly. The constructor would fire an attribute event for
+    every column, which cost more than the query that found the row."""
     instance = model.__mapper__.class_manager.new_instance()
     instance.__dict__.update(values)
     return instance
