@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from controller import ids
-from controller.auth.request import HttpRequest, parse_form
+from controller.auth.request import HttpRequest, join_headers, parse_form
 from controller.cloudwatch import endpoint as cloudwatch
 from controller.cloudwatch.jobs import cloudwatch_loop
 from controller.config import Settings
@@ -94,19 +94,20 @@ class Frontend:
     async def _serve(self, request: Request, request_id: str) -> Response:
         """Query-protocol calls (an ``Action`` in the URL, or a form POST) are read whole, within
         a cap; everything else is S3, whose handlers stream the body themselves."""
-        site = self.runtime.website.bucket_of(request.headers.get("host", ""))
+        scope = request.scope
+        headers = join_headers(scope["headers"])
+        site = self.runtime.website.bucket_of(headers.get("host", ""))
         if site is not None:
             return await self.runtime.website.handle(request, site, request_id)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        is_form = request.method == "POST" and content_type == FORM
-        scope = request.scope
-        rpc = cloudwatch.rpc_operation(request.method, scope["path"], request.headers)
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        is_form = scope["method"] == "POST" and content_type == FORM
+        rpc = cloudwatch.rpc_operation(scope["method"], scope["path"], headers)
         if rpc is not None:
             return await self._cloudwatch_rpc(request, request_id, *rpc)
         query: bytes = scope["query_string"]
         if not is_form and (not query or not any(
                 name == "Action" for name, _ in parse_qsl(query.decode("latin-1")))):
-            return await self.runtime.s3.handle(request, request_id)
+            return await self.runtime.s3.handle(request, request_id, headers)
         try:
             body = await _read_body(request, self.limit)
         except BodyTooLarge:

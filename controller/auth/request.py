@@ -42,7 +42,7 @@ class HttpRequest:
     @classmethod
     def from_asgi(
         cls, scope: Mapping[str, Any], body: bytes = b"", *, parse_form_body: bool = True,
-        body_sha256: str | None = None,
+        body_sha256: str | None = None, headers: dict[str, str] | None = None,
     ) -> HttpRequest:
         """Build from an ASGI HTTP scope and the (already read) body.
 
@@ -50,6 +50,7 @@ class HttpRequest:
         signers can re-encode them byte for byte; header values are decoded as Latin-1,
         as HTTP and Python clients do. A POST form body is decoded into ``form`` unless
         ``parse_form_body`` is false (S3 must pass False: its bodies are never auth forms).
+        ``headers``: the scope's headers already joined (:func:`join_headers`), if they were.
         """
         raw_path: bytes | None = scope.get("raw_path")
         if raw_path is not None:
@@ -57,7 +58,8 @@ class HttpRequest:
         else:
             path = quote(str(scope.get("path", "/")), safe="/~!$&'()*+,;=:@")
         query_string: bytes = scope.get("query_string", b"")
-        headers = join_headers(scope.get("headers", ()))
+        if headers is None:
+            headers = join_headers(scope.get("headers", ()))
         method = str(scope.get("method", "GET")).upper()
         form = parse_form(headers, body) if parse_form_body and method == "POST" else None
         return cls(

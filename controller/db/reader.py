@@ -17,8 +17,8 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +36,10 @@ class _Compiled:
     sql: str
     names: tuple[str, ...]
     positional: bool
-    binds: tuple[Processor, ...]
-    results: tuple[Processor, ...]
+    binds: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """(position, processor) of the parameters that have a bind processor."""
+    results: tuple[Processor, ...] | None
+    """Each column's result processor; None when no column has one."""
     row: Callable[[Any], Any]
 
 
@@ -69,13 +71,15 @@ class Prepared:
         names = tuple(compiled.positiontup or ()) if dialect.positional else tuple(binds)
         labels = [str(column.key) for column in self._columns]
         row_type: Any = namedtuple("Row", labels, rename=True)  # type: ignore[misc]
+        processors = [binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
+                        for c in self._columns)
         return _Compiled(
             sql=compiled.string,
             names=names,
             positional=dialect.positional,
-            binds=tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names),
-            results=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
-                          for c in self._columns),
+            binds=tuple((i, p) for i, p in enumerate(processors) if p is not None),
+            results=results if any(p is not None for p in results) else None,
             row=row_type._make,
         )
 
@@ -83,9 +87,12 @@ class Prepared:
 class Reader:
     """Runs :class:`Prepared` statements on one DBAPI connection."""
 
-    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
+    def __init__(self, dbapi_connection: Any, dialect: Dialect, serialized: bool = False) -> None:
         self._connection = dbapi_connection
         self._dialect = dialect
+        self.serialized = serialized
+        """True in a :func:`writing` block on SQLite, which holds the database's write lock
+        from its start: nothing it read can change before it commits."""
 
     @classmethod
     def of_session(cls, session: Session) -> Reader:
@@ -96,10 +103,9 @@ class Reader:
     def _args(self, c: _Compiled, params: Mapping[str, Any] | None) -> Any:
         given = params or {}
         values = [given[n] for n in c.names]  # a missing parameter is a programming error
-        for i, process in enumerate(c.binds):
-            if process is not None:
-                values[i] = process(values[i])
-        return tuple(values) if c.positional else dict(zip(c.names, values, strict=True))
+        for i, process in c.binds:
+            values[i] = process(values[i])
+        return values if c.positional else dict(zip(c.names, values, strict=True))
 
     def _run(self, cursor: Any, c: _Compiled, params: Mapping[str, Any] | None) -> None:
         """Execute; a driver error is raised as SQLAlchemy's (``IntegrityError``, ...), as Core
@@ -130,11 +136,11 @@ class Reader:
             fetched = cursor.fetchall()
         finally:
             cursor.close()
-        if any(p is not None for p in c.results):
-            processors = c.results
-            return [c.row([v if p is None else p(v) for p, v in zip(processors, raw, strict=True)])
-                    for raw in fetched]
         make = c.row
+        processors = c.results
+        if processors is not None:
+            return [make([v if p is None else p(v) for p, v in zip(processors, raw, strict=True)])
+                    for raw in fetched]
         return [make(raw) for raw in fetched]
 
     def first(self, prepared: Prepared, params: Mapping[str, Any] | None = None) -> Any | None:
@@ -228,60 +234,108 @@ def _own(engine: Engine) -> _Own | None:
     return connections.connection(engine)
 
 
-@contextmanager
-def writing(engine: Engine) -> Iterator[Reader]:
+def writing(engine: Engine) -> AbstractContextManager[Reader]:
     """One transaction, committed when the block succeeds and rolled back when it raises: for
     hot-path writes made of a few prepared statements, where an ORM session and unit of work
     would cost more than the statements. On the thread's own connection (SQLite) or a pooled
     one. On SQLite the transaction takes the write lock when it begins (``BEGIN IMMEDIATE``), so
     that what it reads before its first write cannot change before it commits. Writing blocks
     do not nest, and no block may ``await``: other tasks on the loop would share it."""
-    own = _own(engine)
-    if own is None:
-        connection = engine.raw_connection()
-        try:
-            yield Reader(connection.driver_connection, engine.dialect)
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
-        finally:
-            connection.close()
-        return
-    if own.writing:
-        raise RuntimeError("writing() blocks do not nest")
-    own.writing = True
-    own.depth += 1
-    try:
-        if not own.dbapi.in_transaction:
-            own.dbapi.execute("BEGIN IMMEDIATE")
-        yield Reader(own.dbapi, engine.dialect)
-        own.dbapi.commit()
-    except BaseException:
-        own.rollback()
-        raise
-    finally:
-        own.depth -= 1
-        own.writing = False
+    return _Writing(engine)
 
 
-@contextmanager
-def reading(engine: Engine) -> Iterator[Reader]:
+def reading(engine: Engine) -> AbstractContextManager[Reader]:
     """A reader on a connection of its own (the thread's own for SQLite, else a pooled one);
     nothing it does is ever committed. Inside a :func:`writing` block of the same thread it
     shares that block's connection and sees its writes."""
-    own = _own(engine)
-    if own is None:
-        connection = engine.raw_connection()
+    return _Reading(engine)
+
+
+class _Block:
+    """A :func:`writing` or :func:`reading` block, as a class: these blocks run on every
+    request, and a generator-based context manager costs several times more to enter and
+    leave. On a database other than SQLite the block has a pooled connection of its own."""
+
+    _commits = False
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._own: _Own | None = None
+        self._pooled: Any = None
+
+    def _enter_pooled(self) -> Reader:
+        self._pooled = self._engine.raw_connection()
+        return Reader(self._pooled.driver_connection, self._engine.dialect)
+
+    def _exit_pooled(self, failed: bool) -> None:
+        connection = self._pooled
         try:
-            yield Reader(connection.driver_connection, engine.dialect)
+            if self._commits:
+                if failed:
+                    connection.rollback()
+                else:
+                    connection.commit()
         finally:
             connection.close()  # back to the pool, which rolls back
-        return
-    own.depth += 1
-    try:
-        yield Reader(own.dbapi, engine.dialect)
-    finally:
-        own.depth -= 1
-        if own.depth == 0 and own.dbapi.in_transaction:
-            own.rollback()
+
+
+class _Writing(_Block):
+    _commits = True
+
+    def __enter__(self) -> Reader:
+        own = _own(self._engine)
+        if own is None:
+            return self._enter_pooled()
+        if own.writing:
+            raise RuntimeError("writing() blocks do not nest")
+        own.writing = True
+        own.depth += 1
+        self._own = own
+        try:
+            if not own.dbapi.in_transaction:
+                own.dbapi.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._leave(own, failed=True)
+            raise
+        return Reader(own.dbapi, self._engine.dialect, serialized=True)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._pooled is not None:
+            self._exit_pooled(failed=kind is not None)
+        elif self._own is not None:
+            self._leave(self._own, failed=kind is not None)
+
+    @staticmethod
+    def _leave(own: _Own, failed: bool) -> None:
+        try:
+            if failed:
+                own.rollback()
+            else:
+                try:
+                    own.dbapi.commit()
+                except BaseException:
+                    own.rollback()
+                    raise
+        finally:
+            own.depth -= 1
+            own.writing = False
+
+
+class _Reading(_Block):
+    def __enter__(self) -> Reader:
+        own = _own(self._engine)
+        if own is None:
+            return self._enter_pooled()
+        own.depth += 1
+        self._own = own
+        return Reader(own.dbapi, self._engine.dialect)
+
+    def __exit__(self, *_: object) -> None:
+        if self._pooled is not None:
+            self._exit_pooled(failed=False)
+            return
+        own = self._own
+        if own is not None:
+            own.depth -= 1
+            if own.depth == 0 and own.dbapi.in_transaction:
+                own.rollback()

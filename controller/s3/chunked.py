@@ -35,7 +35,10 @@ def is_aws_chunked(headers: Mapping[str, str]) -> bool:
     (a client may store the coding as plain object metadata, as S3 lets it)."""
     if headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
         return True
-    encodings = [part.strip().lower() for part in headers.get("content-encoding", "").split(",")]
+    coding = headers.get("content-encoding")
+    if coding is None:
+        return False
+    encodings = [part.strip().lower() for part in coding.split(",")]
     return "aws-chunked" in encodings and "x-amz-decoded-content-length" in headers
 
 

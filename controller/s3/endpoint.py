@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from controller.auth import errors as auth
-from controller.auth.request import HttpRequest
+from controller.auth.request import HttpRequest, join_headers
 from controller.config import Settings
 from controller.db.reader import reading
 from controller.identity.authenticate import Authenticator, Principal
@@ -57,14 +58,19 @@ class S3Endpoint:
         self._auth = authenticator
         self._blobs = blobs
 
-    async def handle(self, request: Request, request_id: str) -> Response:
-        """Serve one S3 request; the body is not read here (handlers stream it)."""
-        declared = request.headers.get("x-amz-content-sha256", "")
+    async def handle(self, request: Request, request_id: str,
+                     headers: dict[str, str] | None = None) -> Response:
+        """Serve one S3 request; the body is not read here (handlers stream it). ``headers``:
+        the request's, already joined (:func:`~controller.auth.request.join_headers`)."""
+        if headers is None:
+            headers = join_headers(request.scope["headers"])
+        declared = headers.get("x-amz-content-sha256", "")
         signed_hash = declared.lower() if _HEX64.fullmatch(declared) else None
         if signed_hash is None and not declared:
             signed_hash = _EMPTY_SHA256  # SigV4 without the header signs the hash of the body
         http = HttpRequest.from_asgi(request.scope, b"", parse_form_body=False,
-                                     body_sha256=signed_hash or declared or None)
+                                     body_sha256=signed_hash or declared or None,
+                                     headers=headers)
         target = Target(None, None)
         try:
             target = _target(http, self._settings.dns_domain)
@@ -87,16 +93,17 @@ class S3Endpoint:
             response = self._error(request, errors.S3Error(), target, request_id)
         else:
             response = _response(request.method, reply, request_id)
-        return self._cors(request, target, response)
+        return self._cors(request, headers, target, response)
 
-    def _cors(self, request: Request, target: Target, response: Response) -> Response:
+    def _cors(self, request: Request, headers: Mapping[str, str], target: Target,
+              response: Response) -> Response:
         """A cross-origin request (``Origin``) to a bucket gets the Access-Control-* headers of
         the bucket's first CORS rule allowing its origin and method, success or error. The
         method is ``Access-Control-Request-Method`` when sent, else the request's own."""
-        origin = request.headers.get("origin")
+        origin = headers.get("origin")
         if origin is None or target.bucket is None or request.method == "OPTIONS":
             return response
-        method = request.headers.get("access-control-request-method", request.method)
+        method = headers.get("access-control-request-method", request.method)
         config = cors_configuration(self._sessions, target.bucket)
         for name, value in cors.actual(config, origin, method):
             response.headers[name] = value

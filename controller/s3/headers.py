@@ -72,10 +72,14 @@ def content_md5(headers: Mapping[str, str]) -> str | None:
     return digest.hex()
 
 
+_CHECKSUM_HEADERS = tuple((algorithm, f"x-amz-checksum-{algorithm.lower()}")
+                          for algorithm in CHECKSUMS)
+
+
 def declared_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
     """(algorithm, base64 value) of an ``x-amz-checksum-*`` header the client sent."""
-    for algorithm in CHECKSUMS:
-        value = headers.get(f"x-amz-checksum-{algorithm.lower()}")
+    for algorithm, name in _CHECKSUM_HEADERS:
+        value = headers.get(name)
         if value is not None:
             return algorithm, value
     wanted = headers.get("x-amz-sdk-checksum-algorithm", "").upper()

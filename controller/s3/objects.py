@@ -206,7 +206,7 @@ def install_object(ctx: S3Context, info: BlobInfo, fields: dict[str, Any], *,
             current = lookup.latest(reader, ctx.bucket, row["key"])
             live = current is not None and not current.delete_marker
             check_write_conditions(ctx.headers, current.etag if live and current else None)
-        return store.install_values(reader, bucket, row), row, bucket
+        return store.install_values(reader, bucket, row, bucket_read_here=True), row, bucket
 
     try:
         freed, row, bucket = store.with_write_retry(ctx.engine, install)

@@ -82,13 +82,15 @@ def install(session: Session, bucket: Bucket, row: S3Object) -> list[str]:
     return freed
 
 
-def install_values(reader: Reader, bucket: Bucket, values: dict[str, Any]) -> list[str]:
+def install_values(reader: Reader, bucket: Bucket, values: dict[str, Any], *,
+                   bucket_read_here: bool = False) -> list[str]:
     """Make the version whose column ``values`` are given (``bucket``, ``key``, ...) the latest
     version of its key; return blob ids no longer referenced. ``values`` is filled in with what
     was inserted (version id, time, Object Lock default retention, column defaults).
 
     Unversioned and suspended buckets keep one ``null`` version (replaced); versioned buckets
-    keep every version. Prepared statements only: this runs on every write."""
+    keep every version. Prepared statements only: this runs on every write.
+    ``bucket_read_here``: ``bucket`` was read by ``reader`` in this transaction."""
     key = {"b_bucket": values["bucket"], "b_key": values["key"]}
     freed: list[str] = []
     replaced: Any = None
@@ -107,9 +109,10 @@ def install_values(reader: Reader, bucket: Bucket, values: dict[str, Any]) -> li
         freed = [r.blob_id for r in gone if r.blob_id]
     if bucket.versioning is not None:
         reader.execute(_DEMOTE, {**key, "demoted": False})
-    else:
+    elif not (bucket_read_here and reader.serialized):
         # The bucket may have been versioned since it was read (another controller, between
         # that read and this transaction's lock): a version made meanwhile stops being latest.
+        # Not so when it was read under the write lock this transaction still holds.
         reader.execute(_DEMOTE_OTHERS, {**key, "demoted": False, "null_version": NULL_VERSION})
     values["is_latest"] = True
     if values.get("last_modified") is None:

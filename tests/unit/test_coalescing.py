@@ -7,6 +7,8 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -71,25 +73,68 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def test_a_real_server_on_it_answers_keep_alive_requests_whole() -> None:
+@contextmanager
+def _server(keep_alive: float = 5) -> Iterator[int]:
+    """A real uvicorn server on the protocol; its port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(_app, host="127.0.0.1", port=port, log_config=None,
-                                           http=CoalescingHttpTools, lifespan="off"))
+                                           http=CoalescingHttpTools, lifespan="off",
+                                           timeout_keep_alive=keep_alive))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 10
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.02)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
-            for _ in range(20):  # one connection, kept alive
-                reply = client.get("/")
-                assert reply.status_code == 200 and reply.content == b"x" * 5000
+        yield port
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_real_server_on_it_answers_keep_alive_requests_whole() -> None:
+    with _server() as port, httpx.Client(base_url=f"http://127.0.0.1:{port}",
+                                         trust_env=False) as client:
+        for _ in range(20):  # one connection, kept alive
+            reply = client.get("/")
+            assert reply.status_code == 200 and reply.content == b"x" * 5000
+
+
+_REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _answer(sock: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"x" * 5000):
+        chunk = sock.recv(65536)
+        assert chunk, "closed before the answer"
+        data += chunk
+    return data
+
+
+def test_keep_alive_closes_an_idle_connection_only() -> None:
+    """One timer per connection: a connection in use (requests, or a request arriving in
+    parts) stays open past the keep-alive time; an idle one is closed once it has passed."""
+    with _server(keep_alive=0.6) as port:
+        with socket.create_connection(("127.0.0.1", port)) as busy:
+            for _ in range(8):  # 1.6 s of requests, never 0.6 s apart
+                busy.sendall(_REQUEST)
+                assert _answer(busy).startswith(b"HTTP/1.1 200")
+                time.sleep(0.2)
+            busy.sendall(_REQUEST[:10])  # a request sent slowly, in two parts
+            time.sleep(0.4)
+            busy.sendall(_REQUEST[10:])
+            time.sleep(0.4)  # 0.8 s after the last response, 0.4 s after the last data
+            assert _answer(busy).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(("127.0.0.1", port)) as idle:
+            idle.sendall(_REQUEST)
+            _answer(idle)
+            started = time.monotonic()
+            idle.settimeout(5)
+            assert idle.recv(1) == b""  # closed by the server
+            assert 0.5 <= time.monotonic() - started < 2.5
 
 
 def test_large_writes_leave_at_once() -> None:
