@@ -230,9 +230,12 @@ async def put_object(ctx: S3Context) -> S3Reply:
     inline_max = ctx.settings.s3_inline_max_bytes
     length = declared_length(ctx)
     conditional = "if-match" in ctx.headers or "if-none-match" in ctx.headers
-    if length is not None and length <= inline_max:
+    if (length is not None and length <= inline_max
+            and ctx.headers.get("expect", "").lower() != "100-continue"):
         # A small body is received first (it is kept in memory): then one transaction checks
-        # access and installs it, as the body-first order costs nothing here.
+        # access and installs it, as the body-first order costs nothing here. Not when the
+        # client waits for 100 Continue before sending it: the server's first read of the
+        # body sends that, and S3 refuses a request it would refuse before inviting its body.
         received = await receive_unverified(ctx, inline_max)
         info = received.info
         version_id, expiration = install_object(

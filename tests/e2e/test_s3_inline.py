@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,41 @@ def test_a_small_put_is_checked_in_the_order_s3_checks(s3: Any, bucket: str, ser
                       ObjectLockRetainUntilDate="2030-01-01T00:00:00Z")
     assert caught.value.response["Error"]["Code"] == "InvalidRequest"
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"original"
+
+
+def _first_status_line(server: Server, request: bytes, body: bytes | None) -> list[bytes]:
+    """Send ``request`` (head only) on a raw socket; if the server invites the body with
+    ``100 Continue``, send ``body``. The status lines of what came back, in order."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        data = sock.recv(65536)
+        lines = [data.split(b"\r\n", 1)[0]]
+        if lines[0].startswith(b"HTTP/1.1 100") and body is not None:
+            sock.sendall(body)
+            rest = data.split(b"\r\n\r\n", 1)[1]
+            while b"\r\n\r\n" not in rest:
+                rest += sock.recv(65536)
+            lines.append(rest.split(b"\r\n", 1)[0])
+        return lines
+
+
+def test_expect_100_continue_is_refused_before_the_body(s3: Any, bucket: str,
+                                                         server: Server) -> None:
+    """A small PUT that waits for ``100 Continue`` is refused without it when it may not
+    write (S3 checks access before inviting the body); an allowed one gets it, then 200."""
+    host = f"127.0.0.1:{server.port}"
+    anonymous = (f"PUT /{bucket}/k HTTP/1.1\r\nHost: {host}\r\nContent-Length: 123\r\n"
+                 "Expect: 100-continue\r\n\r\n").encode()
+    assert _first_status_line(server, anonymous, b"x" * 123)[0].startswith(b"HTTP/1.1 403")
+    missing = anonymous.replace(f"/{bucket}/".encode(), b"/nobucket-expect-100/")
+    assert _first_status_line(server, missing, b"x" * 123)[0].startswith(b"HTTP/1.1 404")
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "k"})
+    path = url.split(host, 1)[1]
+    allowed = (f"PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\n"
+               "Expect: 100-continue\r\n\r\n").encode()
+    statuses = _first_status_line(server, allowed, b"hello")
+    assert [line[:12] for line in statuses] == [b"HTTP/1.1 100", b"HTTP/1.1 200"], statuses
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"hello"
 
 
 def test_overwrites_in_a_never_versioned_bucket_keep_one_row_and_free_old_blobs(
