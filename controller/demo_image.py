@@ -2,10 +2,11 @@
 
 The image (``deploy/images/build-demo.sh``: kernel + ramdisk + root disk) is built into
 ``DATA/demo-image`` when it is not there yet and the machine can build it, then imported through
-the same code path as ``ironbark admin image import`` (the cloud's own S3 and EC2 APIs, as the
-admin account) and made public, so every account sees it in DescribeImages. It happens once:
-``DATA/demo-image.json`` records the image id, and an image of the demo's name already in the
-admin account counts as done. Runs in a thread after the API listens; a machine that cannot
+the same code path as ``ironbark admin image import`` (the cloud's own S3 and EC2 APIs) as
+an account of its own, :data:`ACCOUNT` (created then), and made public, so every account sees it
+in DescribeImages while no user account holds its bucket: a new account starts empty, as in
+AWS, whose public images belong to their publishers. It happens once: ``DATA/demo-image.json``
+records the image id, and an image of the demo's name already in that account counts as done. Runs in a thread after the API listens; a machine that cannot
 build the image (no readable kernel, no busybox) logs why and starts without it.
 """
 
@@ -27,6 +28,8 @@ from controller.logs import event
 
 log = logging.getLogger("ironbark.demo_image")
 BUCKET = "ironbark-images"
+ACCOUNT = "ironbark-images"
+"""The account that owns the demo image and its bucket."""
 MARKER = "demo-image.json"
 BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "deploy" / "images" / "build-demo.sh"
 BUILD_TIMEOUT = 300.0
@@ -87,18 +90,33 @@ def _wait_ready(settings: Settings, stop: threading.Event) -> bool:
 
 
 def _own_images(ec2: Any, *names: str) -> dict[str, str]:
-    """Name -> id of the admin account's images with these names."""
+    """Name -> id of the image account's images with these names."""
     reply = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": list(names)}])
     return {image["Name"]: image["ImageId"] for image in reply["Images"]}
 
 
+def image_account(settings: Settings) -> None:
+    """Create :data:`ACCOUNT` unless it exists."""
+    from controller.cli.admin import _db
+    from controller.identity import service
+    from controller.identity.errors import NoSuchEntity
+    from controller.provisioning import provision_account
+
+    with _db(settings) as (session, box):
+        try:
+            service.get_account(session, ACCOUNT)
+        except NoSuchEntity:
+            provision_account(session, box, ACCOUNT)
+
+
 def register(settings: Settings, directory: Path) -> str:
-    """Import the image in ``directory`` into the admin account, public, unless an image of its
+    """Import the image in ``directory`` into :data:`ACCOUNT`, public, unless an image of its
     name is there already; record and return the machine image's id."""
     from controller.cli.image_import import clients, directory_files, import_files
 
     files = directory_files(directory)
-    s3, ec2 = clients(settings, None, settings.local_endpoint)
+    image_account(settings)
+    s3, ec2 = clients(settings, ACCOUNT, settings.local_endpoint)
     parts = (f"{files.name}-kernel", f"{files.name}-ramdisk")
     found = _own_images(ec2, files.name, *parts)
     image_id = found.get(files.name)

@@ -136,9 +136,8 @@ class Server:
         tail = "\n".join(self.log_text().splitlines()[-40:])
         pytest.fail(f"server {what}; log tail ({self.log_path}):\n{tail}", pytrace=False)
 
-    def new_account(self, name: str | None = None) -> Credentials:
-        """Provision an account straight in the server's database, as ``ironbark admin`` does."""
-        from controller.provisioning import provision_account
+    def _database(self) -> Any:
+        """(engine, session factory, secret box) of the server's database, made once."""
         from controller.runtime import secret_box
 
         if self._db is None:
@@ -146,8 +145,23 @@ class Server:
                 settings = load_settings(data_dir=self.data_dir, database_url=self.database_url)
             engine = make_engine(self.database_url)
             self._db = (engine, make_session_factory(engine), secret_box(settings))
-        with transaction(self._db[1]) as session:
-            return provision_account(session, self._db[2], name or f"t-{uuid.uuid4().hex[:12]}")
+        return self._db
+
+    def new_account(self, name: str | None = None) -> Credentials:
+        """Provision an account straight in the server's database, as ``ironbark admin`` does."""
+        from controller.provisioning import provision_account
+
+        _, sessions, box = self._database()
+        with transaction(sessions) as session:
+            return provision_account(session, box, name or f"t-{uuid.uuid4().hex[:12]}")
+
+    def account_credentials(self, name: str) -> Credentials:
+        """The first active access key of an existing account (by name), from the database."""
+        from controller.cli.admin import active_credentials
+
+        _, sessions, box = self._database()
+        with transaction(sessions) as session:
+            return active_credentials(session, box, name)
 
 
 def _wait_healthy(server: Server) -> bool:

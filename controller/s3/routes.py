@@ -43,6 +43,8 @@ def routes() -> Mapping[tuple[str, str, str], Handler]:
 
 
 def subresource_of(query: Mapping[str, str]) -> str:
+    if not query:
+        return ""
     return next((name for name in SUBRESOURCES if name in query), "")
 
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 
+from controller.identity.service import Credentials
 from tests.conftest import Server, _start, _stop, running_server
 
 T = TypeVar("T")
@@ -79,18 +80,28 @@ def announced_image(server: Server, deadline: float = 60.0) -> str:
 
 
 def test_a_new_account_sees_the_public_demo_image(server: Server, make_ec2: Any, make_boto2: Any,
-                                                  clients: Any) -> None:
+                                                  make_s3: Any, clients: Any) -> None:
     image_id = announced_image(server)
     user = server.new_account()
     images = make_ec2(user).describe_images(ExecutableUsers=["all"])["Images"]
+    owner = _image_account(server)
+    assert owner.account_id != server.admin.account_id
     assert [(i["ImageId"], i["Name"], i["Public"], i["OwnerId"]) for i in images] == [
-        (image_id, NAME, True, server.admin.account_id)]
+        (image_id, NAME, True, owner.account_id)]
     assert images[0]["KernelId"].startswith("aki-") and images[0]["RamdiskId"].startswith("ari-")
     listed = clients.aws(user)("ec2", "describe-images", "--filters", f"Name=name,Values={NAME}")
     assert [i["ImageId"] for i in listed["Images"]] == [image_id]
     boto2_images = make_boto2(user).get_all_images(executable_by=["all"])
     assert [(i.id, i.name, i.is_public) for i in boto2_images] == [(image_id, NAME, True)]
     assert json.loads((server.data_dir / "demo-image.json").read_text())["ImageId"] == image_id
+    # Its files are in a bucket of the image account: the admin account starts empty.
+    assert make_s3(server.admin).list_buckets()["Buckets"] == []
+    assert [b["Name"] for b in make_s3(owner).list_buckets()["Buckets"]] == ["ironbark-images"]
+
+
+def _image_account(server: Server) -> Credentials:
+    """The credentials of the account that owns the demo image."""
+    return server.account_credentials("ironbark-images")
 
 
 def _restart(server: Server, env: dict[str, str]) -> Server:
@@ -108,13 +119,14 @@ def test_restarts_do_not_register_it_again(server: Server, demo_env: dict[str, s
     try:
         assert f"Demo image {image_id} (public)" in current.banner_text()
         marker.unlink()
-        current = _restart(current, demo_env)  # no marker: found by name in the admin account
+        current = _restart(current, demo_env)  # no marker: found by name in its account
         assert announced_image(current) == image_id
         eventually(marker.exists, "the marker written again")
-        admin = boto3.client("ec2", endpoint_url=current.endpoint, region_name="us-east-1",
-                             aws_access_key_id=server.admin.access_key_id,
-                             aws_secret_access_key=server.admin.secret_access_key)
-        names = [i["Name"] for i in admin.describe_images(Owners=["self"])["Images"]]
+        owner = _image_account(server)  # the same database; its engine is disposed with it
+        ec2 = boto3.client("ec2", endpoint_url=current.endpoint, region_name="us-east-1",
+                           aws_access_key_id=owner.access_key_id,
+                           aws_secret_access_key=owner.secret_access_key)
+        names = [i["Name"] for i in ec2.describe_images(Owners=["self"])["Images"]]
         assert sorted(names) == [NAME, f"{NAME}-kernel", f"{NAME}-ramdisk"]
         assert "demo_image.registered" not in current.log_text()
     finally:
