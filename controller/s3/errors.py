@@ -128,6 +128,11 @@ OwnershipControlsNotFoundError = _client(
 NoSuchPublicAccessBlockConfiguration = _client(
     "NoSuchPublicAccessBlockConfiguration", 404,
     "The public access block configuration was not found")
+ServerSideEncryptionConfigurationNotFoundError = _client(
+    "ServerSideEncryptionConfigurationNotFoundError", 404,
+    "The server side encryption configuration was not found")
+ReplicationConfigurationNotFoundError = _client(
+    "ReplicationConfigurationNotFoundError", 404, "The replication configuration was not found")
 NoSuchWebsiteConfiguration = _client(
     "NoSuchWebsiteConfiguration", 404, "The specified bucket does not have a website configuration")
 InvalidTag = _client("InvalidTag", 400, "The TagKey you have provided is invalid")

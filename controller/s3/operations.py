@@ -18,6 +18,7 @@ from controller.s3 import (
     ownership_controls,
     post_object,
     public_access,
+    unconfigured,
     versioning,
     website,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "ownership_controls",
     "post_object",
     "public_access",
+    "unconfigured",
     "versioning",
     "website",
 ]

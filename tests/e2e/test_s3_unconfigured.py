@@ -1,0 +1,71 @@
+"""Bucket settings Ironbark does not offer read as on an S3 bucket that never set them
+(acceleration, Requester Pays, access logging, notifications: empty or default; default
+encryption and replication: not found), with boto3, the AWS CLI and boto 2; writing them stays
+NotImplemented; missing buckets and other accounts get S3's errors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import AwsCliError, Server
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"unset-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def _error(call: Any, **params: Any) -> tuple[str, int]:
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    return (caught.value.response["Error"]["Code"],
+            caught.value.response["ResponseMetadata"]["HTTPStatusCode"])
+
+
+def test_boto3_reads_them_as_never_set(s3: Any, bucket: str) -> None:
+    accelerate = s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    assert "Status" not in accelerate
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
+    notification = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert not any(k.endswith("Configurations") for k in notification)
+    assert _error(s3.get_bucket_encryption, Bucket=bucket) == (
+        "ServerSideEncryptionConfigurationNotFoundError", 404)
+    assert _error(s3.get_bucket_replication, Bucket=bucket) == (
+        "ReplicationConfigurationNotFoundError", 404)
+
+
+def test_writes_are_not_implemented_and_errors_are_s3s(s3: Any, bucket: str, server: Server,
+                                                        make_s3: Any) -> None:
+    assert _error(s3.put_bucket_logging, Bucket=bucket, BucketLoggingStatus={
+        "LoggingEnabled": {"TargetBucket": bucket, "TargetPrefix": "logs/"}}) == (
+        "NotImplemented", 501)
+    assert _error(s3.put_bucket_accelerate_configuration, Bucket=bucket,
+                  AccelerateConfiguration={"Status": "Enabled"}) == ("NotImplemented", 501)
+    s3.delete_bucket_encryption(Bucket=bucket)  # nothing to delete: 204, as in S3
+    s3.delete_bucket_replication(Bucket=bucket)
+    missing = f"missing-{uuid.uuid4().hex[:12]}"
+    assert _error(s3.get_bucket_logging, Bucket=missing) == ("NoSuchBucket", 404)
+    assert _error(s3.get_bucket_encryption, Bucket=missing) == ("NoSuchBucket", 404)
+    other = make_s3(server.new_account())
+    assert _error(other.get_bucket_request_payment, Bucket=bucket) == ("AccessDenied", 403)
+    assert _error(other.get_bucket_replication, Bucket=bucket) == ("AccessDenied", 403)
+
+
+def test_the_aws_cli_and_boto2_read_them(aws: Any, boto2_s3: Any, s3: Any, bucket: str) -> None:
+    assert aws("s3api", "get-bucket-request-payment", "--bucket", bucket) == {
+        "Payer": "BucketOwner"}
+    assert aws("s3api", "get-bucket-logging", "--bucket", bucket) in (None, {})
+    assert aws("s3api", "get-bucket-accelerate-configuration", "--bucket", bucket) in (None, {})
+    with pytest.raises(AwsCliError) as caught:
+        aws("s3api", "get-bucket-encryption", "--bucket", bucket)
+    assert "ServerSideEncryptionConfigurationNotFoundError" in str(caught.value)
+    legacy = boto2_s3.get_bucket(bucket)
+    assert legacy.get_logging_status().target is None
+    assert b"<Payer>BucketOwner</Payer>" in legacy.get_request_payment()
