@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+SERVER_CPUS = os.environ.get("BENCH_SERVER_CPUS", "0")
+"""The CPUs servers run on (``taskset -c``): CPU 0 unless ``BENCH_SERVER_CPUS`` says
+otherwise (``0,1`` lets a server use both cores, shared with the client)."""
 
 
 def free_port() -> int:
@@ -48,7 +51,7 @@ class Ironbark:
 
 @contextmanager
 def pinned(args: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(["taskset", "-c", "0", *args], cwd=ROOT, env=env,
+    process = subprocess.Popen(["taskset", "-c", SERVER_CPUS, *args], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield process
