@@ -20,7 +20,13 @@ from controller.s3.access import (
     writer_account,
 )
 from controller.s3.context import S3Context, S3Reply
-from controller.s3.headers import CHECKSUMS, check_conditions, stored_headers, user_metadata
+from controller.s3.headers import (
+    CHECKSUMS,
+    check_conditions,
+    refuse_encryption,
+    stored_headers,
+    user_metadata,
+)
 from controller.s3.locks import new_version_lock
 from controller.s3.replies import xml_reply
 from storage.objects import BlobInfo, InlineWriter
@@ -149,6 +155,7 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     from controller.s3.objects import check_key
 
     check_key(ctx.key)
+    refuse_encryption(ctx.headers)
     with ctx.sessions() as session:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),

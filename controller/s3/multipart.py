@@ -29,6 +29,7 @@ from controller.s3.headers import (
     CHECKSUMS,
     checksum_type,
     declared_checksum,
+    refuse_encryption,
     stored_headers,
     user_metadata,
 )
@@ -77,6 +78,7 @@ def _upload(session: Session, ctx: S3Context) -> MultipartUpload:
 @route("POST", "object", "uploads")
 async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     check_key(ctx.key)
+    refuse_encryption(ctx.headers)
     algorithm, kind = _checksum_request(ctx.headers)
     tags = tagging.header_tags(ctx.headers)
     with transaction(ctx.sessions) as session:

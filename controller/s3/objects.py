@@ -35,6 +35,7 @@ from controller.s3.headers import (
     http_date,
     mail_safe,
     parse_range,
+    refuse_encryption,
     stored_headers,
     user_metadata,
 )
@@ -227,6 +228,7 @@ async def put_object(ctx: S3Context) -> S3Reply:
     if "x-amz-copy-source" in ctx.headers:
         return await copy_object(ctx)
     check_key(ctx.key)
+    refuse_encryption(ctx.headers)
     inline_max = ctx.settings.s3_inline_max_bytes
     length = declared_length(ctx)
     conditional = "if-match" in ctx.headers or "if-none-match" in ctx.headers

@@ -24,7 +24,12 @@ from controller.protocol.s3_xml import parse_s3_input_xml
 from controller.s3 import acl_requests, errors, tagging
 from controller.s3.access import bucket_for, writer_account
 from controller.s3.context import S3Context, S3Reply
-from controller.s3.headers import declared_checksum, stored_headers, user_metadata
+from controller.s3.headers import (
+    declared_checksum,
+    refuse_encryption,
+    stored_headers,
+    user_metadata,
+)
 from controller.s3.objects import (
     MAX_OBJECT,
     check_key,
@@ -93,6 +98,7 @@ def _check_simple_fields(fields: dict[str, str]) -> None:
     acl = fields.get("acl")
     if acl is not None and acl not in CANNED_ACLS:
         raise errors.InvalidArgument(ArgumentName="x-amz-acl", ArgumentValue=acl)
+    refuse_encryption(fields)
 
 
 @route("POST", "bucket")

@@ -1,7 +1,8 @@
-"""Bucket settings Ironbark does not offer read as on an S3 bucket that never set them
-(acceleration, Requester Pays, access logging, notifications: empty or default; default
+"""Features Ironbark does not offer. Bucket settings read as on an S3 bucket that never set
+them (acceleration, Requester Pays, access logging, notifications: empty or default; default
 encryption and replication: not found), with boto3, the AWS CLI and boto 2; writing them stays
-NotImplemented; missing buckets and other accounts get S3's errors."""
+NotImplemented; missing buckets and other accounts get S3's errors. A write asking for
+server-side encryption is refused rather than stored unencrypted."""
 
 from __future__ import annotations
 
@@ -69,3 +70,27 @@ def test_the_aws_cli_and_boto2_read_them(aws: Any, boto2_s3: Any, s3: Any, bucke
     legacy = boto2_s3.get_bucket(bucket)
     assert legacy.get_logging_status().target is None
     assert b"<Payer>BucketOwner</Payer>" in legacy.get_request_payment()
+
+
+def test_writes_asking_for_server_side_encryption_are_refused(s3: Any, bucket: str, aws: Any,
+                                                              tmp_path: Any) -> None:
+    put = s3.put_object
+    assert _error(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="AES256") == (
+        "NotImplemented", 501)
+    assert _error(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId="alias/mine") == ("NotImplemented", 501)
+    assert _error(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="ROT13") == (
+        "InvalidArgument", 400)
+    assert _error(put, Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm="AES256",
+                  SSECustomerKey="k" * 32) == ("NotImplemented", 501)
+    assert _error(s3.create_multipart_upload, Bucket=bucket, Key="k",
+                  ServerSideEncryption="AES256") == ("NotImplemented", 501)
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"plain")
+    assert _error(s3.copy_object, Bucket=bucket, Key="k", ServerSideEncryption="AES256",
+                  CopySource={"Bucket": bucket, "Key": "plain"}) == ("NotImplemented", 501)
+    source = tmp_path / "file.txt"
+    source.write_bytes(b"data")
+    with pytest.raises(AwsCliError) as caught:
+        aws("s3", "cp", str(source), f"s3://{bucket}/cli", "--sse", "AES256")
+    assert "NotImplemented" in str(caught.value)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["plain"]
