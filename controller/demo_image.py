@@ -19,12 +19,15 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from controller.config import Settings
 from controller.logs import event
+
+if TYPE_CHECKING:
+    from controller.cli.image_import import Files
 
 log = logging.getLogger("ironbark.demo_image")
 BUCKET = "ironbark-images"
@@ -112,24 +115,37 @@ def image_account(settings: Settings) -> None:
 def register(settings: Settings, directory: Path) -> str:
     """Import the image in ``directory`` into :data:`ACCOUNT`, public, unless an image of its
     name is there already; record and return the machine image's id."""
-    from controller.cli.image_import import clients, directory_files, import_files
+    from controller.cli.image_import import clients, directory_files
 
     files = directory_files(directory)
+    # Registered in the admin account by an earlier version (its marker lost): that one stands.
+    image_id = _own_images(clients(settings, None, settings.local_endpoint)[1],
+                           files.name).get(files.name)
+    if image_id is None:
+        image_id = _register_in_image_account(settings, files)
+    marker = settings.data_dir / MARKER
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"ImageId": image_id, "Name": files.name}) + "\n")
+    tmp.replace(marker)
+    return image_id
+
+
+def _register_in_image_account(settings: Settings, files: Files) -> str:
+    """The image's id in :data:`ACCOUNT`, imported now unless an image of its name is there."""
+    from controller.cli.image_import import clients, import_files
+
     image_account(settings)
     s3, ec2 = clients(settings, ACCOUNT, settings.local_endpoint)
     parts = (f"{files.name}-kernel", f"{files.name}-ramdisk")
     found = _own_images(ec2, files.name, *parts)
     image_id = found.get(files.name)
-    if image_id is None:
-        for name in parts:  # an import interrupted after the kernel or ramdisk
-            if name in found:
-                ec2.deregister_image(ImageId=found[name])
-        image_id = import_files(s3, ec2, files, BUCKET, public=True, out=io.StringIO())["ImageId"]
-        event(log, logging.INFO, "demo_image.registered", image_id=image_id, image_name=files.name)
-    marker = settings.data_dir / MARKER
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"ImageId": image_id, "Name": files.name}) + "\n")
-    tmp.replace(marker)
+    if image_id is not None:
+        return image_id
+    for name in parts:  # an import interrupted after the kernel or ramdisk
+        if name in found:
+            ec2.deregister_image(ImageId=found[name])
+    image_id = str(import_files(s3, ec2, files, BUCKET, public=True, out=io.StringIO())["ImageId"])
+    event(log, logging.INFO, "demo_image.registered", image_id=image_id, image_name=files.name)
     return image_id
 
 

@@ -39,6 +39,7 @@ def serve(settings: Settings, *, on_started: Callable[[Runtime], None] | None = 
         server_header=False,
         lifespan="on",
         http=CoalescingHttpTools,
+        ws="none",  # no WebSocket endpoints: an upgrade is an ordinary request
     )
     event(log, logging.INFO, "starting", endpoint=f"http://{settings.host}:{settings.port}/")
     _Server(config).run()

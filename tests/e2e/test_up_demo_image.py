@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -131,3 +133,29 @@ def test_restarts_do_not_register_it_again(server: Server, demo_env: dict[str, s
         assert "demo_image.registered" not in current.log_text()
     finally:
         _stop(current)
+
+
+def test_an_image_an_earlier_version_registered_as_admin_stands(
+        db_backend: str, tmp_path_factory: pytest.TempPathFactory,
+        demo_env: dict[str, str]) -> None:
+    """Earlier versions registered the demo image in the admin account: with its marker lost,
+    a start adopts that image rather than importing another into the image account."""
+    with running_server(db_backend, tmp_path_factory) as old:  # demo image off
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("IRONBARK_", "AWS_"))}
+        done = subprocess.run(
+            [sys.executable, "-m", "controller.cli.main", "admin", "image", "import",
+             demo_env["IRONBARK_DEMO_IMAGE"], "--data-dir", str(old.data_dir),
+             "--database-url", old.database_url, "--endpoint", old.endpoint,
+             "--bucket", "ironbark-images", "--prefix", "ironbark-demo/", "--public"],
+            capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        ec2 = boto3.client("ec2", endpoint_url=old.endpoint, region_name="us-east-1",
+                           aws_access_key_id=old.admin.access_key_id,
+                           aws_secret_access_key=old.admin.secret_access_key)
+        legacy = {i["Name"]: i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]}
+        current = _restart(old, demo_env)
+        try:
+            assert announced_image(current) == legacy[NAME]
+            assert "demo_image.registered" not in current.log_text()
+        finally:
+            _stop(current)
