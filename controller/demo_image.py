@@ -6,8 +6,10 @@ the same code path as ``ironbark admin image import`` (the cloud's own S3 and EC
 an account of its own, :data:`ACCOUNT` (created then), and made public, so every account sees it
 in DescribeImages while no user account holds its bucket: a new account starts empty, as in
 AWS, whose public images belong to their publishers. It happens once: ``DATA/demo-image.json``
-records the image id, and an image of the demo's name already in that account counts as done. Runs in a thread after the API listens; a machine that cannot
-build the image (no readable kernel, no busybox) logs why and starts without it.
+records the image id, and an image of the demo's name already in that account (or, registered
+by an earlier version, in the admin account) counts as done. Runs in a thread after the API
+listens; a machine that cannot build the image (no readable kernel, no busybox) logs why and
+starts without it.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def _wait_ready(settings: Settings, stop: threading.Event) -> bool:
 
 
 def _own_images(ec2: Any, *names: str) -> dict[str, str]:
-    """Name -> id of the image account's images with these names."""
+    """Name -> id of the images with these names that the client's account owns."""
     reply = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": list(names)}])
     return {image["Name"]: image["ImageId"] for image in reply["Images"]}
 

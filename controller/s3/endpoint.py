@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from controller.auth import errors as auth
-from controller.auth.request import HttpRequest, join_headers
+from controller.auth.request import HttpRequest
 from controller.config import Settings
 from controller.db.reader import reading
 from controller.identity.authenticate import Authenticator, Principal
@@ -59,11 +59,9 @@ class S3Endpoint:
         self._blobs = blobs
 
     async def handle(self, request: Request, request_id: str,
-                     headers: dict[str, str] | None = None) -> Response:
+                     headers: dict[str, str]) -> Response:
         """Serve one S3 request; the body is not read here (handlers stream it). ``headers``:
         the request's, already joined (:func:`~controller.auth.request.join_headers`)."""
-        if headers is None:
-            headers = join_headers(request.scope["headers"])
         declared = headers.get("x-amz-content-sha256", "")
         signed_hash = declared.lower() if _HEX64.fullmatch(declared) else None
         if signed_hash is None and not declared:

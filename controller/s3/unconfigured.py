@@ -13,7 +13,7 @@ from controller.s3 import errors
 from controller.s3.access import owned_bucket
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.replies import xml_reply
-from controller.s3.routes import route
+from controller.s3.routes import Handler, route
 
 
 def _check(ctx: S3Context) -> None:
@@ -22,7 +22,7 @@ def _check(ctx: S3Context) -> None:
         owned_bucket(session, ctx.bucket, ctx.principal)
 
 
-def _unset(operation: str, data: dict[str, Any]) -> Any:
+def _unset(operation: str, data: dict[str, Any]) -> Handler:
     async def handler(ctx: S3Context) -> S3Reply:
         _check(ctx)
         return xml_reply(operation, data)
@@ -42,7 +42,7 @@ _FEATURES = {"accelerate": "Transfer Acceleration", "requestPayment": "Requester
              "encryption": "Default encryption", "replication": "Replication"}
 
 
-def _not_offered(feature: str) -> Any:
+def _not_offered(feature: str) -> Handler:
     async def handler(ctx: S3Context) -> S3Reply:
         raise errors.NotImplementedError_(f"{feature} is not supported.")
 
