@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=("put", "get"))
     parser.add_argument("--sort", default="tottime", help="pstats order: tottime, cumtime, ...")
     parser.add_argument("--only", choices=("put", "get"), help="measure one kind only")
+    parser.add_argument("--callees", help="with --profile: also print what functions matching this call")
     parser.add_argument("-n", type=int, default=5000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,7 +124,10 @@ def main() -> None:
             micros = loop.run_until_complete(run(app, reqs, args.n))
             if args.profile == name:
                 profiler.disable()
-                pstats.Stats(profiler).sort_stats(args.sort).print_stats(60)
+                stats = pstats.Stats(profiler).sort_stats(args.sort)
+                stats.print_stats(60)
+                if args.callees:
+                    stats.print_callees(args.callees)
             print(f"{name.upper()}: {micros:.0f} us CPU per request")
         runtime.close()
 

@@ -245,6 +245,11 @@ class S3Object(Base):
     lock_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     legal_hold: Mapped[bool | None] = mapped_column()
     """Object Lock legal hold: True ON, False OFF, NULL never set."""
+    storage_class: Mapped[str | None] = mapped_column(String(32))
+    """The storage class the writer asked for; NULL: STANDARD. Every class is kept on the same
+    disks; GLACIER and DEEP_ARCHIVE versions are read only while restored (``restored_until``)."""
+    restored_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Until when a restored copy of an archived version may be read (RestoreObject)."""
     inline_data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     """A small object's bytes, kept with its metadata instead of in a blob file (``blob_id``
     is then NULL): one transaction writes both, with no file to create and fsync."""
@@ -269,6 +274,8 @@ class MultipartUpload(Base):
     lock_mode: Mapped[str | None] = mapped_column(String(16))
     lock_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     legal_hold: Mapped[bool | None] = mapped_column()
+    storage_class: Mapped[str | None] = mapped_column(String(32))
+    """The completed object's storage class; NULL: STANDARD."""
 
 
 class UploadPart(Base):

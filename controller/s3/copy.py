@@ -9,8 +9,8 @@ from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
 
-from controller.db.models import S3Object
-from controller.s3 import acl_requests, errors, lookup, tagging
+from controller.db.models import S3Object, utcnow
+from controller.s3 import acl_requests, errors, lookup, storage_classes, tagging
 from controller.s3 import objects_store as store
 from controller.s3.access import (
     authorize,
@@ -81,6 +81,10 @@ def find_copy_source(ctx: S3Context) -> tuple[CopySource, S3Object]:
                 raise errors.NoSuchKey(Key=source.key)
         action = "s3:GetObjectVersion" if source.version_id is not None else "s3:GetObject"
         authorize(session, ctx.principal, bucket, action, current_facts(), row)
+    if not storage_classes.readable(row.storage_class, row.restored_until, utcnow()):
+        raise errors.InvalidObjectState(
+            "The source object of the COPY action is not in the active tier and is only "
+            "stored in Amazon S3 Glacier.", StorageClass=row.storage_class or "")
     check_copy_conditions(ctx.headers, row)
     return source, row
 
@@ -137,8 +141,8 @@ def _new_headers(ctx: S3Context, row: S3Object) -> tuple[str, str]:
 def _check_not_self(ctx: S3Context, source: CopySource, row: S3Object) -> None:
     same = (source.bucket == ctx.bucket and source.key == ctx.key and row.is_latest)
     replacing = ctx.headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE"
-    storage_class = ctx.headers.get("x-amz-storage-class", "STANDARD").upper()
-    changing = storage_class != "STANDARD" or any(name in ctx.headers for name in _CHANGES)
+    changing = (storage_classes.requested(ctx.headers) != row.storage_class
+                or any(name in ctx.headers for name in _CHANGES))
     if same and not replacing and not changing:
         raise errors.InvalidRequest(SELF_COPY)
 
@@ -156,6 +160,7 @@ async def copy_object(ctx: S3Context) -> S3Reply:
 
     check_key(ctx.key)
     refuse_encryption(ctx.headers)
+    storage_class = storage_classes.requested(ctx.headers)  # STANDARD unless named, as in S3
     with ctx.sessions() as session:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
@@ -173,7 +178,8 @@ async def copy_object(ctx: S3Context) -> S3Reply:
         "etag": f'"{info.md5_hex}"', "owner_account_id": new.owner_account_id,
         "headers": headers, "user_metadata": meta, "checksum_algorithm": algorithm,
         "acl": new.acl,
-        "checksum_value": info.checksum_b64, "tags": tags, **lock}
+        "checksum_value": info.checksum_b64, "tags": tags, "storage_class": storage_class,
+        **lock}
 
     def install(session: Any) -> tuple[list[str], S3Object]:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)

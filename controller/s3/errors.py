@@ -87,6 +87,10 @@ IncompleteBody = _client(
 MissingContentLength = _client(
     "MissingContentLength", 411, "You must provide the Content-Length HTTP header.")
 InvalidRange = _client("InvalidRange", 416, "The requested range is not satisfiable")
+InvalidStorageClass = _client(
+    "InvalidStorageClass", 400, "The storage class you specified is not valid")
+InvalidObjectState = _client(
+    "InvalidObjectState", 403, "The operation is not valid for the object's storage class")
 PreconditionFailed = _client(
     "PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold")
 MalformedXML = _client(

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.s3 import errors
+from controller.s3 import errors, storage_classes
 
 MAX_RULES = 1000
 MAX_ID = 255
@@ -123,15 +123,24 @@ def _check_noncurrent(noncurrent: Mapping[str, Any]) -> None:
             "positive integer up to 100")
 
 
+_THIRTY_DAYS_AT_LEAST = ("STANDARD_IA", "ONEZONE_IA")
+
+
 def _check_transition(transition: Mapping[str, Any], days_name: str) -> None:
-    """Transitions are stored, not acted on (Ironbark has one storage class)."""
-    if "StorageClass" not in transition:
+    """A Transition (``Days``) or NoncurrentVersionTransition (``NoncurrentDays``)."""
+    target = transition.get("StorageClass")
+    if target not in storage_classes.TRANSITION_TARGETS:
         raise errors.MalformedXML()
     days, date = transition.get(days_name), transition.get("Date")
     if (days is None) == (date is None):
         raise errors.MalformedXML()
     if days is not None and days < 0:
         raise errors.InvalidArgument(f"'{days_name}' in Transition action must be nonnegative")
+    if days is not None and days < 30 and target in _THIRTY_DAYS_AT_LEAST:
+        action = "Transition" if days_name == "Days" else "NoncurrentVersionTransition"
+        raise errors.InvalidArgument(
+            f"'{days_name}' in {action} action for StorageClass '{target}' must be greater "
+            "than or equal to 30")
     if date is not None:
         _midnight(date)
 

@@ -2,9 +2,11 @@
 
 Per bucket it expires current versions (through :func:`objects_store.remove`, exactly as
 DeleteObject: the object goes in an unversioned bucket, a delete marker is added otherwise),
-deletes noncurrent versions past NoncurrentDays (keeping NewerNoncurrentVersions), removes
-expired object delete markers, and aborts old incomplete multipart uploads (through
-:func:`multipart.abort_upload`). What expires is decided by :mod:`lifecycle_rules`.
+moves current versions to the storage class a due Transition names, deletes noncurrent
+versions past NoncurrentDays (keeping NewerNoncurrentVersions) and moves those a due
+NoncurrentVersionTransition names, removes expired object delete markers, and aborts old
+incomplete multipart uploads (through :func:`multipart.abort_upload`). What expires or moves
+is decided by :mod:`lifecycle_rules`.
 
 Each batch is one short transaction; blobs are deleted after it commits. A failure is logged
 and the bucket is retried on the next pass; the loop itself never dies of it.
@@ -32,8 +34,10 @@ from controller.s3.lifecycle_rules import (
     Rule,
     Version,
     current_expired,
+    current_transition,
     marker_expired,
     noncurrent_expired,
+    noncurrent_transitions,
     rules_from_json,
     tags_of,
     upload_expired,
@@ -117,11 +121,14 @@ def run_pass(sessions: sessionmaker[Session], blobs: BlobStore, day_seconds: int
 
 def _bucket_pass(job: _Pass, name: str, rules: list[Rule]) -> None:
     expiring = [r for r in rules if r.expiration_days is not None or r.expiration_date]
-    versions = [r for r in rules if r.noncurrent_days is not None
+    moving = [r for r in rules if r.transitions]
+    versions = [r for r in rules if r.noncurrent_days is not None or r.noncurrent_transitions
                 or r.expired_object_delete_marker or r in expiring]
     aborting = [r for r in rules if r.abort_days is not None and not r.tags]
     if expiring:
         _expire_current(job, name, expiring)
+    if moving:
+        _transition_current(job, name, moving)
     if versions:
         job.batches(lambda session, after: _versions_batch(job, session, name, versions, after))
     if aborting:
@@ -140,14 +147,21 @@ def _cutoff(job: _Pass, days: Sequence[int | None], dates: Sequence[datetime | N
             ) -> datetime | None:
     """The latest start (last-modified, initiation) that could have expired by now; None when
     nothing can have (an ``after_days`` result is never earlier than ``start + days``)."""
-    candidates = [job.now - timedelta(seconds=d * job.day_seconds) for d in days if d]
+    candidates = [job.now - timedelta(seconds=d * job.day_seconds) for d in days
+                  if d is not None]
     candidates += [job.now for d in dates if d is not None and d <= job.now]
     return max(candidates) if candidates else None
 
 
 def _version(row: S3Object) -> Version:
     return Version(row.version_id, row.last_modified, row.size, tags_of(row.tags),
-                   row.delete_marker)
+                   row.delete_marker, row.storage_class)
+
+
+def _move(row: S3Object, storage_class: str) -> None:
+    """A lifecycle transition: the version's class changes, and a restored copy of it (it was
+    archived) is gone, as the copy S3 made stays in the class the version leaves."""
+    row.storage_class, row.restored_until = storage_class, None
 
 
 def _expire_current(job: _Pass, name: str, rules: list[Rule]) -> None:
@@ -176,6 +190,34 @@ def _expire_current(job: _Pass, name: str, rules: list[Rule]) -> None:
                 "action": "expired", "bucket": name, "key": row.key, "rule": rule_id,
                 "version": row.version_id,
                 "delete_marker": removal.version_id if removal.delete_marker else None})
+        batch.scanned, batch.last = len(rows), rows[-1].key if rows else after
+        return batch
+
+    job.batches(work)
+
+
+def _transition_current(job: _Pass, name: str, rules: list[Rule]) -> None:
+    moves = [move for rule in rules for move in rule.transitions]
+    cutoff = _cutoff(job, [m.days for m in moves], [m.date for m in moves])
+    if cutoff is None:
+        return
+
+    def work(session: Session, after: str) -> _Batch:
+        batch = _Batch(last=after)
+        rows = session.scalars(
+            select(S3Object).where(
+                S3Object.bucket == name, S3Object.is_latest.is_(True),
+                S3Object.delete_marker.is_(False), S3Object.key > after,
+                S3Object.last_modified <= cutoff, _prefixes(rules, S3Object.key))
+            .order_by(S3Object.key).limit(BATCH)).all()
+        for row in rows:
+            move = current_transition(rules, row.key, _version(row), job.now, job.day_seconds)
+            if move is None:
+                continue
+            batch.done.append({"action": "transitioned", "bucket": name, "key": row.key,
+                               "rule": move[1], "version": row.version_id,
+                               "was": row.storage_class or "STANDARD", "now": move[0]})
+            _move(row, move[0])
         batch.scanned, batch.last = len(rows), rows[-1].key if rows else after
         return batch
 
@@ -219,6 +261,14 @@ def _expire_key(job: _Pass, session: Session, bucket: Bucket, key: str, rules: l
                            "rule": rule_id, "version": version_id})
     left = [version for version in versions
             if version.version_id not in doomed or version.version_id in kept]
+    moving = noncurrent_transitions(rules, key, left, job.now, job.day_seconds)
+    for row in rows:
+        if row.version_id in moving:
+            target, rule_id = moving[row.version_id]
+            batch.done.append({"action": "noncurrent_transitioned", "bucket": bucket.name,
+                               "key": key, "rule": rule_id, "version": row.version_id,
+                               "was": row.storage_class or "STANDARD", "now": target})
+            _move(row, target)
     marker_rule = marker_expired(rules, key, left, job.now, job.day_seconds)
     if marker_rule is not None:
         store.remove(session, bucket, key, left[0].version_id, bucket.account_id)

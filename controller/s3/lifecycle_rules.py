@@ -19,8 +19,21 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
+from controller.s3.storage_classes import colder
+
 REAL_DAY = 86400
 _HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in '"%\\')
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Move versions to ``storage_class`` ``days`` after they were written (or became
+    noncurrent), or on ``date``."""
+
+    storage_class: str
+    days: int | None = None
+    date: datetime | None = None
+    newer_noncurrent_versions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,13 @@ class Rule:
     noncurrent_days: int | None = None
     newer_noncurrent_versions: int | None = None
     abort_days: int | None = None
+    transitions: tuple[Transition, ...] = ()
+    noncurrent_transitions: tuple[Transition, ...] = ()
+
+    @property
+    def sized(self) -> bool:
+        """Whether the filter bounds object sizes (which lifts the 128 KiB transition floor)."""
+        return self.size_greater_than is not None or self.size_less_than is not None
 
 
 @dataclass(frozen=True)
@@ -48,6 +68,7 @@ class Version:
     size: int
     tags: Mapping[str, str]
     delete_marker: bool = False
+    storage_class: str | None = None
 
 
 def utc(moment: datetime) -> datetime:
@@ -90,7 +111,19 @@ def rule_from_config(rule: Mapping[str, Any]) -> Rule:
         noncurrent_days=noncurrent.get("NoncurrentDays"),
         newer_noncurrent_versions=noncurrent.get("NewerNoncurrentVersions"),
         abort_days=abort.get("DaysAfterInitiation"),
+        transitions=tuple(_transition(t, "Days") for t in rule.get("Transitions") or []),
+        noncurrent_transitions=tuple(_transition(t, "NoncurrentDays")
+                                     for t in rule.get("NoncurrentVersionTransitions") or []),
         **_filter_fields(rule))
+
+
+def _transition(config: Mapping[str, Any], days_name: str) -> Transition:
+    date = config.get("Date")
+    return Transition(
+        storage_class=str(config["StorageClass"]), days=config.get(days_name),
+        date=(parse_date(date) if isinstance(date, str)
+              else utc(date) if isinstance(date, datetime) else None),
+        newer_noncurrent_versions=config.get("NewerNoncurrentVersions"))
 
 
 def rules_from_json(text: str | None) -> list[Rule]:
@@ -199,6 +232,62 @@ def noncurrent_expired(rules: Sequence[Rule], key: str, versions: Sequence[Versi
             if after_days(since, rule.noncurrent_days, day_seconds) <= moment:
                 doomed[old.version_id] = rule.id
     return doomed
+
+
+MIN_TRANSITION_SIZE = 128 * 1024
+"""S3 moves no object smaller than 128 KiB to another class unless the rule's filter bounds
+object sizes (its default ``all_storage_classes_128K`` since September 2024)."""
+
+
+def _transitions(rule: Rule, key: str, version: Version) -> bool:
+    return (rule.enabled and matches(rule, key, version.size, version.tags)
+            and (version.size >= MIN_TRANSITION_SIZE or rule.sized))
+
+
+def current_transition(rules: Sequence[Rule], key: str, current: Version, now: datetime,
+                       day_seconds: int = REAL_DAY) -> tuple[str, str] | None:
+    """(storage class, rule id): the coldest class a due Transition moves this current
+    version to, when that is colder than its own class."""
+    best: tuple[str, str] | None = None
+    moment = utc(now)
+    for rule in rules:
+        if current.delete_marker or not _transitions(rule, key, current):
+            continue
+        for move in rule.transitions:
+            due = move.date if move.date is not None else after_days(
+                current.last_modified, move.days or 0, day_seconds)
+            if due <= moment and (best is None or colder(move.storage_class, best[0])):
+                best = (move.storage_class, rule.id)
+    return best if best is not None and colder(best[0], current.storage_class) else None
+
+
+def noncurrent_transitions(rules: Sequence[Rule], key: str, versions: Sequence[Version],
+                           now: datetime, day_seconds: int = REAL_DAY
+                           ) -> dict[str, tuple[str, str]]:
+    """Noncurrent versions to move, ``{version id: (storage class, rule id)}``; ``versions``
+    newest first, counted as :func:`noncurrent_expired` counts them."""
+    moved: dict[str, tuple[str, str]] = {}
+    moment = utc(now)
+    for rule in rules:
+        if not rule.noncurrent_transitions:
+            continue
+        for index in range(1, len(versions)):
+            old = versions[index]
+            if old.delete_marker or not _transitions(rule, key, old):
+                continue
+            since = versions[index - 1].last_modified
+            for move in rule.noncurrent_transitions:
+                keep = move.newer_noncurrent_versions
+                if keep is not None and index - 1 < keep:
+                    continue
+                if after_days(since, move.days or 0, day_seconds) > moment:
+                    continue
+                best = moved.get(old.version_id)
+                if best is None or colder(move.storage_class, best[0]):
+                    moved[old.version_id] = (move.storage_class, rule.id)
+    return {version_id: move for version_id, move in moved.items()
+            if colder(move[0], next(v.storage_class for v in versions
+                                    if v.version_id == version_id))}
 
 
 def upload_expired(rules: Sequence[Rule], key: str, initiated: datetime, now: datetime,

@@ -24,6 +24,7 @@ from controller.s3.context import S3Context, S3Reply
 from controller.s3.objects_store import is_version_id
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
+from controller.s3.storage_classes import STANDARD
 
 MAX_KEYS = 1000
 _TOKEN_MAGIC = b"ib1\x00"
@@ -78,7 +79,7 @@ def _start(prefix: str, delimiter: str, after: str) -> _Cursor:
 
 
 _COLUMNS = (S3Object.key, S3Object.last_modified, S3Object.etag, S3Object.size,
-            S3Object.checksum_algorithm, S3Object.owner_account_id)
+            S3Object.checksum_algorithm, S3Object.owner_account_id, S3Object.storage_class)
 
 
 def _query(session: Session, bucket: str, prefix: str, cursor: _Cursor,
@@ -201,7 +202,8 @@ def _contents(session: Session, page: Page, with_owner: bool, enc: Any) -> list[
     out = []
     for row in page.contents:
         item: dict[str, Any] = {"Key": enc(row.key), "LastModified": row.last_modified,
-                                "ETag": row.etag, "Size": row.size, "StorageClass": "STANDARD"}
+                                "ETag": row.etag, "Size": row.size,
+                                "StorageClass": row.storage_class or STANDARD}
         if row.checksum_algorithm:
             item["ChecksumAlgorithm"] = [row.checksum_algorithm]
         if with_owner:
@@ -338,7 +340,8 @@ def _version_entries(session: Session, page: Page,
         if row.delete_marker:
             markers.append(item)
             continue
-        item |= {"ETag": row.etag, "Size": row.size, "StorageClass": "STANDARD"}
+        item |= {"ETag": row.etag, "Size": row.size,
+                 "StorageClass": row.storage_class or STANDARD}
         if row.checksum_algorithm:
             item["ChecksumAlgorithm"] = [row.checksum_algorithm]
         versions.append(item)

@@ -20,7 +20,7 @@ from controller.db.models import MultipartUpload, S3Object, UploadPart, utcnow
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
-from controller.s3 import acl_requests, errors, tagging
+from controller.s3 import acl_requests, errors, storage_classes, tagging
 from controller.s3 import objects_store as store
 from controller.s3.access import owned_bucket, owner_of, writer_account
 from controller.s3.context import S3Context, S3Reply
@@ -79,6 +79,7 @@ def _upload(session: Session, ctx: S3Context) -> MultipartUpload:
 async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     check_key(ctx.key)
     refuse_encryption(ctx.headers)
+    storage_class = storage_classes.requested(ctx.headers)
     algorithm, kind = _checksum_request(ctx.headers)
     tags = tagging.header_tags(ctx.headers)
     with transaction(ctx.sessions) as session:
@@ -90,7 +91,7 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
             upload_id=ids.new_token(36), bucket=ctx.bucket, key=ctx.key,
             owner_account_id=new.owner_account_id, headers=stored_headers(ctx.headers),
             user_metadata=user_metadata(ctx.headers), checksum_algorithm=algorithm,
-            checksum_type=kind, acl=new.acl, tags=tags, **lock)
+            checksum_type=kind, acl=new.acl, tags=tags, storage_class=storage_class, **lock)
         session.add(upload)
     data: dict[str, Any] = {"Bucket": ctx.bucket, "Key": ctx.key, "UploadId": upload.upload_id}
     if algorithm is not None:
@@ -297,6 +298,7 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
         "checksum_algorithm": upload.checksum_algorithm if checksum else None,
         "checksum_value": checksum, "upload_id": upload.upload_id,
         "parts": json.dumps([[part.size, part.etag, part.checksum_value] for part in chosen]),
+        "storage_class": upload.storage_class,
         "lock_mode": upload.lock_mode, "lock_until": upload.lock_until,
         "legal_hold": upload.legal_hold}
 
@@ -373,7 +375,8 @@ async def list_parts(ctx: S3Context) -> S3Reply:
     data: dict[str, Any] = {
         "Bucket": ctx.bucket, "Key": ctx.key, "UploadId": upload.upload_id,
         "PartNumberMarker": marker, "MaxParts": limit, "IsTruncated": truncated,
-        "Parts": parts, "Initiator": owner, "Owner": owner, "StorageClass": "STANDARD"}
+        "Parts": parts, "Initiator": owner, "Owner": owner,
+        "StorageClass": storage_classes.name(upload.storage_class)}
     if shown:
         data["NextPartNumberMarker"] = shown[-1].part_number
     if upload.checksum_algorithm:
@@ -443,7 +446,8 @@ async def list_multipart_uploads(ctx: S3Context) -> S3Reply:
         "Bucket": ctx.bucket, "KeyMarker": text(key_marker), "UploadIdMarker": id_marker,
         "Prefix": text(prefix), "MaxUploads": limit, "IsTruncated": truncated,
         "Uploads": [{"UploadId": u.upload_id, "Key": text(u.key), "Initiated": u.initiated,
-                     "StorageClass": "STANDARD", "Owner": owners[u.owner_account_id],
+                     "StorageClass": storage_classes.name(u.storage_class),
+                     "Owner": owners[u.owner_account_id],
                      "Initiator": owners[u.owner_account_id],
                      **({"ChecksumAlgorithm": u.checksum_algorithm}
                         if u.checksum_algorithm else {})} for u in uploads],

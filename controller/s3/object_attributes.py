@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.db.models import S3Object
-from controller.s3 import errors
+from controller.s3 import errors, storage_classes
 from controller.s3 import objects_store as store
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.headers import checksum_type
@@ -94,7 +94,7 @@ async def get_object_attributes(ctx: S3Context) -> S3Reply:
     if "ObjectParts" in wanted:
         data["ObjectParts"] = _parts(row, max_parts, marker)
     if "StorageClass" in wanted:
-        data["StorageClass"] = "STANDARD"
+        data["StorageClass"] = storage_classes.name(row.storage_class)
     if "ObjectSize" in wanted:
         data["ObjectSize"] = row.size
     return xml_reply("GetObjectAttributes", {k: v for k, v in data.items() if v is not None})

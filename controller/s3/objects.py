@@ -10,9 +10,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from controller.db.engine import LazySession
-from controller.db.models import Bucket, S3Object
+from controller.db.models import Bucket, S3Object, utcnow
 from controller.db.reader import Reader, reading
-from controller.s3 import acl_requests, chunked, errors, lookup, tagging
+from controller.s3 import acl_requests, chunked, errors, lookup, storage_classes, tagging
 from controller.s3 import objects_store as store
 from controller.s3.access import (
     SessionSource,
@@ -229,6 +229,7 @@ async def put_object(ctx: S3Context) -> S3Reply:
         return await copy_object(ctx)
     check_key(ctx.key)
     refuse_encryption(ctx.headers)
+    storage_classes.requested(ctx.headers)  # InvalidStorageClass before the body is read
     inline_max = ctx.settings.s3_inline_max_bytes
     length = declared_length(ctx)
     conditional = "if-match" in ctx.headers or "if-none-match" in ctx.headers
@@ -275,7 +276,7 @@ def _put_columns(ctx: S3Context, session: SessionSource, bucket: Bucket,
             "headers": stored_headers(ctx.headers), "user_metadata": meta,
             "checksum_algorithm": checksum_algorithm(ctx.headers),
             "checksum_value": None if info is None else info.checksum_b64, "tags": tags,
-            **lock}
+            "storage_class": storage_classes.requested(ctx.headers), **lock}
 
 
 def find_object(ctx: S3Context, action: str) -> tuple[S3Object, Bucket]:
@@ -337,6 +338,9 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
     if row.tags:
         headers.append(("x-amz-tagging-count", str(tagging.count(row.tags))))
     headers += lock_headers(lock_of(row))
+    if row.storage_class is not None:
+        headers += storage_classes.headers(row.storage_class)
+        headers += storage_classes.restore_headers(row.restored_until, utcnow())
     whole = "range" not in ctx.headers  # a checksum covers the whole object only
     if (row.checksum_algorithm and whole
             and ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"):
@@ -351,6 +355,8 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
 
 async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
     row, bucket = find_object(ctx, "s3:GetObject")
+    if with_body and row.storage_class is not None:
+        storage_classes.check_readable(row.storage_class, row.restored_until, utcnow())
     lifecycle = bucket.lifecycle
     check_conditions(ctx.headers, row.etag, row.last_modified)
     headers = _object_headers(ctx, row)

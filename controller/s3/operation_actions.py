@@ -67,6 +67,7 @@ _ACTIONS: dict[tuple[str, str, str], str] = {
     ("PUT", "object", "retention"): "s3:PutObjectRetention",
     ("GET", "object", "legal-hold"): "s3:GetObjectLegalHold",
     ("PUT", "object", "legal-hold"): "s3:PutObjectLegalHold",
+    ("POST", "object", "restore"): "s3:RestoreObject",
     ("POST", "object", "uploads"): "s3:PutObject",
     ("PUT", "object", "uploadId"): "s3:PutObject",
     ("POST", "object", "uploadId"): "s3:PutObject",

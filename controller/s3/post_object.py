@@ -21,7 +21,7 @@ from controller.identity.authenticate import Principal
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
-from controller.s3 import acl_requests, errors, tagging
+from controller.s3 import acl_requests, errors, storage_classes, tagging
 from controller.s3.access import bucket_for, writer_account
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.headers import (
@@ -126,7 +126,7 @@ async def post_object(ctx: S3Context) -> S3Reply:
     columns: dict[str, Any] = {
         "key": key, "owner_account_id": new.owner_account_id, "acl": new.acl,
         "headers": stored_headers(fields), "user_metadata": user_metadata(fields),
-        "tags": _tags(fields)}
+        "tags": _tags(fields), "storage_class": storage_classes.requested(fields)}
     checksum = declared_checksum(fields)
     high = min(policy.length_range[1], MAX_OBJECT) if policy and policy.length_range else MAX_OBJECT
     writer = ctx.blobs.writer(checksum=checksum[0] if checksum else None, max_size=high)

@@ -176,3 +176,58 @@ def test_locked_versions_are_not_expired(s3: Any) -> None:
     assert free != current
     assert held in [v[0] for v in versions(s3, bucket, "nc/a-held")]
     assert retained["VersionId"] in [v[0] for v in versions(s3, bucket, "nc/a-retained")]
+
+
+def storage_class(s3: Any, bucket: str, key: str, **version: str) -> str:
+    return str(s3.head_object(Bucket=bucket, Key=key, **version).get("StorageClass", "STANDARD"))
+
+
+def test_transitions_move_objects_and_archived_ones_need_a_restore(s3: Any) -> None:
+    bucket = new_bucket(s3)
+    big = b"b" * (128 * 1024)
+    s3.put_object(Bucket=bucket, Key="cold/small", Body=b"under 128 KiB")
+    s3.put_object(Bucket=bucket, Key="warm/big", Body=big)
+    configure(s3, bucket, {"ID": "freeze", "Status": "Enabled", "Filter": {"Prefix": "cold/"},
+                           "Transitions": [{"Days": 1, "StorageClass": "GLACIER"}]})
+    s3.put_object(Bucket=bucket, Key="cold/big", Body=big)
+    wait_for("cold/big in GLACIER", lambda: storage_class(s3, bucket, "cold/big") == "GLACIER")
+    assert storage_class(s3, bucket, "cold/small") == "STANDARD"  # S3's 128 KiB floor
+    assert storage_class(s3, bucket, "warm/big") == "STANDARD"
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert {o["Key"]: o["StorageClass"] for o in listed} == {
+        "cold/big": "GLACIER", "cold/small": "STANDARD", "warm/big": "STANDARD"}
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key="cold/big")
+    assert caught.value.response["Error"]["Code"] == "InvalidObjectState"
+    # Restored for two (one-second) days: readable, then archived again.
+    assert s3.restore_object(Bucket=bucket, Key="cold/big", RestoreRequest={"Days": 2})[
+        "ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert s3.get_object(Bucket=bucket, Key="cold/big")["Body"].read() == big
+    assert "Restore" in s3.head_object(Bucket=bucket, Key="cold/big")
+
+    def archived_again() -> bool:
+        try:
+            s3.get_object(Bucket=bucket, Key="cold/big")
+        except ClientError as exc:
+            return exc.response["Error"]["Code"] == "InvalidObjectState"
+        return False
+
+    wait_for("the restored copy expired", archived_again)
+    assert "Restore" not in s3.head_object(Bucket=bucket, Key="cold/big")
+
+
+def test_noncurrent_versions_transition(s3: Any) -> None:
+    bucket = new_bucket(s3, versioned=True)
+    configure(s3, bucket, {"ID": "deep", "Status": "Enabled",
+                           "Filter": {"ObjectSizeGreaterThan": 0},
+                           "NoncurrentVersionTransitions": [
+                               {"NoncurrentDays": 1, "StorageClass": "DEEP_ARCHIVE"}]})
+    old = s3.put_object(Bucket=bucket, Key="k", Body=b"old")["VersionId"]
+    new = s3.put_object(Bucket=bucket, Key="k", Body=b"new")["VersionId"]
+    wait_for("the old version in DEEP_ARCHIVE",
+             lambda: storage_class(s3, bucket, "k", VersionId=old) == "DEEP_ARCHIVE")
+    assert storage_class(s3, bucket, "k", VersionId=new) == "STANDARD"
+    listed = s3.list_object_versions(Bucket=bucket)["Versions"]
+    assert {v["VersionId"]: v["StorageClass"] for v in listed} == {
+        old: "DEEP_ARCHIVE", new: "STANDARD"}
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new"

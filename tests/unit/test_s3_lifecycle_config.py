@@ -120,9 +120,27 @@ def test_transitions_are_accepted() -> None:
     only = {k: v for k, v in rule().items() if k != "Expiration"}
     validate({"Rules": [only | {"Transitions": [{"Days": 30, "StorageClass": "GLACIER"}],
                                 "NoncurrentVersionTransitions": [
-                                    {"NoncurrentDays": 3, "StorageClass": "STANDARD_IA"}]}]})
+                                    {"NoncurrentDays": 30, "StorageClass": "STANDARD_IA"}]}]})
+    validate({"Rules": [only | {"Transitions": [{"Days": 0, "StorageClass": "GLACIER_IR"},
+                                                {"Days": 0, "StorageClass": "DEEP_ARCHIVE"}]}]})
     assert refused(only | {"Transitions": [{"Days": 30}]})[0] == "MalformedXML"
     assert refused(only | {"Transitions": [{"StorageClass": "GLACIER"}]})[0] == "MalformedXML"
+    for target in ("STANDARD", "REDUCED_REDUNDANCY", "glacier", "TAPE"):
+        assert refused(only | {"Transitions": [{"Days": 40, "StorageClass": target}]})[0] == (
+            "MalformedXML")
+
+
+def test_infrequent_access_transitions_wait_thirty_days() -> None:
+    only = {k: v for k, v in rule().items() if k != "Expiration"}
+    assert refused(only | {"Transitions": [{"Days": 29, "StorageClass": "STANDARD_IA"}]}) == (
+        "InvalidArgument",
+        "'Days' in Transition action for StorageClass 'STANDARD_IA' must be greater than or "
+        "equal to 30")
+    assert refused(only | {"NoncurrentVersionTransitions": [
+        {"NoncurrentDays": 1, "StorageClass": "ONEZONE_IA"}]}) == (
+        "InvalidArgument",
+        "'NoncurrentDays' in NoncurrentVersionTransition action for StorageClass 'ONEZONE_IA' "
+        "must be greater than or equal to 30")
 
 
 def test_legacy_xml_parses_with_the_current_shape() -> None:

@@ -10,11 +10,13 @@ from controller.s3.lifecycle_rules import (
     Version,
     after_days,
     current_expired,
+    current_transition,
     expiration_header,
     expiration_headers,
     marker_expired,
     matches,
     noncurrent_expired,
+    noncurrent_transitions,
     rule_from_config,
     rules_from_json,
     tags_of,
@@ -29,8 +31,8 @@ def at(day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
 
 
 def version(vid: str, when: datetime, size: int = 1, tags: dict[str, str] | None = None,
-            marker: bool = False) -> Version:
-    return Version(vid, when, size, tags or {}, marker)
+            marker: bool = False, storage_class: str | None = None) -> Version:
+    return Version(vid, when, size, tags or {}, marker, storage_class)
 
 
 def test_days_round_up_to_the_next_midnight_utc() -> None:
@@ -169,3 +171,59 @@ def test_tags_of() -> None:
     assert tags_of(None) == {} and tags_of("") == {}
     assert tags_of('{"a": "1"}') == {"a": "1"}
     assert tags_of("[1]") == {}
+
+
+BIG = 128 * 1024
+
+
+def _moving(**fields: object) -> Rule:
+    return rule_from_config({"ID": "move", "Status": "Enabled", "Filter": {"Prefix": ""},
+                             **fields})
+
+
+def test_a_current_version_moves_to_the_coldest_due_class() -> None:
+    rule = _moving(Transitions=[{"Days": 30, "StorageClass": "STANDARD_IA"},
+                                {"Days": 90, "StorageClass": "GLACIER"}])
+    current = version("v", T0, size=BIG)
+    assert current_transition([rule], "k", current, at(15) + timedelta(days=20)) is None
+    assert current_transition([rule], "k", current, at(15) + timedelta(days=31)) == (
+        "STANDARD_IA", "move")
+    assert current_transition([rule], "k", current, at(15) + timedelta(days=91)) == (
+        "GLACIER", "move")
+    colder = version("v", T0, size=BIG, storage_class="DEEP_ARCHIVE")  # never back up
+    assert current_transition([rule], "k", colder, at(15) + timedelta(days=91)) is None
+    on_date = _moving(Transitions=[{"Date": "2014-02-01T00:00:00Z", "StorageClass": "GLACIER"}])
+    assert current_transition([on_date], "k", current, at(31)) is None
+    assert current_transition([on_date], "k", current, datetime(2014, 2, 1, tzinfo=UTC)) == (
+        "GLACIER", "move")
+    assert current_transition([rule], "k", version("m", T0, size=BIG, marker=True),
+                              at(15) + timedelta(days=91)) is None
+
+
+def test_objects_under_128_kib_move_only_under_a_size_filter() -> None:
+    plain = _moving(Transitions=[{"Days": 1, "StorageClass": "GLACIER"}])
+    small = version("v", T0, size=BIG - 1)
+    later = at(20)
+    assert current_transition([plain], "k", small, later) is None
+    sized = rule_from_config({"ID": "small", "Status": "Enabled",
+                              "Filter": {"ObjectSizeGreaterThan": 10},
+                              "Transitions": [{"Days": 1, "StorageClass": "GLACIER"}]})
+    assert current_transition([sized], "k", small, later) == ("GLACIER", "small")
+
+
+def test_noncurrent_versions_move_from_when_they_became_noncurrent() -> None:
+    rule = _moving(NoncurrentVersionTransitions=[
+        {"NoncurrentDays": 2, "StorageClass": "GLACIER"},
+        {"NoncurrentDays": 5, "StorageClass": "DEEP_ARCHIVE", "NewerNoncurrentVersions": 1}])
+    versions = [version("c", at(10), size=BIG), version("n1", at(5), size=BIG),
+                version("n2", at(1), size=BIG), version("n3", at(1), size=10)]
+    # n1 noncurrent since the 10th, n2 since the 5th; n3 is too small to move.
+    assert noncurrent_transitions([rule], "k", versions, at(8)) == {"n2": ("GLACIER", "move")}
+    assert noncurrent_transitions([rule], "k", versions, at(11)) == {
+        "n2": ("DEEP_ARCHIVE", "move")}
+    # n1 is the one newer noncurrent version kept from DEEP_ARCHIVE, whatever its age.
+    assert noncurrent_transitions([rule], "k", versions, at(20)) == {
+        "n1": ("GLACIER", "move"), "n2": ("DEEP_ARCHIVE", "move")}
+    moved = [versions[0], versions[1], version("n2", at(1), size=BIG,
+                                               storage_class="DEEP_ARCHIVE"), versions[3]]
+    assert noncurrent_transitions([rule], "k", moved, at(20)) == {"n1": ("GLACIER", "move")}
