@@ -19,6 +19,7 @@ from controller.identity.authenticate import Authenticator
 from controller.identity.secretbox import SecretBox
 from controller.logs import event
 from controller.provisioning import bootstrap_admin
+from controller.s3.encryption import Keys
 from controller.s3.endpoint import S3Endpoint
 from controller.s3.website_endpoint import WebsiteEndpoint
 from storage.objects import BlobStore
@@ -71,6 +72,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         upgrade(engine)
     sessions = make_session_factory(engine)
     box = secret_box(settings)
+    keys = Keys(box.derivation_key(b"s3/sse-s3"))
     with transaction(sessions) as session:
         created = bootstrap_admin(session, box, settings.data_dir)
     if created:
@@ -82,9 +84,9 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         engine=engine,
         sessions=sessions,
         box=box,
-        ec2=Ec2Endpoint(settings, engine, sessions, authenticator, blobs),
-        s3=S3Endpoint(settings, engine, sessions, authenticator, blobs),
-        website=WebsiteEndpoint(settings, engine, sessions, blobs),
+        ec2=Ec2Endpoint(settings, engine, sessions, authenticator, blobs, keys),
+        s3=S3Endpoint(settings, engine, sessions, authenticator, blobs, keys),
+        website=WebsiteEndpoint(settings, engine, sessions, blobs, keys),
         blobs=blobs,
         cluster_token=cluster_token(settings),
         cloudwatch=CloudWatchEndpoint(settings, sessions, authenticator),

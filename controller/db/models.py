@@ -204,6 +204,8 @@ class Bucket(Base):
     object_lock: Mapped[str | None] = mapped_column(Text)
     """JSON of the ObjectLockConfiguration (NULL: Object Lock not enabled on the bucket)."""
     """Object ownership control (BucketOwnerEnforced disables ACLs), None when never set."""
+    encryption: Mapped[str | None] = mapped_column(Text)
+    """Default encryption (JSON of the botocore ServerSideEncryptionConfiguration), NULL none."""
 
 
 class S3Object(Base):
@@ -250,6 +252,10 @@ class S3Object(Base):
     disks; GLACIER and DEEP_ARCHIVE versions are read only while restored (``restored_until``)."""
     restored_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """Until when a restored copy of an archived version may be read (RestoreObject)."""
+    sse: Mapped[str | None] = mapped_column(String(16))
+    """Server-side encryption of the stored bytes (AES256), NULL: stored as sent."""
+    sse_key: Mapped[str | None] = mapped_column(String(128))
+    """The key material of an encrypted version (``controller.s3.encryption.Sealed``)."""
     inline_data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     """A small object's bytes, kept with its metadata instead of in a blob file (``blob_id``
     is then NULL): one transaction writes both, with no file to create and fsync."""
@@ -276,6 +282,8 @@ class MultipartUpload(Base):
     legal_hold: Mapped[bool | None] = mapped_column()
     storage_class: Mapped[str | None] = mapped_column(String(32))
     """The completed object's storage class; NULL: STANDARD."""
+    sse: Mapped[str | None] = mapped_column(String(16))
+    sse_key: Mapped[str | None] = mapped_column(String(128))
 
 
 class UploadPart(Base):
@@ -290,6 +298,8 @@ class UploadPart(Base):
     etag: Mapped[str] = mapped_column(String(64))
     checksum_value: Mapped[str | None] = mapped_column(String(128))
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sse_nonce: Mapped[str | None] = mapped_column(String(32))
+    """The counter block the part's bytes are encrypted from (an encrypted upload's part)."""
 
 
 class Node(Base):

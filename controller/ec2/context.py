@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from controller.config import Settings
 from controller.db.reader import Reader
+from controller.s3.encryption import Keys
 from storage.objects import BlobStore
 
 
@@ -27,6 +28,8 @@ class RequestContext:
     """The Host header the client used (without port), for endpoints in responses."""
     blobs: BlobStore | None = None
     """The object store's blobs, for actions that read objects (RegisterImage's manifest)."""
+    keys: Keys | None = None
+    """Object keys of server-side encrypted objects (reading them)."""
 
     @cached_property
     def session(self) -> Session:

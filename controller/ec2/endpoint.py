@@ -25,6 +25,7 @@ from controller.protocol.errors import ParameterError
 from controller.protocol.model import operation_model
 from controller.protocol.query_parser import parse_ec2_query, split_envelope
 from controller.protocol.xml_serializer import serialize_ec2_error, serialize_ec2_response
+from controller.s3.encryption import Keys
 from storage.objects import BlobStore
 
 log = logging.getLogger("ironbark.ec2")
@@ -66,12 +67,14 @@ class Ec2Endpoint:
     def __init__(
         self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
         authenticator: Authenticator, blobs: BlobStore | None = None,
+        keys: Keys | None = None,
     ) -> None:
         self._settings = settings
         self._engine = engine
         self._sessions = sessions
         self._auth = authenticator
         self._blobs = blobs
+        self._keys = keys
         self._actions = actions()
 
     def handle(self, request: HttpRequest, params: Sequence[tuple[str, str]], request_id: str) -> Reply:
@@ -144,6 +147,7 @@ class Ec2Endpoint:
             api_version=call.version,
             host=call.host,
             blobs=self._blobs,
+            keys=self._keys,
         )
         result = spec.handler(ctx, parsed)
         body = serialize_ec2_response(

@@ -24,7 +24,7 @@ from controller.ec2.registry import Params, Result, action
 from controller.ec2.snapshot_restore import source_snapshot
 from controller.ec2.tagging import set_tags, tags_from_specifications
 from controller.identity.authenticate import Principal
-from controller.s3 import lookup
+from controller.s3 import lookup, stored_bytes
 from controller.s3.access import RequestFacts, authorize
 from controller.s3.errors import S3Error
 
@@ -180,12 +180,11 @@ def _object_bytes(ctx: RequestContext, obj: S3Object) -> bytes:
     limit = 1024 * 1024
     if obj.size > limit:
         raise errors.InvalidManifest(f"the manifest is larger than {limit} bytes")
-    if obj.inline_data is not None:
-        return bytes(obj.inline_data)
-    if obj.blob_id is None or ctx.blobs is None:
+    if obj.inline_data is None and (obj.blob_id is None or ctx.blobs is None):
         return b""
-    with ctx.blobs.open(obj.blob_id) as stream:
-        return stream.read(limit + 1)
+    assert ctx.blobs is not None
+    data = stored_bytes.read(ctx.blobs, ctx.keys, obj, 0, obj.size - 1)
+    return data if isinstance(data, bytes) else b"".join(data)
 
 
 def _check_part(session: Session, principal: Principal, bucket: Bucket, part: Part,

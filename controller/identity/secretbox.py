@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
 import os
 from pathlib import Path
 
@@ -20,7 +22,13 @@ class SecretBox:
 
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._raw = base64.urlsafe_b64decode(key)
         self._opened: dict[bytes, str] = {}
+
+    def derivation_key(self, label: bytes) -> bytes:
+        """A key for another purpose (``label``), derived from this box's key: S3's
+        server-side encryption derives its object keys from it."""
+        return hmac.digest(self._raw, b"ironbark/derive\0" + label, "sha256")
 
     @classmethod
     def from_file(cls, path: Path) -> SecretBox:

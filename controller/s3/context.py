@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from controller.config import Settings
 from controller.identity.authenticate import Authenticator, Principal
+from controller.s3.encryption import Keys
 from controller.s3.target import Target
 from storage.objects import BlobStore
 
@@ -32,6 +33,8 @@ class S3Context:
     """The hex SHA-256 the client signed for the body, to be checked while it streams in."""
     authenticator: Authenticator | None = None
     """For credentials inside the body (browser POST forms)."""
+    keys: Keys | None = None
+    """Object keys for server-side encryption (None: encrypted objects cannot be written)."""
 
     @property
     def bucket(self) -> str:

@@ -10,7 +10,15 @@ from urllib.parse import unquote
 from starlette.concurrency import run_in_threadpool
 
 from controller.db.models import S3Object, utcnow
-from controller.s3 import acl_requests, errors, lookup, storage_classes, tagging
+from controller.s3 import (
+    acl_requests,
+    encryption,
+    errors,
+    lookup,
+    storage_classes,
+    stored_bytes,
+    tagging,
+)
 from controller.s3 import objects_store as store
 from controller.s3.access import (
     authorize,
@@ -20,16 +28,17 @@ from controller.s3.access import (
     writer_account,
 )
 from controller.s3.context import S3Context, S3Reply
+from controller.s3.encryption import default_of
 from controller.s3.headers import (
     CHECKSUMS,
     check_conditions,
-    refuse_encryption,
     stored_headers,
     user_metadata,
 )
 from controller.s3.locks import new_version_lock
 from controller.s3.replies import xml_reply
 from storage.objects import BlobInfo, InlineWriter
+from storage.objects.writer import Transform
 
 SELF_COPY = ("This copy request is illegal because it is trying to copy an object to itself "
              "without changing the object's metadata, storage class, website redirect location "
@@ -100,9 +109,13 @@ def check_copy_conditions(headers: Mapping[str, str], row: S3Object) -> None:
 
 
 async def copy_bytes(ctx: S3Context, src: S3Object, start: int, end: int,
-                     checksum: str | None, inline_max: int) -> BlobInfo:
+                     checksum: str | None, inline_max: int,
+                     transform: Transform | None = None) -> BlobInfo:
     """Bytes ``start..end`` of the source object as new inline bytes (at most ``inline_max``
-    of them, from an inline source) or as a new blob."""
+    of them, from an inline source) or as a new blob; ``transform`` encrypts what is kept."""
+    if src.sse is not None or transform is not None:
+        return await run_in_threadpool(_recode, ctx, src, start, end, checksum, inline_max,
+                                       transform)
     if src.inline_data is not None:
         data = src.inline_data[start:end + 1]
         if len(data) <= inline_max:
@@ -120,6 +133,22 @@ async def copy_bytes(ctx: S3Context, src: S3Object, start: int, end: int,
         raise errors.NoSuchKey(Key=src.key)
     return await run_in_threadpool(ctx.blobs.copy_range, src.blob_id, start, end,
                                    checksum=checksum)
+
+
+def _recode(ctx: S3Context, src: S3Object, start: int, end: int, checksum: str | None,
+            inline_max: int, transform: Transform | None) -> BlobInfo:
+    """:func:`copy_bytes` through plaintext: the source decrypted, the copy encrypted."""
+    data = stored_bytes.read(ctx.blobs, ctx.keys, src, start, end)
+    chunks = [data] if isinstance(data, bytes) else data
+    if src.inline_data is not None and end - start + 1 <= inline_max:
+        inline = InlineWriter(checksum=checksum, max_size=end - start + 1, transform=transform)
+        for chunk in chunks:
+            inline.write(chunk)
+        return inline.commit()
+    with ctx.blobs.writer(checksum=checksum, transform=transform) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+        return writer.commit()
 
 
 def checksum_fields(algorithm: str | None, value: str | None) -> dict[str, str]:
@@ -159,10 +188,11 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     from controller.s3.objects import check_key
 
     check_key(ctx.key)
-    refuse_encryption(ctx.headers)
+    asked = encryption.requested(ctx.headers, None)
     storage_class = storage_classes.requested(ctx.headers)  # STANDARD unless named, as in S3
     with ctx.sessions() as session:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
+        sse = asked or default_of(bucket.encryption)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
         lock = new_version_lock(bucket, ctx.headers)
@@ -171,7 +201,9 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     headers, meta = _new_headers(ctx, src)
     tags = tagging.copied_tags(ctx.headers, src.tags)
     algorithm = _checksum_algorithm(ctx, src)
-    info = await copy_bytes(ctx, src, 0, src.size - 1, algorithm, ctx.settings.s3_inline_max_bytes)
+    sealed, transform = stored_bytes.sealing(ctx.keys, sse)
+    info = await copy_bytes(ctx, src, 0, src.size - 1, algorithm,
+                            ctx.settings.s3_inline_max_bytes, transform)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id or None,
         "inline_data": info.data, "size": info.size,
@@ -179,7 +211,7 @@ async def copy_object(ctx: S3Context) -> S3Reply:
         "headers": headers, "user_metadata": meta, "checksum_algorithm": algorithm,
         "acl": new.acl,
         "checksum_value": info.checksum_b64, "tags": tags, "storage_class": storage_class,
-        **lock}
+        **sealed, **lock}
 
     def install(session: Any) -> tuple[list[str], S3Object]:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
@@ -201,4 +233,6 @@ async def copy_object(ctx: S3Context) -> S3Reply:
         data["VersionId"] = row.version_id
     if src.version_id != store.NULL_VERSION:
         data["CopySourceVersionId"] = src.version_id
+    if sse is not None:
+        data["ServerSideEncryption"] = sse
     return xml_reply("CopyObject", data)

@@ -21,6 +21,7 @@ from controller.s3 import cors, errors
 from controller.s3.access import RequestFacts, action_for, bind
 from controller.s3.bucket_cors import cors_configuration
 from controller.s3.context import S3Context, S3Reply
+from controller.s3.encryption import Keys
 from controller.s3.errors import render_error
 from controller.s3.routes import resolve, subresource_of
 from controller.s3.target import Target, parse_target
@@ -51,8 +52,9 @@ def from_auth_error(error: auth.AuthError) -> errors.S3Error:
 
 class S3Endpoint:
     def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
-                 authenticator: Authenticator, blobs: BlobStore) -> None:
+                 authenticator: Authenticator, blobs: BlobStore, keys: Keys | None = None) -> None:
         self._settings = settings
+        self._keys = keys
         self._engine = engine
         self._sessions = sessions
         self._auth = authenticator
@@ -82,7 +84,7 @@ class S3Endpoint:
                             headers=http.headers, principal=principal, sessions=self._sessions,
                             engine=self._engine, blobs=self._blobs, settings=self._settings, request_id=request_id,
                             payload_sha256=signed_hash if declared else None,
-                            authenticator=self._auth)
+                            authenticator=self._auth, keys=self._keys)
             reply = await handler(ctx)
         except errors.S3Error as exc:
             response = self._error(request, exc, target, request_id)

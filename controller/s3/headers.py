@@ -58,25 +58,6 @@ def mail_safe(value: str) -> str:
     return f"=?{charset}?B?{base64.b64encode(raw).decode('ascii')}?="
 
 
-_ENCRYPTION_METHODS = ("AES256", "aws:kms", "aws:kms:dsse")
-_ENCRYPTION_HEADERS = ("x-amz-server-side-encryption-customer-algorithm",
-                       "x-amz-server-side-encryption-aws-kms-key-id",
-                       "x-amz-copy-source-server-side-encryption-customer-algorithm")
-
-
-def refuse_encryption(headers: Mapping[str, str]) -> None:
-    """Server-side encryption (SSE-S3, SSE-KMS, SSE-C) is not offered: a write that asks for it
-    is refused (NotImplemented, as S3-compatible stores without a key service answer) instead
-    of being stored unencrypted; a method S3 does not know is InvalidArgument, as in S3."""
-    method = headers.get("x-amz-server-side-encryption")
-    if method is not None and method not in _ENCRYPTION_METHODS:
-        raise errors.InvalidArgument("The encryption method specified is not supported",
-                                     ArgumentName="x-amz-server-side-encryption",
-                                     ArgumentValue=method[:64])
-    if method is not None or any(name in headers for name in _ENCRYPTION_HEADERS):
-        raise errors.NotImplementedError_("Server-side encryption is not supported.")
-
-
 def content_md5(headers: Mapping[str, str]) -> str | None:
     """The hex MD5 the client declared, or None; InvalidDigest when it is not 16 base64 bytes."""
     value = headers.get("content-md5")

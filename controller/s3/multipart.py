@@ -20,16 +20,16 @@ from controller.db.models import MultipartUpload, S3Object, UploadPart, utcnow
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
-from controller.s3 import acl_requests, errors, storage_classes, tagging
+from controller.s3 import acl_requests, encryption, errors, storage_classes, stored_bytes, tagging
 from controller.s3 import objects_store as store
 from controller.s3.access import owned_bucket, owner_of, writer_account
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.copy import checksum_fields, copy_bytes, find_copy_source
+from controller.s3.encryption import Sealed, default_of
 from controller.s3.headers import (
     CHECKSUMS,
     checksum_type,
     declared_checksum,
-    refuse_encryption,
     stored_headers,
     user_metadata,
 )
@@ -78,7 +78,7 @@ def _upload(session: Session, ctx: S3Context) -> MultipartUpload:
 @route("POST", "object", "uploads")
 async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     check_key(ctx.key)
-    refuse_encryption(ctx.headers)
+    asked = encryption.requested(ctx.headers, None)
     storage_class = storage_classes.requested(ctx.headers)
     algorithm, kind = _checksum_request(ctx.headers)
     tags = tagging.header_tags(ctx.headers)
@@ -87,7 +87,9 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
         lock = new_version_lock(bucket, ctx.headers)
+        sse = asked or default_of(bucket.encryption)
         upload = MultipartUpload(
+            sse=sse, sse_key=None if sse is None else Sealed.new(multipart=True).stored(),
             upload_id=ids.new_token(36), bucket=ctx.bucket, key=ctx.key,
             owner_account_id=new.owner_account_id, headers=stored_headers(ctx.headers),
             user_metadata=user_metadata(ctx.headers), checksum_algorithm=algorithm,
@@ -96,6 +98,8 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     data: dict[str, Any] = {"Bucket": ctx.bucket, "Key": ctx.key, "UploadId": upload.upload_id}
     if algorithm is not None:
         data |= {"ChecksumAlgorithm": algorithm, "ChecksumType": kind}
+    if sse is not None:
+        data["ServerSideEncryption"] = sse
     return xml_reply("CreateMultipartUpload", data)
 
 
@@ -121,14 +125,16 @@ def _checksum_request(headers: Mapping[str, str]) -> tuple[str | None, str | Non
     return algorithm, kind
 
 
-def _save_part(ctx: S3Context, number: int, info: BlobInfo) -> None:
-    """Record the part (replacing an earlier one of that number, whose blob is then freed)."""
+def _save_part(ctx: S3Context, number: int, info: BlobInfo, nonce: str | None) -> None:
+    """Record the part (replacing an earlier one of that number, whose blob is then freed);
+    ``nonce``: the counter block of an encrypted upload's part."""
 
     def save(session: Session) -> str | None:
         upload = _upload(session, ctx)
         part = session.get(UploadPart, (upload.upload_id, number))
         fields = {"blob_id": info.blob_id, "size": info.size, "etag": f'"{info.md5_hex}"',
-                  "checksum_value": info.checksum_b64, "last_modified": utcnow()}
+                  "checksum_value": info.checksum_b64, "last_modified": utcnow(),
+                  "sse_nonce": nonce}
         if part is None:
             session.add(UploadPart(upload_id=upload.upload_id, part_number=number, **fields))
             session.flush()
@@ -161,10 +167,12 @@ async def upload_part(ctx: S3Context) -> S3Reply:
         return await upload_part_copy(ctx, number)
     declared = declared_checksum(ctx.headers)
     with ctx.sessions() as session:
-        _check_part_checksum(_upload(session, ctx), declared)
-    info = await receive_blob(ctx)
-    _save_part(ctx, number, info)
-    headers = [("ETag", f'"{info.md5_hex}"')]
+        upload = _upload(session, ctx)
+        _check_part_checksum(upload, declared)
+    nonce, transform = stored_bytes.part_sealing(ctx.keys, upload.sse_key)
+    info = await receive_blob(ctx, transform=transform)
+    _save_part(ctx, number, info, nonce)
+    headers = [("ETag", f'"{info.md5_hex}"'), *encryption.reply_headers(upload.sse)]
     algorithm = checksum_algorithm(ctx.headers)
     if algorithm:
         headers.append((f"x-amz-checksum-{algorithm.lower()}", info.checksum_b64 or ""))
@@ -193,13 +201,17 @@ async def upload_part_copy(ctx: S3Context, number: int) -> S3Reply:
     start, end = _copy_range(ctx.headers.get("x-amz-copy-source-range"), src.size)
     if end - start + 1 > MAX_PART:
         raise errors.EntityTooLarge(ProposedSize=str(end - start + 1), MaxSizeAllowed=str(MAX_PART))
-    info = await copy_bytes(ctx, src, start, end, upload.checksum_algorithm, inline_max=0)
-    _save_part(ctx, number, info)
+    nonce, transform = stored_bytes.part_sealing(ctx.keys, upload.sse_key)
+    info = await copy_bytes(ctx, src, start, end, upload.checksum_algorithm, inline_max=0,
+                            transform=transform)
+    _save_part(ctx, number, info, nonce)
     result = {"ETag": f'"{info.md5_hex}"', "LastModified": utcnow(),
               **checksum_fields(upload.checksum_algorithm, info.checksum_b64)}
     data: dict[str, Any] = {"CopyPartResult": result}
     if src.version_id != store.NULL_VERSION:
         data["CopySourceVersionId"] = src.version_id
+    if upload.sse is not None:
+        data["ServerSideEncryption"] = upload.sse
     return xml_reply("UploadPartCopy", data)
 
 
@@ -297,8 +309,9 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
         "tags": upload.tags,
         "checksum_algorithm": upload.checksum_algorithm if checksum else None,
         "checksum_value": checksum, "upload_id": upload.upload_id,
-        "parts": json.dumps([[part.size, part.etag, part.checksum_value] for part in chosen]),
-        "storage_class": upload.storage_class,
+        "parts": json.dumps([[part.size, part.etag, part.checksum_value,
+                               *([part.sse_nonce] if upload.sse else [])] for part in chosen]),
+        "storage_class": upload.storage_class, "sse": upload.sse, "sse_key": upload.sse_key,
         "lock_mode": upload.lock_mode, "lock_until": upload.lock_until,
         "legal_hold": upload.legal_hold}
 
@@ -334,6 +347,8 @@ def _completed(ctx: S3Context, row: S3Object) -> S3Reply:
         data["ChecksumType"] = checksum_type(checksum)
     if row.version_id != store.NULL_VERSION:
         data["VersionId"] = row.version_id
+    if row.sse is not None:
+        data["ServerSideEncryption"] = row.sse
     return xml_reply("CompleteMultipartUpload", data)
 
 

@@ -12,7 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from controller.db.engine import LazySession
 from controller.db.models import Bucket, S3Object, utcnow
 from controller.db.reader import Reader, reading
-from controller.s3 import acl_requests, chunked, errors, lookup, storage_classes, tagging
+from controller.s3 import (
+    acl_requests,
+    chunked,
+    encryption,
+    errors,
+    lookup,
+    storage_classes,
+    stored_bytes,
+    tagging,
+)
 from controller.s3 import objects_store as store
 from controller.s3.access import (
     SessionSource,
@@ -25,6 +34,7 @@ from controller.s3.access import (
 )
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.copy import copy_object
+from controller.s3.encryption import default_of
 from controller.s3.headers import (
     OVERRIDES,
     check_conditions,
@@ -35,7 +45,6 @@ from controller.s3.headers import (
     http_date,
     mail_safe,
     parse_range,
-    refuse_encryption,
     stored_headers,
     user_metadata,
 )
@@ -45,6 +54,7 @@ from controller.s3.object_lock_rules import lock_headers
 from controller.s3.operation_actions import versioned
 from controller.s3.routes import route
 from storage.objects import BlobInfo, BlobTooLarge, BlobWriter, InlineWriter
+from storage.objects.writer import Transform
 
 MAX_OBJECT = 5 * 1024**3
 MAX_KEY_BYTES = 1024
@@ -79,12 +89,13 @@ class Received:
         verify_blob(ctx, self.info, self.md5, self.checksum, ctx.payload_sha256)
 
 
-async def receive_blob(ctx: S3Context, inline_max: int = 0) -> BlobInfo:
+async def receive_blob(ctx: S3Context, inline_max: int = 0,
+                       transform: Transform | None = None) -> BlobInfo:
     """Stream the request body into a new blob, checking length, MD5, checksum and signed hash;
     an aws-chunked body is decoded (chunk signatures checked, a trailing checksum read). A body
     whose declared length is at most ``inline_max`` is kept in memory (``info.data``) to be
-    stored inline with its metadata."""
-    received = await receive_unverified(ctx, inline_max)
+    stored inline with its metadata. ``transform`` (encryption) applies to what is kept."""
+    received = await receive_unverified(ctx, inline_max, transform)
     received.verify(ctx)
     return received.info
 
@@ -98,7 +109,8 @@ def declared_length(ctx: S3Context) -> int | None:
     return int(length) if length is not None and length.isdigit() else None
 
 
-async def receive_unverified(ctx: S3Context, inline_max: int = 0) -> Received:
+async def receive_unverified(ctx: S3Context, inline_max: int = 0,
+                             transform: Transform | None = None) -> Received:
     """:func:`receive_blob` without the comparison of the declared digests, which the caller
     makes (:meth:`Received.verify`) once it knows the request may write at all."""
     is_chunked = chunked.is_aws_chunked(ctx.headers)
@@ -122,10 +134,11 @@ async def receive_unverified(ctx: S3Context, inline_max: int = 0) -> Received:
     algorithm = checksum[0] if checksum else trailer
     want_sha256 = ctx.payload_sha256 is not None
     writer: BlobWriter | InlineWriter = (
-        InlineWriter(want_sha256=want_sha256, checksum=algorithm, max_size=int(length))
+        InlineWriter(want_sha256=want_sha256, checksum=algorithm, max_size=int(length),
+                     transform=transform)
         if length is not None and int(length) <= inline_max
         else ctx.blobs.writer(want_sha256=want_sha256, checksum=algorithm,
-                              max_size=int(length or MAX_OBJECT)))
+                              max_size=int(length or MAX_OBJECT), transform=transform))
     with writer:
         await fill_blob(writer, body, lambda: errors.EntityTooLarge(
             MaxSizeAllowed=str(MAX_OBJECT)) if length is None else errors.IncompleteBody(
@@ -228,8 +241,8 @@ async def put_object(ctx: S3Context) -> S3Reply:
     if "x-amz-copy-source" in ctx.headers:
         return await copy_object(ctx)
     check_key(ctx.key)
-    refuse_encryption(ctx.headers)
-    storage_classes.requested(ctx.headers)  # InvalidStorageClass before the body is read
+    asked = encryption.requested(ctx.headers, None)  # errors before the body is read
+    storage_classes.requested(ctx.headers)
     inline_max = ctx.settings.s3_inline_max_bytes
     length = declared_length(ctx)
     conditional = "if-match" in ctx.headers or "if-none-match" in ctx.headers
@@ -241,9 +254,21 @@ async def put_object(ctx: S3Context) -> S3Reply:
         # body sends that, and S3 refuses a request it would refuse before inviting its body.
         received = await receive_unverified(ctx, inline_max)
         info = received.info
+        sse = asked
+
+        def prepare(session: SessionSource, bucket: Bucket) -> dict[str, Any]:
+            nonlocal sse
+            columns = _put_columns(ctx, session, bucket, info)
+            sse = asked or default_of(bucket.encryption)
+            if sse is not None:  # the bucket's default encryption, known only now
+                sealed, transform = stored_bytes.sealing(ctx.keys, sse)
+                assert transform is not None and info.data is not None
+                columns |= {**sealed, "inline_data": transform(info.data)}
+            return columns
+
         version_id, expiration = install_object(
             ctx, info, {"key": ctx.key}, conditional=conditional, received=received,
-            prepare=lambda session, bucket: _put_columns(ctx, session, bucket, info))
+            prepare=prepare)
     else:
         session = LazySession(ctx.sessions)  # only policies, ACLs and grant headers need one
         try:
@@ -251,10 +276,12 @@ async def put_object(ctx: S3Context) -> S3Reply:
             columns = _put_columns(ctx, session, bucket, None)
         finally:
             session.close()
-        info = await receive_blob(ctx, inline_max)
-        columns["checksum_value"] = info.checksum_b64
+        sse = asked or default_of(bucket.encryption)
+        sealed, transform = stored_bytes.sealing(ctx.keys, sse)
+        info = await receive_blob(ctx, inline_max, transform)
+        columns |= {**sealed, "checksum_value": info.checksum_b64}
         version_id, expiration = install_object(ctx, info, columns, conditional=conditional)
-    headers = [("ETag", f'"{info.md5_hex}"'), *expiration]
+    headers = [("ETag", f'"{info.md5_hex}"'), *expiration, *encryption.reply_headers(sse)]
     if version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", version_id))
     algorithm = checksum_algorithm(ctx.headers)
@@ -338,6 +365,8 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
     if row.tags:
         headers.append(("x-amz-tagging-count", str(tagging.count(row.tags))))
     headers += lock_headers(lock_of(row))
+    if row.sse is not None:
+        headers.append((encryption.HEADER, row.sse))
     if row.storage_class is not None:
         headers += storage_classes.headers(row.storage_class)
         headers += storage_classes.restore_headers(row.restored_until, utcnow())
@@ -379,11 +408,9 @@ async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
             headers.append(("Content-Range", f"bytes {start}-{end}/{row.size}"))
     if not with_body:
         return S3Reply(status, headers, None)
-    if row.inline_data is not None:
-        return S3Reply(status, headers, row.inline_data[start:end + 1])
-    if row.blob_id is None:
-        return S3Reply(status, headers, b"")
-    chunks = ctx.blobs.iter_range(row.blob_id, start, end)
+    chunks = stored_bytes.read(ctx.blobs, ctx.keys, row, start, end)
+    if isinstance(chunks, bytes):
+        return S3Reply(status, headers, chunks)
     if end - start < SMALL_BODY:
         # Small bodies go out in one piece: a streamed body is pulled through the thread pool
         # chunk by chunk, which costs more than reading it here.

@@ -3,6 +3,7 @@
 from controller.s3 import (
     acls,
     bucket_cors,
+    bucket_encryption,
     bucket_policy,
     bucket_tagging,
     buckets,
@@ -27,6 +28,7 @@ from controller.s3 import (
 __all__ = [
     "acls",
     "bucket_cors",
+    "bucket_encryption",
     "bucket_policy",
     "bucket_tagging",
     "buckets",

@@ -21,12 +21,12 @@ from controller.identity.authenticate import Principal
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
-from controller.s3 import acl_requests, errors, storage_classes, tagging
+from controller.s3 import acl_requests, encryption, errors, storage_classes, stored_bytes, tagging
 from controller.s3.access import bucket_for, writer_account
 from controller.s3.context import S3Context, S3Reply
+from controller.s3.encryption import default_of
 from controller.s3.headers import (
     declared_checksum,
-    refuse_encryption,
     stored_headers,
     user_metadata,
 )
@@ -98,7 +98,7 @@ def _check_simple_fields(fields: dict[str, str]) -> None:
     acl = fields.get("acl")
     if acl is not None and acl not in CANNED_ACLS:
         raise errors.InvalidArgument(ArgumentName="x-amz-acl", ArgumentValue=acl)
-    refuse_encryption(fields)
+    encryption.requested(fields, None)
 
 
 @route("POST", "bucket")
@@ -123,13 +123,16 @@ async def post_object(ctx: S3Context) -> S3Reply:
         bucket = bucket_for(session, ctx, "s3:PutObject", key)
         new = acl_requests.new_object(session, bucket, writer_account(principal, bucket),
                                       acl_headers)
+    sealed, transform = stored_bytes.sealing(
+        ctx.keys, encryption.requested(fields, None) or default_of(bucket.encryption))
     columns: dict[str, Any] = {
         "key": key, "owner_account_id": new.owner_account_id, "acl": new.acl,
         "headers": stored_headers(fields), "user_metadata": user_metadata(fields),
-        "tags": _tags(fields), "storage_class": storage_classes.requested(fields)}
+        "tags": _tags(fields), "storage_class": storage_classes.requested(fields), **sealed}
     checksum = declared_checksum(fields)
     high = min(policy.length_range[1], MAX_OBJECT) if policy and policy.length_range else MAX_OBJECT
-    writer = ctx.blobs.writer(checksum=checksum[0] if checksum else None, max_size=high)
+    writer = ctx.blobs.writer(checksum=checksum[0] if checksum else None, max_size=high,
+                              transform=transform)
     with writer:
         await fill_blob(writer, reader.file_chunks(), lambda: errors.EntityTooLarge(
             MaxSizeAllowed=str(high)))

@@ -1,6 +1,6 @@
 """Bucket settings Ironbark does not offer, read as S3 reads them on a bucket that never set
 them: Transfer Acceleration (no status), Requester Pays (the bucket owner pays), server access
-logging (off), event notifications (none), default encryption and replication (not found).
+logging (off), event notifications (none), replication (not found).
 Clients that read every setting of a bucket (Terraform's ``aws_s3_bucket``, configuration
 audits, ``aws s3api get-bucket-*``) then see an ordinary bucket instead of NotImplemented.
 Writing any of them stays NotImplemented: nothing here would honour it."""
@@ -39,7 +39,7 @@ route("GET", "bucket", "notification")(_unset("GetBucketNotificationConfiguratio
 
 _FEATURES = {"accelerate": "Transfer Acceleration", "requestPayment": "Requester Pays",
              "logging": "Server access logging", "notification": "Event notifications",
-             "encryption": "Default encryption", "replication": "Replication"}
+             "replication": "Replication"}
 
 
 def _not_offered(feature: str) -> Handler:
@@ -54,19 +54,12 @@ for _sub, _feature in _FEATURES.items():
 
 
 async def _delete_nothing(ctx: S3Context) -> S3Reply:
-    """DeleteBucketEncryption / DeleteBucketReplication: there is nothing to delete."""
+    """DeleteBucketReplication: there is nothing to delete."""
     _check(ctx)
     return S3Reply(204)
 
 
-route("DELETE", "bucket", "encryption")(_delete_nothing)
 route("DELETE", "bucket", "replication")(_delete_nothing)
-
-
-@route("GET", "bucket", "encryption")
-async def get_bucket_encryption(ctx: S3Context) -> S3Reply:
-    _check(ctx)
-    raise errors.ServerSideEncryptionConfigurationNotFoundError(BucketName=ctx.bucket)
 
 
 @route("GET", "bucket", "replication")

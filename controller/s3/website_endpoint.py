@@ -26,6 +26,7 @@ from controller.db.models import Bucket
 from controller.logs import event
 from controller.s3 import errors
 from controller.s3.context import S3Context
+from controller.s3.encryption import Keys
 from controller.s3.endpoint import response_of
 from controller.s3.objects import read_object
 from controller.s3.target import Target
@@ -47,8 +48,9 @@ class _Site:
 
 class WebsiteEndpoint:
     def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
-                 blobs: BlobStore) -> None:
+                 blobs: BlobStore, keys: Keys | None = None) -> None:
         self._settings = settings
+        self._keys = keys
         self._engine = engine
         self._sessions = sessions
         self._blobs = blobs
@@ -118,7 +120,7 @@ class WebsiteEndpoint:
         return S3Context(request=request, target=Target(bucket, key), query={}, headers=headers,
                          principal=None, sessions=self._sessions, engine=self._engine,
                          blobs=self._blobs,
-                         settings=self._settings, request_id=request_id)
+                         settings=self._settings, request_id=request_id, keys=self._keys)
 
     async def _failed(self, request: Request, site: _Site, key: str, object_key: str,
                       exc: errors.S3Error, request_id: str) -> Response:

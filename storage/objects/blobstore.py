@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from storage.objects.errors import BlobNotFound, BlobRangeError, BlobStoreError
 from storage.objects.layout import blob_path, check_blob_id
-from storage.objects.writer import BlobInfo, BlobWriter
+from storage.objects.writer import BlobInfo, BlobWriter, Transform
 
 CHUNK_SIZE = 1 << 20
 
@@ -33,14 +33,17 @@ class BlobStore:
         want_sha256: bool = False,
         checksum: str | None = None,
         max_size: int | None = None,
+        transform: Transform | None = None,
     ) -> BlobWriter:
-        """A writer for a new blob; ``checksum`` is None or one of CRC32, CRC32C, SHA1, SHA256."""
+        """A writer for a new blob; ``checksum`` is None or one of CRC32, CRC32C, SHA1, SHA256;
+        ``transform`` (encryption) applies to the bytes after they are digested."""
         return BlobWriter(
             self.tmp_dir,
             self.blobs_dir,
             want_sha256=want_sha256,
             checksum=checksum,
             max_size=max_size,
+            transform=transform,
         )
 
     def path(self, blob_id: str) -> Path:

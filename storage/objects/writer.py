@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,10 @@ _BATCH = 1 << 20  # small chunks are gathered into batches this big before hashi
 _IN_FLIGHT = 4  # batches queued to a writer's own thread at most: memory stays flat
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
+Transform = Callable[[bytes], bytes]
+"""What a writer does to the bytes after digesting them and before keeping them (encryption:
+digests are of what the client sent); it keeps their length, and sees them in order."""
+
 
 @dataclass(frozen=True, slots=True)
 class BlobInfo:
@@ -39,7 +44,7 @@ class BlobInfo:
     sha256_hex: str | None
     checksum_b64: str | None
     data: bytes | None = None
-    """The bytes themselves, for an inline write only."""
+    """The bytes themselves (as kept: after the writer's transform), for an inline write only."""
 
 
 class Digests:
@@ -82,8 +87,9 @@ class InlineWriter:
     ``max_size``."""
 
     def __init__(self, *, want_sha256: bool = False, checksum: str | None = None,
-                 max_size: int) -> None:
+                 max_size: int, transform: Transform | None = None) -> None:
         self.blob_id = ""
+        self._transform = transform
         self.size = 0
         self.max_size: int | None = max_size
         self._digests = Digests(want_sha256, checksum)
@@ -99,7 +105,8 @@ class InlineWriter:
     def commit(self) -> BlobInfo:
         data = b"".join(self._chunks)
         self._digests.update(data)
-        return self._digests.info("", self.size, data)
+        kept = data if self._transform is None else self._transform(data)
+        return self._digests.info("", self.size, kept)
 
     def abort(self) -> None:
         self._chunks.clear()
@@ -129,8 +136,10 @@ class BlobWriter:
         want_sha256: bool = False,
         checksum: str | None = None,
         max_size: int | None = None,
+        transform: Transform | None = None,
     ) -> None:
         self.blob_id = new_blob_id()
+        self._transform = transform
         self.size = 0
         self.max_size = max_size
         self._blobs_dir = blobs_dir
@@ -182,6 +191,8 @@ class BlobWriter:
         """Hash and write one batch; runs on the writer's thread (or in commit), in order."""
         with memoryview(data) as view:
             self._digests.update(view)
+            if self._transform is not None:
+                view = memoryview(self._transform(data))
             pwrite_all(fd, view, offset)
         end = offset + len(data)
         if end - self._written_back >= _WRITEBACK_EVERY:

@@ -1,8 +1,8 @@
 """Features Ironbark does not offer. Bucket settings read as on an S3 bucket that never set
-them (acceleration, Requester Pays, access logging, notifications: empty or default; default
-encryption and replication: not found), with boto3, the AWS CLI and boto 2; writing them stays
-NotImplemented; missing buckets and other accounts get S3's errors. A write asking for
-server-side encryption is refused rather than stored unencrypted."""
+them (acceleration, Requester Pays, access logging, notifications: empty or default;
+replication: not found), with boto3, the AWS CLI and boto 2; writing them stays
+NotImplemented; missing buckets and other accounts get S3's errors. (Default encryption and
+SSE-S3 are built: test_s3_encryption.py.)"""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_writes_are_not_implemented_and_errors_are_s3s(s3: Any, bucket: str, ser
     assert _error(s3.put_bucket_accelerate_configuration, Bucket=bucket,
                   AccelerateConfiguration={"Status": "Enabled"}) == ("NotImplemented", 501)
     s3.delete_bucket_encryption(Bucket=bucket)  # nothing to delete: 204, as in S3
-    s3.delete_bucket_replication(Bucket=bucket)
+    s3.delete_bucket_replication(Bucket=bucket)  # likewise
     missing = f"missing-{uuid.uuid4().hex[:12]}"
     assert _error(s3.get_bucket_logging, Bucket=missing) == ("NoSuchBucket", 404)
     assert _error(s3.get_bucket_encryption, Bucket=missing) == ("NoSuchBucket", 404)
@@ -70,27 +70,3 @@ def test_the_aws_cli_and_boto2_read_them(aws: Any, boto2_s3: Any, s3: Any, bucke
     legacy = boto2_s3.get_bucket(bucket)
     assert legacy.get_logging_status().target is None
     assert b"<Payer>BucketOwner</Payer>" in legacy.get_request_payment()
-
-
-def test_writes_asking_for_server_side_encryption_are_refused(s3: Any, bucket: str, aws: Any,
-                                                              tmp_path: Any) -> None:
-    put = s3.put_object
-    assert _error(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="AES256") == (
-        "NotImplemented", 501)
-    assert _error(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
-                  SSEKMSKeyId="alias/mine") == ("NotImplemented", 501)
-    assert _error(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="ROT13") == (
-        "InvalidArgument", 400)
-    assert _error(put, Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm="AES256",
-                  SSECustomerKey="k" * 32) == ("NotImplemented", 501)
-    assert _error(s3.create_multipart_upload, Bucket=bucket, Key="k",
-                  ServerSideEncryption="AES256") == ("NotImplemented", 501)
-    s3.put_object(Bucket=bucket, Key="plain", Body=b"plain")
-    assert _error(s3.copy_object, Bucket=bucket, Key="k", ServerSideEncryption="AES256",
-                  CopySource={"Bucket": bucket, "Key": "plain"}) == ("NotImplemented", 501)
-    source = tmp_path / "file.txt"
-    source.write_bytes(b"data")
-    with pytest.raises(AwsCliError) as caught:
-        aws("s3", "cp", str(source), f"s3://{bucket}/cli", "--sse", "AES256")
-    assert "NotImplemented" in str(caught.value)
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["plain"]

@@ -134,13 +134,13 @@ def test_infrequent_access_transitions_wait_thirty_days() -> None:
     only = {k: v for k, v in rule().items() if k != "Expiration"}
     assert refused(only | {"Transitions": [{"Days": 29, "StorageClass": "STANDARD_IA"}]}) == (
         "InvalidArgument",
-        "'Days' in Transition action for StorageClass 'STANDARD_IA' must be greater than or "
-        "equal to 30")
+        ("'Days' in Transition action for StorageClass 'STANDARD_IA' must be greater than or "
+        "equal to 30"))
     assert refused(only | {"NoncurrentVersionTransitions": [
         {"NoncurrentDays": 1, "StorageClass": "ONEZONE_IA"}]}) == (
         "InvalidArgument",
-        "'NoncurrentDays' in NoncurrentVersionTransition action for StorageClass 'ONEZONE_IA' "
-        "must be greater than or equal to 30")
+        ("'NoncurrentDays' in NoncurrentVersionTransition action for StorageClass 'ONEZONE_IA' "
+        "must be greater than or equal to 30"))
 
 
 def test_legacy_xml_parses_with_the_current_shape() -> None:

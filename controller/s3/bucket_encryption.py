@@ -1,0 +1,71 @@
+"""PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption (``Bucket.encryption``):
+a bucket's default encryption. With SSE-S3 (``AES256``) as default, every write to the bucket
+that names no encryption of its own is encrypted (``controller.s3.encryption``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from controller.db.engine import transaction
+from controller.s3 import encryption, errors
+from controller.s3.access import owned_bucket
+from controller.s3.bodies import read_config
+from controller.s3.context import S3Context, S3Reply
+from controller.s3.replies import xml_reply
+from controller.s3.routes import route
+
+_KMS = ("aws:kms", "aws:kms:dsse")
+
+
+def _checked(config: dict[str, Any]) -> dict[str, Any]:
+    rules = config.get("Rules") or []
+    if len(rules) != 1:
+        raise errors.MalformedXML()
+    default = rules[0].get("ApplyServerSideEncryptionByDefault")
+    if not default or "SSEAlgorithm" not in default:
+        raise errors.MalformedXML()
+    algorithm = default["SSEAlgorithm"]
+    if algorithm in _KMS:
+        raise errors.NotImplementedError_("Server-side encryption with AWS KMS keys is not "
+                                          "supported; use AES256.")
+    if algorithm != encryption.AES256:
+        raise errors.MalformedXML()
+    if "KMSMasterKeyID" in default:
+        raise errors.InvalidArgument(
+            "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or "
+            "aws:kms:dsse", ArgumentName="ApplyServerSideEncryptionByDefault")
+    kept: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm}}
+    if "BucketKeyEnabled" in rules[0]:
+        kept["BucketKeyEnabled"] = bool(rules[0]["BucketKeyEnabled"])
+    return {"Rules": [kept]}
+
+
+@route("PUT", "bucket", "encryption")
+async def put_bucket_encryption(ctx: S3Context) -> S3Reply:
+    with ctx.sessions() as session:
+        owned_bucket(session, ctx.bucket, ctx.principal)
+    parsed = await read_config(ctx, "PutBucketEncryption", "ServerSideEncryptionConfiguration")
+    config = _checked(parsed)
+    with transaction(ctx.sessions) as session:
+        bucket = owned_bucket(session, ctx.bucket, ctx.principal)
+        bucket.encryption = json.dumps(config)
+    return S3Reply(200)
+
+
+@route("GET", "bucket", "encryption")
+async def get_bucket_encryption(ctx: S3Context) -> S3Reply:
+    with ctx.sessions() as session:
+        bucket = owned_bucket(session, ctx.bucket, ctx.principal)
+    if not bucket.encryption:
+        raise errors.ServerSideEncryptionConfigurationNotFoundError(BucketName=ctx.bucket)
+    return xml_reply("GetBucketEncryption",
+                     {"ServerSideEncryptionConfiguration": json.loads(bucket.encryption)})
+
+
+@route("DELETE", "bucket", "encryption")
+async def delete_bucket_encryption(ctx: S3Context) -> S3Reply:
+    with transaction(ctx.sessions) as session:
+        bucket = owned_bucket(session, ctx.bucket, ctx.principal)
+        bucket.encryption = None
+    return S3Reply(204)
