@@ -1,7 +1,7 @@
 """One large object through Ironbark's S3 API (PUT and GET MB/s, server memory), next to nginx
 serving the same bytes from a file, in one run.
 
-Run by hand: ``.venv/bin/python bench/bench_s3_large.py [--mib 1024]``. Needs ``nginx``
+Run by hand: ``.venv/bin/python bench/bench_s3_large.py [--mib 1024] [--sse]``. Needs ``nginx``
 (``apt-get install nginx-light``) for the comparison, otherwise only Ironbark is measured. The
 server runs pinned to CPU 0 and the client to CPU 1. The client is curl (C, no Python in the data
 path); the PUT is signed with ``UNSIGNED-PAYLOAD`` and ``Content-MD5`` is not sent, so the server
@@ -81,7 +81,7 @@ def signed_headers(method: str, url: str, key: str, secret: str, extra: dict[str
     return flags
 
 
-def bench_ironbark(payload: Path, size: int, work: Path) -> dict[str, float]:
+def bench_ironbark(payload: Path, size: int, work: Path, sse: bool = False) -> dict[str, float]:
     with ironbark_server(work / "data") as server:
         base, key, secret = server.endpoint, server.access_key_id, server.secret_access_key
         boto3.client("s3", endpoint_url=base, region_name="us-east-1", aws_access_key_id=key,
@@ -91,7 +91,8 @@ def bench_ironbark(payload: Path, size: int, work: Path) -> dict[str, float]:
         idle = rss_mib(pid)
         with PeakRss(pid) as put_rss:
             put = curl(["-X", "PUT", "-T", str(payload), *signed_headers(
-                "PUT", url, key, secret, {"Content-Length": str(size)}), url])
+                "PUT", url, key, secret, {"Content-Length": str(size), **(
+                    {"x-amz-server-side-encryption": "AES256"} if sse else {})}), url])
         with PeakRss(pid) as get_rss:
             get = curl([*signed_headers("GET", url, key, secret, {}), url])
         return {"put_mbs": size / put / 1e6, "get_mbs": size / get / 1e6, "idle_rss": idle,
@@ -123,6 +124,8 @@ http {{ access_log off; sendfile on; server {{ listen 127.0.0.1:{port};
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mib", type=int, default=1024)
+    parser.add_argument("--sse", action="store_true",
+                        help="also PUT and GET the object encrypted (SSE-S3, AES256)")
     args = parser.parse_args()
     size = args.mib * 1024 * 1024
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
@@ -133,11 +136,16 @@ def main() -> None:
             for _ in range(args.mib):
                 out.write(block)
         ours = bench_ironbark(payload, size, work)
+        sealed = bench_ironbark(payload, size, work, sse=True) if args.sse else None
         peer = bench_nginx(payload, size, work)
     print(f"object: {args.mib} MiB")
     print(f"ironbark PUT {ours['put_mbs']:8.0f} MB/s   GET {ours['get_mbs']:8.0f} MB/s   "
           f"RSS idle {ours['idle_rss']:.0f} MiB, peak during PUT {ours['put_rss']:.0f} MiB, "
           f"during GET {ours['get_rss']:.0f} MiB")
+    if sealed is not None:
+        print(f"SSE-S3   PUT {sealed['put_mbs']:8.0f} MB/s   GET {sealed['get_mbs']:8.0f} MB/s   "
+              f"RSS peak during PUT {sealed['put_rss']:.0f} MiB, during GET "
+              f"{sealed['get_rss']:.0f} MiB")
     if peer is not None:
         print(f"nginx                        GET {peer['get_mbs']:8.0f} MB/s   "
               f"(ironbark/nginx GET {ours['get_mbs'] / peer['get_mbs']:.2f})")

@@ -188,11 +188,10 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     from controller.s3.objects import check_key
 
     check_key(ctx.key)
-    asked = encryption.requested(ctx.headers, None)
     storage_class = storage_classes.requested(ctx.headers)  # STANDARD unless named, as in S3
     with ctx.sessions() as session:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
-        sse = asked or default_of(bucket.encryption)
+        sse = encryption.requested(ctx.headers, default_of(bucket.encryption))
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
         lock = new_version_lock(bucket, ctx.headers)

@@ -78,7 +78,6 @@ def _upload(session: Session, ctx: S3Context) -> MultipartUpload:
 @route("POST", "object", "uploads")
 async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     check_key(ctx.key)
-    asked = encryption.requested(ctx.headers, None)
     storage_class = storage_classes.requested(ctx.headers)
     algorithm, kind = _checksum_request(ctx.headers)
     tags = tagging.header_tags(ctx.headers)
@@ -87,7 +86,7 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
         lock = new_version_lock(bucket, ctx.headers)
-        sse = asked or default_of(bucket.encryption)
+        sse = encryption.requested(ctx.headers, default_of(bucket.encryption))
         upload = MultipartUpload(
             sse=sse, sse_key=None if sse is None else Sealed.new(multipart=True).stored(),
             upload_id=ids.new_token(36), bucket=ctx.bucket, key=ctx.key,

@@ -241,7 +241,6 @@ async def put_object(ctx: S3Context) -> S3Reply:
     if "x-amz-copy-source" in ctx.headers:
         return await copy_object(ctx)
     check_key(ctx.key)
-    asked = encryption.requested(ctx.headers, None)  # errors before the body is read
     storage_classes.requested(ctx.headers)
     inline_max = ctx.settings.s3_inline_max_bytes
     length = declared_length(ctx)
@@ -254,13 +253,15 @@ async def put_object(ctx: S3Context) -> S3Reply:
         # body sends that, and S3 refuses a request it would refuse before inviting its body.
         received = await receive_unverified(ctx, inline_max)
         info = received.info
-        sse = asked
+        sse: str | None = None
 
         def prepare(session: SessionSource, bucket: Bucket) -> dict[str, Any]:
             nonlocal sse
             columns = _put_columns(ctx, session, bucket, info)
-            sse = asked or default_of(bucket.encryption)
-            if sse is not None:  # the bucket's default encryption, known only now
+            # After the access check: a caller a policy denies gets AccessDenied, whatever it
+            # asked for; the bucket's default encryption is known only now.
+            sse = encryption.requested(ctx.headers, default_of(bucket.encryption))
+            if sse is not None:
                 sealed, transform = stored_bytes.sealing(ctx.keys, sse)
                 assert transform is not None and info.data is not None
                 columns |= {**sealed, "inline_data": transform(info.data)}
@@ -276,7 +277,7 @@ async def put_object(ctx: S3Context) -> S3Reply:
             columns = _put_columns(ctx, session, bucket, None)
         finally:
             session.close()
-        sse = asked or default_of(bucket.encryption)
+        sse = encryption.requested(ctx.headers, default_of(bucket.encryption))
         sealed, transform = stored_bytes.sealing(ctx.keys, sse)
         info = await receive_blob(ctx, inline_max, transform)
         columns |= {**sealed, "checksum_value": info.checksum_b64}
@@ -384,6 +385,10 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
 
 async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
     row, bucket = find_object(ctx, "s3:GetObject")
+    if row.sse is not None and encryption.HEADER in ctx.headers:
+        raise errors.InvalidArgument(
+            "x-amz-server-side-encryption header is not supported for this operation.",
+            ArgumentName=encryption.HEADER, ArgumentValue=ctx.headers[encryption.HEADER][:64])
     if with_body and row.storage_class is not None:
         storage_classes.check_readable(row.storage_class, row.restored_until, utcnow())
     lifecycle = bucket.lifecycle

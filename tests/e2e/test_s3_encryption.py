@@ -7,6 +7,7 @@ than stored unencrypted. boto3, the AWS CLI and boto 2."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from pathlib import Path
@@ -212,3 +213,36 @@ def test_the_aws_cli_and_boto2(aws: Any, boto2_s3: Any, s3: Any, bucket: str, se
     assert legacy.get_key("boto2").get_contents_as_string() == (
         b"legacy client, default encryption")
     assert s3.head_object(Bucket=bucket, Key="boto2")["ServerSideEncryption"] == AES
+
+
+def test_reads_must_not_name_the_encryption(s3: Any, bucket: str) -> None:
+    """S3 answers 400 to a GET or HEAD of an SSE-S3 object that sends
+    ``x-amz-server-side-encryption`` (a write-only header)."""
+    s3.put_object(Bucket=bucket, Key="sealed", Body=b"x", ServerSideEncryption=AES)
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"y")
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["x-amz-server-side-encryption"] = AES
+
+    for event in ("before-sign.s3.GetObject", "before-sign.s3.HeadObject"):
+        s3.meta.events.register(event, add_header)
+    assert _code(s3.get_object, Bucket=bucket, Key="sealed") == ("InvalidArgument", 400)
+    assert _code(s3.head_object, Bucket=bucket, Key="sealed") == ("400", 400)  # no body
+    assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == b"y"
+
+
+def test_a_policy_requiring_encryption_is_checked_first(s3: Any, bucket: str) -> None:
+    """A bucket policy that denies writes without SSE-S3: such writes are AccessDenied, even
+    when what they ask for is refused anyway (KMS, an unknown method)."""
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+            "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": AES}}}]}))
+    assert _code(s3.put_object, Bucket=bucket, Key="none", Body=b"x") == ("AccessDenied", 403)
+    assert _code(s3.put_object, Bucket=bucket, Key="kms", Body=b"x",
+                 ServerSideEncryption="aws:kms") == ("AccessDenied", 403)
+    assert _code(s3.put_object, Bucket=bucket, Key="odd", Body=b"x" * 100_000,
+                 ServerSideEncryption="AES192") == ("AccessDenied", 403)
+    s3.put_object(Bucket=bucket, Key="ok", Body=b"x", ServerSideEncryption=AES)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["ok"]
