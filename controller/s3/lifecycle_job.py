@@ -164,6 +164,18 @@ def _move(row: S3Object, storage_class: str) -> None:
     row.storage_class, row.restored_until = storage_class, None
 
 
+def _current_batch(session: Session, name: str, rules: list[Rule], after: str,
+                   cutoff: datetime) -> Sequence[S3Object]:
+    """The next batch of current versions (no delete markers) after key ``after`` under some
+    rule's prefix, written at ``cutoff`` or before."""
+    return session.scalars(
+        select(S3Object).where(
+            S3Object.bucket == name, S3Object.is_latest.is_(True),
+            S3Object.delete_marker.is_(False), S3Object.key > after,
+            S3Object.last_modified <= cutoff, _prefixes(rules, S3Object.key))
+        .order_by(S3Object.key).limit(BATCH)).all()
+
+
 def _expire_current(job: _Pass, name: str, rules: list[Rule]) -> None:
     cutoff = _cutoff(job, [r.expiration_days for r in rules], [r.expiration_date for r in rules])
     if cutoff is None:
@@ -174,12 +186,7 @@ def _expire_current(job: _Pass, name: str, rules: list[Rule]) -> None:
         bucket = session.get(Bucket, name)
         if bucket is None:
             return batch
-        rows = session.scalars(
-            select(S3Object).where(
-                S3Object.bucket == name, S3Object.is_latest.is_(True),
-                S3Object.delete_marker.is_(False), S3Object.key > after,
-                S3Object.last_modified <= cutoff, _prefixes(rules, S3Object.key))
-            .order_by(S3Object.key).limit(BATCH)).all()
+        rows = _current_batch(session, name, rules, after, cutoff)
         for row in rows:
             rule_id = current_expired(rules, row.key, _version(row), job.now, job.day_seconds)
             if rule_id is None:
@@ -204,12 +211,7 @@ def _transition_current(job: _Pass, name: str, rules: list[Rule]) -> None:
 
     def work(session: Session, after: str) -> _Batch:
         batch = _Batch(last=after)
-        rows = session.scalars(
-            select(S3Object).where(
-                S3Object.bucket == name, S3Object.is_latest.is_(True),
-                S3Object.delete_marker.is_(False), S3Object.key > after,
-                S3Object.last_modified <= cutoff, _prefixes(rules, S3Object.key))
-            .order_by(S3Object.key).limit(BATCH)).all()
+        rows = _current_batch(session, name, rules, after, cutoff)
         for row in rows:
             move = current_transition(rules, row.key, _version(row), job.now, job.day_seconds)
             if move is None:
