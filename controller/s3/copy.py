@@ -111,33 +111,16 @@ def check_copy_conditions(headers: Mapping[str, str], row: S3Object) -> None:
 async def copy_bytes(ctx: S3Context, src: S3Object, start: int, end: int,
                      checksum: str | None, inline_max: int,
                      transform: Transform | None = None) -> BlobInfo:
-    """Bytes ``start..end`` of the source object as new inline bytes (at most ``inline_max``
-    of them, from an inline source) or as a new blob; ``transform`` encrypts what is kept."""
-    if src.sse is not None or transform is not None:
-        return await run_in_threadpool(_recode, ctx, src, start, end, checksum, inline_max,
-                                       transform)
-    if src.inline_data is not None:
-        data = src.inline_data[start:end + 1]
-        if len(data) <= inline_max:
-            inline = InlineWriter(checksum=checksum, max_size=len(data))
-            inline.write(data)
-            return inline.commit()
-
-        def write() -> BlobInfo:
-            with ctx.blobs.writer(checksum=checksum) as writer:
-                writer.write(data)
-                return writer.commit()
-
-        return await run_in_threadpool(write)
-    if src.blob_id is None:
-        raise errors.NoSuchKey(Key=src.key)
-    return await run_in_threadpool(ctx.blobs.copy_range, src.blob_id, start, end,
-                                   checksum=checksum)
+    """Bytes ``start..end`` of the source object (decrypted if it is encrypted) as new inline
+    bytes (at most ``inline_max`` of them, from an inline source) or as a new blob;
+    ``transform`` encrypts what is kept. Only a new blob needs the thread pool."""
+    if src.inline_data is not None and end - start + 1 <= inline_max:
+        return _copy(ctx, src, start, end, checksum, inline_max, transform)
+    return await run_in_threadpool(_copy, ctx, src, start, end, checksum, inline_max, transform)
 
 
-def _recode(ctx: S3Context, src: S3Object, start: int, end: int, checksum: str | None,
-            inline_max: int, transform: Transform | None) -> BlobInfo:
-    """:func:`copy_bytes` through plaintext: the source decrypted, the copy encrypted."""
+def _copy(ctx: S3Context, src: S3Object, start: int, end: int, checksum: str | None,
+          inline_max: int, transform: Transform | None) -> BlobInfo:
     data = stored_bytes.read(ctx.blobs, ctx.keys, src, start, end)
     chunks = [data] if isinstance(data, bytes) else data
     if src.inline_data is not None and end - start + 1 <= inline_max:

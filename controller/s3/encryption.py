@@ -19,13 +19,14 @@ import base64
 import hmac
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from controller.s3 import errors
+from storage.objects.writer import Transform
 
 AES256 = "AES256"
 HEADER = "x-amz-server-side-encryption"
@@ -38,9 +39,6 @@ _KMS_HEADERS = ("x-amz-server-side-encryption-aws-kms-key-id",
                 "x-amz-server-side-encryption-context")
 _LABEL = b"ironbark/s3/sse-s3/v1\0"
 _BLOCK = 16
-
-Transform = Callable[[bytes], bytes]
-
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controller.db.models import Bucket, MultipartUpload, S3Object, utcnow
 from controller.logs import event
-from controller.s3 import errors
+from controller.s3 import errors, storage_classes
 from controller.s3 import objects_store as store
 from controller.s3.lifecycle_rules import (
     Rule,
@@ -218,7 +218,7 @@ def _transition_current(job: _Pass, name: str, rules: list[Rule]) -> None:
                 continue
             batch.done.append({"action": "transitioned", "bucket": name, "key": row.key,
                                "rule": move[1], "version": row.version_id,
-                               "was": row.storage_class or "STANDARD", "now": move[0]})
+                               "was": storage_classes.name(row.storage_class), "now": move[0]})
             _move(row, move[0])
         batch.scanned, batch.last = len(rows), rows[-1].key if rows else after
         return batch
@@ -269,7 +269,7 @@ def _expire_key(job: _Pass, session: Session, bucket: Bucket, key: str, rules: l
             target, rule_id = moving[row.version_id]
             batch.done.append({"action": "noncurrent_transitioned", "bucket": bucket.name,
                                "key": key, "rule": rule_id, "version": row.version_id,
-                               "was": row.storage_class or "STANDARD", "now": target})
+                               "was": storage_classes.name(row.storage_class), "now": target})
             _move(row, target)
     marker_rule = marker_expired(rules, key, left, job.now, job.day_seconds)
     if marker_rule is not None:

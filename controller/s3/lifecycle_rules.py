@@ -248,17 +248,18 @@ def current_transition(rules: Sequence[Rule], key: str, current: Version, now: d
                        day_seconds: int = REAL_DAY) -> tuple[str, str] | None:
     """(storage class, rule id): the coldest class a due Transition moves this current
     version to, when that is colder than its own class."""
+    if current.delete_marker:
+        return None
     best: tuple[str, str] | None = None
     moment = utc(now)
-    for rule in rules:
-        if current.delete_marker or not _transitions(rule, key, current):
-            continue
+    for rule in (r for r in rules if _transitions(r, key, current)):
         for move in rule.transitions:
             due = move.date if move.date is not None else after_days(
                 current.last_modified, move.days or 0, day_seconds)
-            if due <= moment and (best is None or colder(move.storage_class, best[0])):
+            if due <= moment and colder(move.storage_class,
+                                        best[0] if best else current.storage_class):
                 best = (move.storage_class, rule.id)
-    return best if best is not None and colder(best[0], current.storage_class) else None
+    return best
 
 
 def noncurrent_transitions(rules: Sequence[Rule], key: str, versions: Sequence[Version],
@@ -283,11 +284,9 @@ def noncurrent_transitions(rules: Sequence[Rule], key: str, versions: Sequence[V
                 if after_days(since, move.days or 0, day_seconds) > moment:
                     continue
                 best = moved.get(old.version_id)
-                if best is None or colder(move.storage_class, best[0]):
+                if colder(move.storage_class, best[0] if best else old.storage_class):
                     moved[old.version_id] = (move.storage_class, rule.id)
-    return {version_id: move for version_id, move in moved.items()
-            if colder(move[0], next(v.storage_class for v in versions
-                                    if v.version_id == version_id))}
+    return moved
 
 
 def upload_expired(rules: Sequence[Rule], key: str, initiated: datetime, now: datetime,

@@ -98,7 +98,6 @@ def _check_simple_fields(fields: dict[str, str]) -> None:
     acl = fields.get("acl")
     if acl is not None and acl not in CANNED_ACLS:
         raise errors.InvalidArgument(ArgumentName="x-amz-acl", ArgumentValue=acl)
-    encryption.requested(fields, None)
 
 
 @route("POST", "bucket")
@@ -123,8 +122,8 @@ async def post_object(ctx: S3Context) -> S3Reply:
         bucket = bucket_for(session, ctx, "s3:PutObject", key)
         new = acl_requests.new_object(session, bucket, writer_account(principal, bucket),
                                       acl_headers)
-    sealed, transform = stored_bytes.sealing(
-        ctx.keys, encryption.requested(fields, None) or default_of(bucket.encryption))
+    sealed, transform = stored_bytes.sealing(  # after the access check, as for PutObject
+        ctx.keys, encryption.requested(fields, default_of(bucket.encryption)))
     columns: dict[str, Any] = {
         "key": key, "owner_account_id": new.owner_account_id, "acl": new.acl,
         "headers": stored_headers(fields), "user_metadata": user_metadata(fields),

@@ -15,7 +15,6 @@ from controller.db.models import utcnow
 from controller.s3 import errors, storage_classes
 from controller.s3.bodies import read_config
 from controller.s3.context import S3Context, S3Reply
-from controller.s3.object_lock_rules import as_utc
 from controller.s3.object_tagging import tagged_version
 from controller.s3.routes import route
 
@@ -52,6 +51,7 @@ async def restore_object(ctx: S3Context) -> S3Reply:
                 "Restore is not allowed for the object's current storage class",
                 StorageClass=storage_classes.name(row.storage_class))
         now = utcnow()
-        live = row.restored_until is not None and as_utc(row.restored_until) > now
-        row.restored_until = storage_classes.restore_expiry(now, days, ctx.settings.s3_lifecycle_day_seconds)
+        live = storage_classes.readable(row.storage_class, row.restored_until, now)
+        row.restored_until = storage_classes.restore_expiry(
+            now, days, ctx.settings.s3_lifecycle_day_seconds)
     return S3Reply(200 if live else 202, [])

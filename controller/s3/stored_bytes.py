@@ -11,8 +11,9 @@ from typing import Any
 
 from controller.db.models import S3Object
 from controller.s3 import encryption, errors
-from controller.s3.encryption import Keys, Sealed, Transform
+from controller.s3.encryption import Keys, Sealed
 from storage.objects import BlobStore
+from storage.objects.writer import Transform
 
 
 def _keys(keys: Keys | None) -> Keys:
@@ -21,12 +22,15 @@ def _keys(keys: Keys | None) -> Keys:
     return keys
 
 
-def _segments(row: S3Object) -> list[tuple[int, str]]:
+def _decryption(keys: Keys | None, row: S3Object) -> tuple[bytes, list[tuple[int, str]]]:
+    """An encrypted version's key, and where each of its separately encrypted streams begins
+    (one for a single-part object, one per part otherwise) with its counter block."""
     sealed = Sealed.parse(row.sse_key or "")
+    key = _keys(keys).key(sealed)
     if sealed.nonce:
-        return [(0, sealed.nonce)]
+        return key, [(0, sealed.nonce)]
     parts: list[list[Any]] = json.loads(row.parts or "[]")
-    return encryption.part_segments(parts)
+    return key, encryption.part_segments(parts)
 
 
 def read(blobs: BlobStore, keys: Keys | None, row: S3Object, start: int,
@@ -36,15 +40,13 @@ def read(blobs: BlobStore, keys: Keys | None, row: S3Object, start: int,
         data = row.inline_data[start:end + 1]
         if row.sse is None:
             return data
-        key = _keys(keys).key(Sealed.parse(row.sse_key or ""))
-        return b"".join(encryption.decrypt_range([data], key, _segments(row), start))
+        return b"".join(encryption.decrypt_range([data], *_decryption(keys, row), start))
     if row.blob_id is None:
         return b""
     chunks = blobs.iter_range(row.blob_id, start, end)
     if row.sse is None:
         return chunks
-    key = _keys(keys).key(Sealed.parse(row.sse_key or ""))
-    return encryption.decrypt_range(chunks, key, _segments(row), start)
+    return encryption.decrypt_range(chunks, *_decryption(keys, row), start)
 
 
 def sealing(keys: Keys | None, sse: str | None) -> tuple[dict[str, Any], Transform | None]:

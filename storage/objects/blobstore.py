@@ -112,22 +112,6 @@ class BlobStore:
                     writer.write(data)
             return writer.commit()
 
-    def copy_range(
-        self,
-        blob_id: str,
-        start: int,
-        end_inclusive: int,
-        *,
-        want_sha256: bool = False,
-        checksum: str | None = None,
-    ) -> BlobInfo:
-        """A new blob holding bytes ``start..end_inclusive`` of ``blob_id`` (CopyObject/PartCopy)."""
-        chunks = self.iter_range(blob_id, start, end_inclusive)
-        with self.writer(want_sha256=want_sha256, checksum=checksum) as writer:
-            for data in chunks:
-                writer.write(data)
-            return writer.commit()
-
 
 def _check_range(start: int, end_inclusive: int, size: int) -> None:
     if start < 0 or end_inclusive < start - 1 or end_inclusive >= size:

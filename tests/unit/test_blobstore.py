@@ -22,6 +22,7 @@ from storage.objects import (
     BlobStoreError,
     BlobTooLarge,
     BlobWriter,
+    InlineWriter,
     ReapReport,
     is_blob_id,
     reap,
@@ -346,17 +347,21 @@ def test_concatenate_missing_part_leaves_nothing(store: BlobStore) -> None:
     assert files_under(store.tmp_dir) == []
 
 
-def test_copy_range(store: BlobStore) -> None:
-    source = put(store, DATA)
-    copy = store.copy_range(source.blob_id, 100, (1 << 20) + 2, want_sha256=True)
-    expected = DATA[100 : (1 << 20) + 3]
-    assert read(store, copy.blob_id) == expected
-    assert copy.sha256_hex == hashlib.sha256(expected).hexdigest()
-    whole = store.copy_range(source.blob_id, 0, len(DATA) - 1)
-    assert whole.md5_hex == source.md5_hex and whole.blob_id != source.blob_id
-    with pytest.raises(BlobRangeError):
-        store.copy_range(source.blob_id, 0, len(DATA))
-    assert files_under(store.tmp_dir) == []
+def test_a_transform_changes_what_is_kept_not_the_digests(store: BlobStore) -> None:
+    def flip(data: bytes) -> bytes:
+        return bytes(b ^ 0xFF for b in data)
+
+    with store.writer(want_sha256=True, transform=flip) as writer:
+        for offset in range(0, len(DATA), 300_000):  # batches and a partial one
+            writer.write(DATA[offset:offset + 300_000])
+        info = writer.commit()
+    assert read(store, info.blob_id) == flip(DATA)
+    assert info.md5_hex == hashlib.md5(DATA).hexdigest()
+    assert info.sha256_hex == hashlib.sha256(DATA).hexdigest()
+    inline = InlineWriter(max_size=10, transform=flip)
+    inline.write(b"abc")
+    kept = inline.commit()
+    assert (kept.data, kept.md5_hex) == (flip(b"abc"), hashlib.md5(b"abc").hexdigest())
 
 
 # --- reaper ----------------------------------------------------------------------------------
