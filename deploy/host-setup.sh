@@ -37,8 +37,8 @@ for pkg in "${packages[@]}"; do
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
     say "installing apt packages: ${missing[*]}"
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 ensure_group() { getent group "$1" >/dev/null || groupadd --system "$1"; }

@@ -41,8 +41,8 @@ apt_install() {
         sudo=(sudo -n)
     fi
     say "installing apt packages: ${missing[*]}"
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # Usable by the owner of the checkout (a root-only pyenv shim is not) and >= 3.11?
