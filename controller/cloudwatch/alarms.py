@@ -187,11 +187,14 @@ def describe_alarms_for_metric(ctx: Context, params: Params) -> Result:
     return {"MetricAlarms": out}
 
 
-def _owned(ctx: Context, names: Sequence[str]) -> list[CwAlarm]:
+def _owned(ctx: Context, names: Sequence[str], lock: bool = False) -> list[CwAlarm]:
+    """The caller's alarms of these names; ``lock``: for a state change, which must not
+    interleave with the evaluator's (its history names the state it changed from)."""
     if not names:
         return []
-    return list(ctx.session.execute(select(CwAlarm).where(
-        CwAlarm.account_id == ctx.account_id, CwAlarm.name.in_(list(names)))).scalars())
+    query = select(CwAlarm).where(CwAlarm.account_id == ctx.account_id,
+                                  CwAlarm.name.in_(list(names)))
+    return list(ctx.session.execute(query.with_for_update() if lock else query).scalars())
 
 
 @operation("DeleteAlarms")
@@ -219,7 +222,7 @@ def set_alarm_state(ctx: Context, params: Params) -> Result:
             json.loads(data)
         except ValueError:
             raise InvalidFormat("StateReasonData is not valid JSON.") from None
-    found = _owned(ctx, [params["AlarmName"]])
+    found = _owned(ctx, [params["AlarmName"]], lock=True)
     if not found:
         raise ResourceNotFound(f"Alarm {params['AlarmName']} not found")
     alarm = found[0]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,8 +20,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_lock_for_update(conn: Connection, _cursor: Any, _statement: str, _params: Any,
+                            context: Any, _executemany: bool) -> None:
+    """``SELECT ... FOR UPDATE`` on SQLite: the driver starts no transaction before a SELECT
+    and SQLite has no row locks, so a read-modify-write would lose a concurrent writer's update.
+    A locking SELECT outside a transaction therefore begins one that holds SQLite's write lock
+    (``BEGIN IMMEDIATE``, waiting up to the busy timeout), as PostgreSQL's row lock would be
+    held: what it reads cannot change before the session commits. Inside a transaction the
+    driver already holds the write lock (it begins one only before a write)."""
+    compiled = getattr(context, "compiled", None)
+    if getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is None:
+        return
+    dbapi = conn.connection.driver_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        dbapi.execute("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connection,
+    and locking SELECTs that hold the write lock (see :func:`_sqlite_lock_for_update`)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -29,6 +46,7 @@ def make_engine(url: str) -> Engine:
             pool_use_lifo=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "before_cursor_execute", _sqlite_lock_for_update)
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
