@@ -11,7 +11,7 @@ import dataclasses
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
@@ -41,6 +41,7 @@ from controller.nodes.routes import node_routes
 from controller.protocol import compression
 from controller.protocol.xml_serializer import serialize_ec2_error
 from controller.runtime import Runtime, build_runtime
+from controller.s3.access_log_delivery import access_log_loop
 from controller.s3.housekeeping import reaper_loop
 from controller.s3.lifecycle_job import lifecycle_loop
 
@@ -245,6 +246,8 @@ def create_app(
         snapshots = asyncio.create_task(snapshot_loop(rt.sessions, rt.box, rt.blobs, settings))
         volumes = asyncio.create_task(volume_loop(rt.sessions, rt.box, settings, rt.blobs))
         monitoring = asyncio.create_task(cloudwatch_loop(rt.sessions, settings))
+        access_logs = asyncio.create_task(access_log_loop(
+            rt.sessions, rt.blobs, rt.keys, rt.s3.logs, settings.s3_access_log_interval_seconds))
         metadata = MetadataListener(MetadataService(settings, rt.sessions, rt.box),
                                     settings.metadata_host, settings.metadata_port)
         if settings.metadata_port:
@@ -261,6 +264,9 @@ def create_app(
         reaper.cancel()
         lifecycle.cancel()
         node_health.cancel()
+        access_logs.cancel()  # it delivers what was gathered before it ends
+        with suppress(asyncio.CancelledError):
+            await access_logs
         state["runtime"].close()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)

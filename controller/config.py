@@ -92,6 +92,8 @@ class Settings(TomlSettings):
     """The length of a lifecycle "day"; anything but 86400 (tests) skips the midnight rounding."""
     s3_lifecycle_interval_seconds: float = Field(default=3600.0, gt=0)
     """How often the lifecycle job passes over the buckets."""
+    s3_access_log_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often server access log records are delivered to their target buckets."""
     cluster_token: str | None = None
     """What node agents present to register; generated into ``DATA/cluster-token`` if unset."""
     node_heartbeat_seconds: float = Field(default=10.0, gt=0, le=3600)

@@ -39,6 +39,8 @@ class Runtime:
     blobs: BlobStore
     cluster_token: str
     cloudwatch: CloudWatchEndpoint
+    keys: Keys | None = None
+    """Object keys for SSE-S3 (the endpoints hold them too; background jobs take them here)."""
 
     def close(self) -> None:
         self.engine.dispose()
@@ -90,4 +92,5 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         blobs=blobs,
         cluster_token=cluster_token(settings),
         cloudwatch=CloudWatchEndpoint(settings, sessions, authenticator),
+        keys=keys,
     )

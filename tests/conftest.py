@@ -448,6 +448,11 @@ class RestartableServer:
                                         creds["access_key_id"], creds["secret_access_key"])
         return self.server
 
+    def stop(self) -> None:
+        """SIGTERM, and a graceful exit insisted on."""
+        assert self.server is not None
+        _stop(self.server)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown handler runs, as in a power cut of the process."""
         assert self.server is not None

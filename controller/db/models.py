@@ -199,13 +199,15 @@ class Bucket(Base):
     lifecycle: Mapped[str | None] = mapped_column(Text)
     website: Mapped[str | None] = mapped_column(Text)
     ownership: Mapped[str | None] = mapped_column(String(32))
+    """Object ownership control (BucketOwnerEnforced disables ACLs), None when never set."""
     public_access_block: Mapped[str | None] = mapped_column(Text)
     """JSON of the Block Public Access settings (see ``controller/s3/public_rules.py``)."""
     object_lock: Mapped[str | None] = mapped_column(Text)
     """JSON of the ObjectLockConfiguration (NULL: Object Lock not enabled on the bucket)."""
-    """Object ownership control (BucketOwnerEnforced disables ACLs), None when never set."""
     encryption: Mapped[str | None] = mapped_column(Text)
     """Default encryption (JSON of the botocore ServerSideEncryptionConfiguration), NULL none."""
+    logging: Mapped[str | None] = mapped_column(Text)
+    """Server access logging (JSON of the botocore LoggingEnabled), NULL when off."""
 
 
 class S3Object(Base):

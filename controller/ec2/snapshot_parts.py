@@ -56,25 +56,8 @@ class BucketParts:
         self._blobs = blobs
 
     def put(self, key: str, data: bytes) -> None:
-        with self._blobs.writer() as writer:
-            writer.write(data)
-            info = writer.commit()
-
-        def install(session: Session) -> list[str]:
-            bucket = session.get(Bucket, BUCKET)
-            if bucket is None:
-                raise BlobStoreError("the snapshot bucket does not exist")
-            row = S3Object(bucket=BUCKET, key=key, blob_id=info.blob_id, size=info.size,
-                           etag=f'"{info.md5_hex}"', owner_account_id=bucket.account_id)
-            return objects_store.install(session, bucket, row)
-
-        try:
-            freed = objects_store.with_retry(self._sessions, install)
-        except BaseException:
-            self._blobs.delete(info.blob_id)
-            raise
-        for blob_id in freed:
-            self._blobs.delete(blob_id)
+        if not objects_store.write_object(self._sessions, self._blobs, BUCKET, key, data):
+            raise BlobStoreError("the snapshot bucket does not exist")
 
     def get(self, key: str) -> bytes:
         with self._sessions() as session:

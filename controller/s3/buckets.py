@@ -162,6 +162,8 @@ async def delete_bucket(ctx: S3Context) -> S3Reply:
         for upload in uploads:
             freed += abort_upload(session, upload)
         session.delete(bucket)
+    if ctx.logs is not None:
+        ctx.logs.configure(ctx.bucket, None)  # a new bucket of this name starts unlogged
     for blob in freed:
         ctx.blobs.delete(blob)
     return S3Reply(204)

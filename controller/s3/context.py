@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from controller.config import Settings
 from controller.identity.authenticate import Authenticator, Principal
+from controller.s3.access_log import AccessLog
 from controller.s3.encryption import Keys
 from controller.s3.target import Target
 from storage.objects import BlobStore
@@ -35,6 +36,8 @@ class S3Context:
     """For credentials inside the body (browser POST forms)."""
     keys: Keys | None = None
     """Object keys for server-side encryption (None: encrypted objects cannot be written)."""
+    logs: AccessLog | None = None
+    """Server access logging (PutBucketLogging applies a change to it at once)."""
 
     @property
     def bucket(self) -> str:
@@ -68,3 +71,6 @@ class S3Reply:
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes | Iterable[bytes] | None = None
+    batch_deleted: list[tuple[str, str | None]] | None = None
+    """DeleteObjects: the (key, version id) it deleted, for server access logs (one
+    ``BATCH.DELETE.OBJECT`` record each, as S3 writes)."""

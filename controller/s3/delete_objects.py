@@ -103,5 +103,7 @@ async def delete_objects(ctx: S3Context) -> S3Reply:
     deleted, failed, freed = store.with_retry(ctx.sessions, work)
     for blob in freed:
         ctx.blobs.delete(blob)
-    return xml_reply("DeleteObjects", {"Deleted": None if quiet else deleted or None,
-                                       "Errors": failed or None})
+    reply = xml_reply("DeleteObjects", {"Deleted": None if quiet else deleted or None,
+                                        "Errors": failed or None})
+    reply.batch_deleted = [(e["Key"], e.get("VersionId")) for e in deleted]
+    return reply

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +20,7 @@ from controller.config import Settings
 from controller.db.reader import reading
 from controller.identity.authenticate import Authenticator, Principal
 from controller.logs import event
-from controller.s3 import cors, errors
+from controller.s3 import access_log, cors, errors
 from controller.s3.access import RequestFacts, action_for, bind
 from controller.s3.bucket_cors import cors_configuration
 from controller.s3.context import S3Context, S3Reply
@@ -52,8 +55,10 @@ def from_auth_error(error: auth.AuthError) -> errors.S3Error:
 
 class S3Endpoint:
     def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
-                 authenticator: Authenticator, blobs: BlobStore, keys: Keys | None = None) -> None:
+                 authenticator: Authenticator, blobs: BlobStore, keys: Keys | None = None,
+                 logs: access_log.AccessLog | None = None) -> None:
         self._settings = settings
+        self.logs = logs if logs is not None else access_log.AccessLog()
         self._keys = keys
         self._engine = engine
         self._sessions = sessions
@@ -72,6 +77,10 @@ class S3Endpoint:
                                      body_sha256=signed_hash or declared or None,
                                      headers=headers)
         target = Target(None, None)
+        principal: Principal | None = None
+        started = time.monotonic()
+        error: errors.S3Error | None = None
+        reply: S3Reply | None = None
         try:
             target = _target(http, self._settings.dns_domain)
             # An OPTIONS request is a CORS preflight, never signed (a presigned URL's query
@@ -84,16 +93,60 @@ class S3Endpoint:
                             headers=http.headers, principal=principal, sessions=self._sessions,
                             engine=self._engine, blobs=self._blobs, settings=self._settings, request_id=request_id,
                             payload_sha256=signed_hash if declared else None,
-                            authenticator=self._auth, keys=self._keys)
+                            authenticator=self._auth, keys=self._keys, logs=self.logs)
             reply = await handler(ctx)
         except errors.S3Error as exc:
+            error = exc
             response = self._error(request, exc, target, request_id)
         except Exception:  # noqa: BLE001 - the last resort: answer InternalError, log the traceback
             event(log, logging.ERROR, "s3.unhandled", exc_info=True)
-            response = self._error(request, errors.S3Error(), target, request_id)
+            error = errors.S3Error()
+            response = self._error(request, error, target, request_id)
         else:
             response = _response(request.method, reply, request_id)
+        if target.bucket is not None and self.logs.config(target.bucket) is not None:
+            try:
+                self._log_access(request, http, target, principal, request_id, response, error,
+                                 started, reply)
+            except Exception:  # noqa: BLE001 - best effort, as in S3: never fails the request
+                event(log, logging.ERROR, "s3.access_log_failed", exc_info=True)
         return self._cors(request, headers, target, response)
+
+    def _log_access(self, request: Request, http: HttpRequest, target: Target,
+                    principal: Principal | None, request_id: str, response: Response,
+                    error: errors.S3Error | None, started: float,
+                    reply: S3Reply | None) -> None:
+        """Entries of the bucket's server access log (only for buckets that have one): the
+        request's, and one per object a DeleteObjects deleted."""
+        assert target.bucket is not None
+        query = dict(http.query)
+        method = request.method
+        elapsed = int((time.monotonic() - started) * 1000)
+        version, auth_type = access_log.signature_of(http.headers, query)
+        sent = response.headers.get("content-length")
+        scope = request.scope
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        uri = scope.get("raw_path", b"").decode("latin-1") + (f"?{raw_query}" if raw_query else "")
+        client = scope.get("client")
+        copy = "x-amz-copy-source" in http.headers and method == "PUT"
+        entry = access_log.Entry(
+            bucket=target.bucket, time=datetime.now(UTC), remote_ip=client[0] if client else "",
+            requester_account=principal.account_id if principal is not None else None,
+            request_id=request_id,
+            operation=access_log.operation(method, target.level, subresource_of(query), copy),
+            key=target.key, request_uri=f"{method} {uri} HTTP/{scope.get('http_version', '1.1')}",
+            status=response.status_code, error_code=error.code if error is not None else None,
+            bytes_sent=int(sent) if sent and sent.isdigit() and method != "HEAD" else None,
+            object_size=access_log.object_size(method, http.headers, response.headers),
+            total_ms=elapsed, turnaround_ms=elapsed, referer=http.headers.get("referer"),
+            user_agent=http.headers.get("user-agent"), version_id=query.get("versionId"),
+            signature_version=version, auth_type=auth_type, host=http.headers.get("host"),
+            secure=scope.get("scheme") == "https")
+        self.logs.add(entry)
+        for key, version_id in (reply.batch_deleted or []) if reply is not None else []:
+            self.logs.add(dataclasses.replace(
+                entry, operation="BATCH.DELETE.OBJECT", key=key, version_id=version_id,
+                status=204, bytes_sent=None, object_size=None))
 
     def _cors(self, request: Request, headers: Mapping[str, str], target: Target,
               response: Response) -> Response:

@@ -135,6 +135,12 @@ NoSuchPublicAccessBlockConfiguration = _client(
 ServerSideEncryptionConfigurationNotFoundError = _client(
     "ServerSideEncryptionConfigurationNotFoundError", 404,
     "The server side encryption configuration was not found")
+InvalidTargetBucketForLogging = _client(
+    "InvalidTargetBucketForLogging", 400, "The target bucket for logging does not exist")
+CrossLocationLoggingProhibited = _client(
+    "CrossLocationLoggingProhibited", 403,
+    "Cross-location logging not allowed. Buckets in one geographic location cannot log "
+    "information to a bucket in another location.")
 ReplicationConfigurationNotFoundError = _client(
     "ReplicationConfigurationNotFoundError", 404, "The replication configuration was not found")
 NoSuchWebsiteConfiguration = _client(

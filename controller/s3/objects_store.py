@@ -19,6 +19,8 @@ from controller.db.models import Bucket, S3Object, utcnow
 from controller.db.reader import Prepared, Reader, writing
 from controller.s3 import errors
 from controller.s3 import object_lock_rules as lock_rules
+from storage.objects import BlobStore
+from storage.objects.writer import Transform
 
 NULL_VERSION = "null"
 T = TypeVar("T")
@@ -132,6 +134,36 @@ def install_values(reader: Reader, bucket: Bucket, values: dict[str, Any], *,
     # IntegrityError, and the caller retries.
     reader.execute(_INSERT, {name: values.get(name) for name in _COLUMNS})
     return freed if replaced is None else []
+
+
+def write_object(sessions: sessionmaker[Session], blobs: BlobStore, bucket_name: str, key: str,
+                 data: bytes, transform: Transform | None = None, **columns: Any) -> bool:
+    """A server-side write (snapshot parts, access logs): ``data`` becomes the latest version
+    of ``key``, owned by the bucket's owner (``columns``: more S3Object columns; ``transform``
+    encrypts the bytes kept). False, with nothing kept, when the bucket does not exist."""
+    with blobs.writer(transform=transform) as writer:
+        writer.write(data)
+        info = writer.commit()
+
+    def install_row(session: Session) -> list[str] | None:
+        bucket = session.get(Bucket, bucket_name)
+        if bucket is None:
+            return None
+        return install(session, bucket, S3Object(
+            bucket=bucket_name, key=key, blob_id=info.blob_id, size=info.size,
+            etag=f'"{info.md5_hex}"', owner_account_id=bucket.account_id, **columns))
+
+    try:
+        freed = with_retry(sessions, install_row)
+    except BaseException:
+        blobs.delete(info.blob_id)
+        raise
+    if freed is None:
+        blobs.delete(info.blob_id)
+        return False
+    for blob_id in freed:
+        blobs.delete(blob_id)
+    return True
 
 
 @dataclass(frozen=True)

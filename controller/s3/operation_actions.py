@@ -19,6 +19,7 @@ _ACTIONS: dict[tuple[str, str, str], str] = {
     ("GET", "bucket", "accelerate"): "s3:GetAccelerateConfiguration",
     ("GET", "bucket", "requestPayment"): "s3:GetBucketRequestPayment",
     ("GET", "bucket", "logging"): "s3:GetBucketLogging",
+    ("PUT", "bucket", "logging"): "s3:PutBucketLogging",
     ("GET", "bucket", "notification"): "s3:GetBucketNotification",
     ("GET", "bucket", "encryption"): "s3:GetEncryptionConfiguration",
     ("GET", "bucket", "replication"): "s3:GetReplicationConfiguration",

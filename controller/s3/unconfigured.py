@@ -1,6 +1,6 @@
 """Bucket settings Ironbark does not offer, read as S3 reads them on a bucket that never set
-them: Transfer Acceleration (no status), Requester Pays (the bucket owner pays), server access
-logging (off), event notifications (none), replication (not found).
+them: Transfer Acceleration (no status), Requester Pays (the bucket owner pays),
+event notifications (none), replication (not found).
 Clients that read every setting of a bucket (Terraform's ``aws_s3_bucket``, configuration
 audits, ``aws s3api get-bucket-*``) then see an ordinary bucket instead of NotImplemented.
 Writing any of them stays NotImplemented: nothing here would honour it."""
@@ -33,12 +33,11 @@ def _unset(operation: str, data: dict[str, Any]) -> Handler:
 route("GET", "bucket", "accelerate")(_unset("GetBucketAccelerateConfiguration", {}))
 route("GET", "bucket", "requestPayment")(_unset("GetBucketRequestPayment",
                                                 {"Payer": "BucketOwner"}))
-route("GET", "bucket", "logging")(_unset("GetBucketLogging", {}))
 route("GET", "bucket", "notification")(_unset("GetBucketNotificationConfiguration", {}))
 
 
 _FEATURES = {"accelerate": "Transfer Acceleration", "requestPayment": "Requester Pays",
-             "logging": "Server access logging", "notification": "Event notifications",
+             "notification": "Event notifications",
              "replication": "Replication"}
 
 

@@ -1,8 +1,8 @@
 """Features Ironbark does not offer. Bucket settings read as on an S3 bucket that never set
-them (acceleration, Requester Pays, access logging, notifications: empty or default;
-replication: not found), with boto3, the AWS CLI and boto 2; writing them stays
-NotImplemented; missing buckets and other accounts get S3's errors. (Default encryption and
-SSE-S3 are built: test_s3_encryption.py.)"""
+them (acceleration, Requester Pays, notifications: empty or default; replication: not
+found), with boto3, the AWS CLI and boto 2; writing them stays NotImplemented; missing buckets
+and other accounts get S3's errors. (Default encryption and SSE-S3 are built:
+test_s3_encryption.py; server access logging: test_s3_access_logging.py.)"""
 
 from __future__ import annotations
 
@@ -44,9 +44,10 @@ def test_boto3_reads_them_as_never_set(s3: Any, bucket: str) -> None:
 
 def test_writes_are_not_implemented_and_errors_are_s3s(s3: Any, bucket: str, server: Server,
                                                         make_s3: Any) -> None:
-    assert _error(s3.put_bucket_logging, Bucket=bucket, BucketLoggingStatus={
-        "LoggingEnabled": {"TargetBucket": bucket, "TargetPrefix": "logs/"}}) == (
-        "NotImplemented", 501)
+    assert _error(s3.put_bucket_notification_configuration, Bucket=bucket,
+                  NotificationConfiguration={"TopicConfigurations": [{
+                      "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+                      "Events": ["s3:ObjectCreated:*"]}]}) == ("NotImplemented", 501)
     assert _error(s3.put_bucket_accelerate_configuration, Bucket=bucket,
                   AccelerateConfiguration={"Status": "Enabled"}) == ("NotImplemented", 501)
     s3.delete_bucket_encryption(Bucket=bucket)  # nothing to delete: 204, as in S3

@@ -1,0 +1,190 @@
+"""S3 server access logging: what one request to a logged bucket leaves behind, and the log
+records S3 writes for it.
+
+:class:`AccessLog` holds the logged buckets' configurations (as the last
+PutBucketLogging of this controller, or the delivery job's periodic read of the database, left
+them) and the entries of requests to those buckets until the delivery job
+(``controller.s3.access_log_delivery``) writes them to their target buckets. Entries are
+formatted there, in S3's record format, because the record names the bucket owner and the
+requester by canonical user id, which the request path does not read.
+
+As in S3, delivery is best effort: entries not yet delivered when the controller stops
+abruptly are lost, and a configuration change may take until the job's next pass to apply on
+another controller."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+# The operation names of S3's log records for sub-resources whose name differs from the
+# upper-cased sub-resource (REST.GET.VERSIONING, REST.PUT.ACL, ... follow that rule).
+_SUBRESOURCE_NAMES = {
+    "logging": "LOGGING_STATUS", "policy": "BUCKETPOLICY", "versions": "BUCKETVERSIONS",
+    "uploads": "UPLOADS", "object-lock": "OBJECT_LOCK_CONFIGURATION",
+    "ownershipControls": "OWNERSHIP_CONTROLS", "publicAccessBlock": "PUBLIC_ACCESS_BLOCK",
+    "policyStatus": "POLICY_STATUS", "requestPayment": "REQUEST_PAYMENT",
+    "legal-hold": "LEGAL_HOLD", "intelligent-tiering": "INTELLIGENT_TIERING",
+    "attributes": "OBJECT_ATTRIBUTES", "notification": "NOTIFICATION",
+}
+
+
+def operation(method: str, level: str, subresource: str, copy: bool = False) -> str:
+    """The record's operation: ``REST.<METHOD>.<RESOURCE>`` as S3 names it (REST.GET.BUCKET
+    for a listing, REST.PUT.OBJECT, REST.POST.MULTI_OBJECT_DELETE, REST.PUT.PART, ...)."""
+    if copy:
+        return "REST.COPY.PART" if subresource == "uploadId" else "REST.COPY.OBJECT"
+    if level == "service":
+        return f"REST.{method}.SERVICE"
+    if subresource == "uploadId":
+        resource = {"PUT": "PART", "GET": "UPLOAD", "POST": "UPLOAD", "DELETE": "UPLOAD"}
+        return f"REST.{method}.{resource.get(method, 'UPLOAD')}"
+    if subresource == "delete" and method == "POST":
+        return "REST.POST.MULTI_OBJECT_DELETE"
+    if subresource == "tagging" and level == "object":
+        return f"REST.{method}.OBJECT_TAGGING"
+    if subresource:
+        return f"REST.{method}.{_SUBRESOURCE_NAMES.get(subresource, subresource.upper())}"
+    if level == "bucket" and method == "POST":
+        return "REST.POST.OBJECT"  # a browser form upload
+    return f"REST.{method}.{'BUCKET' if level == 'bucket' else 'OBJECT'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One request to a logged bucket, as the request path saw it."""
+
+    bucket: str
+    time: datetime
+    remote_ip: str
+    requester_account: str | None
+    """The caller's account id; None for an anonymous request."""
+    request_id: str
+    operation: str
+    key: str | None
+    request_uri: str
+    """``METHOD /path?query HTTP/1.1`` as sent."""
+    status: int
+    error_code: str | None
+    bytes_sent: int | None
+    object_size: int | None
+    total_ms: int
+    turnaround_ms: int
+    referer: str | None
+    user_agent: str | None
+    version_id: str | None
+    signature_version: str | None
+    """``SigV4`` or ``SigV2``; None when unsigned."""
+    auth_type: str | None
+    """``AuthHeader``, ``QueryString`` (presigned) or None."""
+    host: str | None
+    secure: bool
+
+
+def _field(value: object) -> str:
+    """A space-separated field: ``-`` when absent."""
+    if value is None or value == "":
+        return "-"
+    return str(value)
+
+
+def _quoted(value: str | None) -> str:
+    """A field that may hold spaces: in double quotes (``-`` when absent), inner quotes
+    escaped."""
+    if not value:
+        return "-"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def record(entry: Entry, owner_canonical: str, requester_canonical: str | None) -> str:
+    """One line of S3's server access log format (without the newline)."""
+    key = None if entry.key is None else quote(entry.key, safe="/")
+    stamp = entry.time.astimezone(UTC).strftime("[%d/%b/%Y:%H:%M:%S +0000]")
+    fields = [
+        _field(owner_canonical), _field(entry.bucket), stamp, _field(entry.remote_ip),
+        _field(requester_canonical), _field(entry.request_id), entry.operation, _field(key),
+        _quoted(entry.request_uri), str(entry.status), _field(entry.error_code),
+        _field(entry.bytes_sent or None), _field(entry.object_size), str(entry.total_ms),
+        str(entry.turnaround_ms), _quoted(entry.referer), _quoted(entry.user_agent),
+        _field(entry.version_id), _field(entry.request_id), _field(entry.signature_version),
+        "-",  # cipher suite: TLS ends in front of the controller, if at all
+        _field(entry.auth_type), _field(entry.host), "-" if not entry.secure else "TLSv1.2",
+        "-",  # access point ARN
+        "-",  # aclRequired: no request here needed an ACL to be allowed (as far as is recorded)
+    ]
+    return " ".join(fields)
+
+
+class AccessLog:
+    """The logged buckets' configurations and their undelivered entries (thread-safe: the
+    request path and the delivery job's thread share it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._configs: dict[str, dict[str, Any]] = {}
+        self._pending: dict[str, list[Entry]] = {}
+
+    def config(self, bucket: str) -> dict[str, Any] | None:
+        """The bucket's LoggingEnabled when its requests are logged (one dict lookup: this runs
+        on every request)."""
+        return self._configs.get(bucket)
+
+    def configure(self, bucket: str, config: dict[str, Any] | None) -> None:
+        """PutBucketLogging (None: off) or DeleteBucket on this controller: applies at once."""
+        with self._lock:
+            configs = dict(self._configs)
+            if config is None:
+                configs.pop(bucket, None)
+            else:
+                configs[bucket] = config
+            self._configs = configs
+
+    def replace(self, configs: dict[str, dict[str, Any]]) -> None:
+        """Every logged bucket's configuration, as the database holds them."""
+        with self._lock:
+            self._configs = dict(configs)
+
+    def add(self, entry: Entry) -> None:
+        with self._lock:
+            self._pending.setdefault(entry.bucket, []).append(entry)
+
+    def take(self) -> dict[str, list[Entry]]:
+        """Everything not yet delivered; the log is empty afterwards."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        return pending
+
+    def give_back(self, bucket: str, entries: list[Entry]) -> None:
+        """Entries whose delivery failed, to be tried again on the next pass (before newer)."""
+        with self._lock:
+            self._pending[bucket] = entries + self._pending.get(bucket, [])
+
+
+def signature_of(headers: Any, query: Any) -> tuple[str | None, str | None]:
+    """(signature version, authentication type) of a request, as its record names them."""
+    authorization = headers.get("authorization", "")
+    if authorization.startswith("AWS4-"):
+        return "SigV4", "AuthHeader"
+    if authorization.startswith("AWS "):
+        return "SigV2", "AuthHeader"
+    if "X-Amz-Algorithm" in query:
+        return "SigV4", "QueryString"
+    if "Signature" in query and "AWSAccessKeyId" in query:
+        return "SigV2", "QueryString"
+    return None, None
+
+
+def object_size(method: str, request_headers: Any, response_headers: Any) -> int | None:
+    """The object's whole size where the request moved or read one: the body a PUT or POST
+    sent (decoded from aws-chunked), the size a GET or HEAD answered for (a range's
+    ``Content-Range`` total)."""
+    if method in ("PUT", "POST"):
+        text = (request_headers.get("x-amz-decoded-content-length")
+                or request_headers.get("content-length"))
+    else:
+        ranged = response_headers.get("content-range", "")
+        text = ranged.rpartition("/")[2] if ranged else response_headers.get("content-length")
+    return int(text) if text and text.isdigit() else None
