@@ -9,6 +9,7 @@ from controller.s3.access import owned_bucket
 from controller.s3.bodies import read_config
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.lifecycle_config import from_json, to_json, validate
+from controller.s3.lifecycle_rules import ALL_128K, MIN_SIZE_HEADER, MIN_SIZE_POLICIES
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
 
@@ -19,12 +20,17 @@ MAX_BODY = 2 * 1024 * 1024  # 1,000 rules with And filters of ten tags fit
 async def put_bucket_lifecycle_configuration(ctx: S3Context) -> S3Reply:
     with ctx.sessions() as session:
         owned_bucket(session, ctx.bucket, ctx.principal)
+    size_policy = ctx.headers.get(MIN_SIZE_HEADER, ALL_128K)
+    if size_policy not in MIN_SIZE_POLICIES:
+        raise errors.InvalidArgument(f"Invalid value for {MIN_SIZE_HEADER}",
+                                     ArgumentName=MIN_SIZE_HEADER, ArgumentValue=size_policy)
     parsed = await read_config(ctx, "PutBucketLifecycleConfiguration", "LifecycleConfiguration",
                                MAX_BODY)
-    stored = to_json(validate(parsed))
+    stored = to_json({**validate(parsed), "TransitionDefaultMinimumObjectSize": size_policy})
     with transaction(ctx.sessions) as session:
         owned_bucket(session, ctx.bucket, ctx.principal).lifecycle = stored
-    return S3Reply(200)
+    return xml_reply("PutBucketLifecycleConfiguration",
+                     {"TransitionDefaultMinimumObjectSize": size_policy})
 
 
 @route("GET", "bucket", "lifecycle")
@@ -33,7 +39,10 @@ async def get_bucket_lifecycle_configuration(ctx: S3Context) -> S3Reply:
         stored = owned_bucket(session, ctx.bucket, ctx.principal).lifecycle
     if stored is None:
         raise errors.NoSuchLifecycleConfiguration(BucketName=ctx.bucket)
-    return xml_reply("GetBucketLifecycleConfiguration", from_json(stored))
+    # The policy is answered as a header (configurations stored before it was kept: S3's
+    # default, which is what they were applied with).
+    return xml_reply("GetBucketLifecycleConfiguration",
+                     {"TransitionDefaultMinimumObjectSize": ALL_128K, **from_json(stored)})
 
 
 @route("DELETE", "bucket", "lifecycle")

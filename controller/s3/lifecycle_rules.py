@@ -52,6 +52,10 @@ class Rule:
     abort_days: int | None = None
     transitions: tuple[Transition, ...] = ()
     noncurrent_transitions: tuple[Transition, ...] = ()
+    small_to_glacier: bool = False
+    """The configuration's ``x-amz-transition-default-minimum-object-size`` is
+    ``varies_by_storage_class``: objects under 128 KiB may still move to GLACIER and
+    DEEP_ARCHIVE (not to other classes)."""
 
     @property
     def sized(self) -> bool:
@@ -97,7 +101,14 @@ def _filter_fields(rule: Mapping[str, Any]) -> dict[str, Any]:
             "size_less_than": found.get("ObjectSizeLessThan")}
 
 
-def rule_from_config(rule: Mapping[str, Any]) -> Rule:
+MIN_SIZE_HEADER = "x-amz-transition-default-minimum-object-size"
+ALL_128K = "all_storage_classes_128K"
+VARIES = "varies_by_storage_class"
+MIN_SIZE_POLICIES = (ALL_128K, VARIES)
+"""``x-amz-transition-default-minimum-object-size`` values; S3's default is ``ALL_128K``."""
+
+
+def rule_from_config(rule: Mapping[str, Any], small_to_glacier: bool = False) -> Rule:
     expiration: Mapping[str, Any] = rule.get("Expiration") or {}
     noncurrent: Mapping[str, Any] = rule.get("NoncurrentVersionExpiration") or {}
     abort: Mapping[str, Any] = rule.get("AbortIncompleteMultipartUpload") or {}
@@ -114,7 +125,7 @@ def rule_from_config(rule: Mapping[str, Any]) -> Rule:
         transitions=tuple(_transition(t, "Days") for t in rule.get("Transitions") or []),
         noncurrent_transitions=tuple(_transition(t, "NoncurrentDays")
                                      for t in rule.get("NoncurrentVersionTransitions") or []),
-        **_filter_fields(rule))
+        small_to_glacier=small_to_glacier, **_filter_fields(rule))
 
 
 def _transition(config: Mapping[str, Any], days_name: str) -> Transition:
@@ -131,7 +142,8 @@ def rules_from_json(text: str | None) -> list[Rule]:
     if not text:
         return []
     config: Mapping[str, Any] = json.loads(text)
-    return [rule_from_config(rule) for rule in config.get("Rules") or []]
+    small = config.get("TransitionDefaultMinimumObjectSize") == VARIES
+    return [rule_from_config(rule, small) for rule in config.get("Rules") or []]
 
 
 def after_days(start: datetime, days: int, day_seconds: int = REAL_DAY) -> datetime:
@@ -236,12 +248,18 @@ def noncurrent_expired(rules: Sequence[Rule], key: str, versions: Sequence[Versi
 
 MIN_TRANSITION_SIZE = 128 * 1024
 """S3 moves no object smaller than 128 KiB to another class unless the rule's filter bounds
-object sizes (its default ``all_storage_classes_128K`` since September 2024)."""
+object sizes (its default ``all_storage_classes_128K`` since September 2024), or, with
+``varies_by_storage_class``, to GLACIER and DEEP_ARCHIVE."""
+_SMALL_ALLOWED = ("GLACIER", "DEEP_ARCHIVE")
 
 
 def _transitions(rule: Rule, key: str, version: Version) -> bool:
-    return (rule.enabled and matches(rule, key, version.size, version.tags)
-            and (version.size >= MIN_TRANSITION_SIZE or rule.sized))
+    return rule.enabled and matches(rule, key, version.size, version.tags)
+
+
+def _size_allows(rule: Rule, version: Version, target: str) -> bool:
+    return (version.size >= MIN_TRANSITION_SIZE or rule.sized
+            or (rule.small_to_glacier and target in _SMALL_ALLOWED))
 
 
 def current_transition(rules: Sequence[Rule], key: str, current: Version, now: datetime,
@@ -254,6 +272,8 @@ def current_transition(rules: Sequence[Rule], key: str, current: Version, now: d
     moment = utc(now)
     for rule in (r for r in rules if _transitions(r, key, current)):
         for move in rule.transitions:
+            if not _size_allows(rule, current, move.storage_class):
+                continue
             due = move.date if move.date is not None else after_days(
                 current.last_modified, move.days or 0, day_seconds)
             if due <= moment and colder(move.storage_class,
@@ -278,6 +298,8 @@ def noncurrent_transitions(rules: Sequence[Rule], key: str, versions: Sequence[V
                 continue
             since = versions[index - 1].last_modified
             for move in rule.noncurrent_transitions:
+                if not _size_allows(rule, old, move.storage_class):
+                    continue
                 keep = move.newer_noncurrent_versions
                 if keep is not None and index - 1 < keep:
                     continue

@@ -11,16 +11,18 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.orm import Session
 
-from controller.db.models import S3Object
+from controller.db.models import S3Object, utcnow
 from controller.s3 import errors
 from controller.s3.access import owned_bucket, owner_of
 from controller.s3.context import S3Context, S3Reply
+from controller.s3.object_lock_rules import as_utc
 from controller.s3.objects_store import is_version_id
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
@@ -79,7 +81,8 @@ def _start(prefix: str, delimiter: str, after: str) -> _Cursor:
 
 
 _COLUMNS = (S3Object.key, S3Object.last_modified, S3Object.etag, S3Object.size,
-            S3Object.checksum_algorithm, S3Object.owner_account_id, S3Object.storage_class)
+            S3Object.checksum_algorithm, S3Object.owner_account_id, S3Object.storage_class,
+            S3Object.restored_until)
 
 
 def _query(session: Session, bucket: str, prefix: str, cursor: _Cursor,
@@ -197,15 +200,44 @@ def decode_token(token: str) -> str:
 
 # --- responses ------------------------------------------------------------------------------
 
-def _contents(session: Session, page: Page, with_owner: bool, enc: Any) -> list[dict[str, Any]]:
+_OPTIONAL_ATTRIBUTES = ("RestoreStatus",)
+
+
+def _wants_restore_status(headers: Mapping[str, str]) -> bool:
+    """``x-amz-optional-object-attributes`` (its one value, ``RestoreStatus``, asks for the
+    restore state of archived versions); InvalidArgument for a name S3 does not know."""
+    asked = [name.strip() for name in headers.get("x-amz-optional-object-attributes", "")
+             .split(",") if name.strip()]
+    for name in asked:
+        if name not in _OPTIONAL_ATTRIBUTES:
+            raise errors.InvalidArgument("Invalid attribute name specified.",
+                                         ArgumentName="x-amz-optional-object-attributes",
+                                         ArgumentValue=name)
+    return bool(asked)
+
+
+def _restore_status(row: Row[Any], now: datetime) -> dict[str, Any] | None:
+    """An archived version's live restored copy: ``RestoreStatus`` (restores here are instant,
+    so never in progress); None for every other version, as S3 leaves it out."""
+    until = row.restored_until
+    if until is None or as_utc(until) <= now:
+        return None
+    return {"IsRestoreInProgress": False, "RestoreExpiryDate": until}
+
+
+def _contents(session: Session, page: Page, with_owner: bool, enc: Any,
+              restore: bool = False) -> list[dict[str, Any]]:
     owners: dict[str, dict[str, str]] = {}
     out = []
+    now = utcnow()
     for row in page.contents:
         item: dict[str, Any] = {"Key": enc(row.key), "LastModified": row.last_modified,
                                 "ETag": row.etag, "Size": row.size,
                                 "StorageClass": row.storage_class or STANDARD}
         if row.checksum_algorithm:
             item["ChecksumAlgorithm"] = [row.checksum_algorithm]
+        if restore and (status := _restore_status(row, now)) is not None:
+            item["RestoreStatus"] = status
         if with_owner:
             if row.owner_account_id not in owners:
                 owners[row.owner_account_id] = owner_of(session, row.owner_account_id)
@@ -222,10 +254,11 @@ async def list_objects(ctx: S3Context) -> S3Reply:
     prefix, delimiter, marker = q.get("prefix", ""), q.get("delimiter", ""), q.get("marker", "")
     max_keys, encoding = _max_keys(q), _encoding(q)
     enc = _encoder(encoding)
+    restore = _wants_restore_status(ctx.headers)
     with ctx.sessions() as session:
         owned_bucket(session, ctx.bucket, ctx.principal)
         page = list_page(session, ctx.bucket, prefix, delimiter, marker, max_keys)
-        contents = _contents(session, page, True, enc)
+        contents = _contents(session, page, True, enc, restore)
     data: dict[str, Any] = {
         # v1 never URL-encodes Prefix (botocore decodes only Delimiter, Marker and NextMarker)
         "Name": ctx.bucket, "Prefix": prefix, "Marker": enc(marker), "MaxKeys": max_keys,
@@ -245,10 +278,12 @@ async def list_objects_v2(ctx: S3Context) -> S3Reply:
     token = q.get("continuation-token")
     start_after = q.get("start-after", "")
     after = decode_token(token) if token else start_after  # an empty token: from the start
+    restore = _wants_restore_status(ctx.headers)
     with ctx.sessions() as session:
         owned_bucket(session, ctx.bucket, ctx.principal)
         page = list_page(session, ctx.bucket, prefix, delimiter, after, max_keys)
-        contents = _contents(session, page, q.get("fetch-owner", "").lower() == "true", enc)
+        contents = _contents(session, page, q.get("fetch-owner", "").lower() == "true", enc,
+                             restore)
     data: dict[str, Any] = {
         "Name": ctx.bucket, "Prefix": enc(prefix), "MaxKeys": max_keys,
         "KeyCount": len(page.contents) + len(page.prefixes), "IsTruncated": page.truncated,
@@ -326,9 +361,10 @@ def list_versions_page(session: Session, bucket: str, prefix: str, delimiter: st
                  lambda jumped: _VersionCursor(jumped.bound, True), prefix, delimiter, max_keys)
 
 
-def _version_entries(session: Session, page: Page,
-                     enc: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _version_entries(session: Session, page: Page, enc: Any, restore: bool = False,
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     owners: dict[str, dict[str, str]] = {}
+    now = utcnow()
     versions: list[dict[str, Any]] = []
     markers: list[dict[str, Any]] = []
     for row in page.contents:
@@ -344,6 +380,8 @@ def _version_entries(session: Session, page: Page,
                  "StorageClass": row.storage_class or STANDARD}
         if row.checksum_algorithm:
             item["ChecksumAlgorithm"] = [row.checksum_algorithm]
+        if restore and (status := _restore_status(row, now)) is not None:
+            item["RestoreStatus"] = status
         versions.append(item)
     return versions, markers
 
@@ -355,11 +393,12 @@ async def list_object_versions(ctx: S3Context) -> S3Reply:
     key_marker, version_marker = q.get("key-marker", ""), q.get("version-id-marker") or None
     max_keys, encoding = _max_keys(q), _encoding(q)
     enc = _encoder(encoding)
+    restore = _wants_restore_status(ctx.headers)
     with ctx.sessions() as session:
         owned_bucket(session, ctx.bucket, ctx.principal)
         page = list_versions_page(session, ctx.bucket, prefix, delimiter, key_marker,
                                   version_marker, max_keys)
-        versions, markers = _version_entries(session, page, enc)
+        versions, markers = _version_entries(session, page, enc, restore)
     data: dict[str, Any] = {
         "Name": ctx.bucket, "Prefix": enc(prefix), "KeyMarker": enc(key_marker),
         "VersionIdMarker": version_marker or "", "MaxKeys": max_keys,

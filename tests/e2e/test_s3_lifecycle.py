@@ -87,6 +87,29 @@ def test_round_trip_and_delete(s3: Any, bucket: str) -> None:
     s3.delete_bucket_lifecycle(Bucket=bucket)  # deleting nothing is fine
 
 
+def test_transition_default_minimum_object_size(s3: Any, bucket: str) -> None:
+    """``x-amz-transition-default-minimum-object-size``: S3's default when not sent, kept and
+    answered (as a header) by Put and Get."""
+    assert put(s3, bucket, rule())["TransitionDefaultMinimumObjectSize"] == (
+        "all_storage_classes_128K")
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert got["TransitionDefaultMinimumObjectSize"] == "all_storage_classes_128K"
+    answer = s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": [rule()]},
+        TransitionDefaultMinimumObjectSize="varies_by_storage_class")
+    assert answer["TransitionDefaultMinimumObjectSize"] == "varies_by_storage_class"
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert got["TransitionDefaultMinimumObjectSize"] == "varies_by_storage_class"
+    assert got["Rules"] == [rule()]
+    with pytest.raises(ClientError) as caught:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration={"Rules": [rule()]},
+            TransitionDefaultMinimumObjectSize="tiny")
+    assert code(caught)[:2] == ("InvalidArgument", 400)
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)[
+        "TransitionDefaultMinimumObjectSize"] == "varies_by_storage_class"
+
+
 def test_put_replaces_and_assigns_missing_ids(s3: Any, bucket: str) -> None:
     put(s3, bucket, rule())
     put(s3, bucket, {"Status": "Enabled", "Filter": {"Prefix": ""},

@@ -124,6 +124,28 @@ def test_an_archived_version_is_read_after_a_restore(s3: Any, bucket: str) -> No
         "InvalidObjectState", 403)
 
 
+def test_listings_report_the_restore_status_when_asked(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="a-restored", Body=b"x", StorageClass="GLACIER")
+    s3.put_object(Bucket=bucket, Key="b-frozen", Body=b"y", StorageClass="DEEP_ARCHIVE")
+    s3.put_object(Bucket=bucket, Key="c-hot", Body=b"z")
+    s3.restore_object(Bucket=bucket, Key="a-restored", RestoreRequest={"Days": 1})
+    expiry = s3.head_object(Bucket=bucket, Key="a-restored")["Restore"].split('"')[3]
+    asked = ["RestoreStatus"]
+    for listing in (s3.list_objects_v2(Bucket=bucket, OptionalObjectAttributes=asked)["Contents"],
+                    s3.list_objects(Bucket=bucket, OptionalObjectAttributes=asked)["Contents"],
+                    s3.list_object_versions(Bucket=bucket,
+                                            OptionalObjectAttributes=asked)["Versions"]):
+        status = {o["Key"]: o.get("RestoreStatus") for o in listing}
+        assert status["b-frozen"] is None and status["c-hot"] is None
+        restored = status["a-restored"]
+        assert restored is not None and restored["IsRestoreInProgress"] is False
+        assert restored["RestoreExpiryDate"].strftime("%a, %d %b %Y %H:%M:%S GMT") == expiry
+    # Not asked for: not shown, as in S3.
+    assert all("RestoreStatus" not in o for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    error = _error(s3.list_objects_v2, Bucket=bucket, OptionalObjectAttributes=["Bogus"])
+    assert _code(error) == ("InvalidArgument", 400)
+
+
 def test_restore_errors_are_s3s(s3: Any, bucket: str, server: Server, make_s3: Any) -> None:
     s3.put_object(Bucket=bucket, Key="hot", Body=b"x")
     error = _error(s3.restore_object, Bucket=bucket, Key="hot", RestoreRequest={"Days": 1})

@@ -211,6 +211,27 @@ def test_objects_under_128_kib_move_only_under_a_size_filter() -> None:
     assert current_transition([sized], "k", small, later) == ("GLACIER", "small")
 
 
+def test_varies_by_storage_class_lets_small_objects_go_to_glacier_only() -> None:
+    config = {"TransitionDefaultMinimumObjectSize": "varies_by_storage_class", "Rules": [
+        {"ID": "cold", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "Transitions": [{"Days": 1, "StorageClass": "STANDARD_IA"},
+                         {"Days": 5, "StorageClass": "GLACIER"}],
+         "NoncurrentVersionTransitions": [{"NoncurrentDays": 1, "StorageClass": "ONEZONE_IA"},
+                                          {"NoncurrentDays": 3,
+                                           "StorageClass": "DEEP_ARCHIVE"}]}]}
+    rules = rules_from_json(json.dumps(config))
+    small = version("v", T0, size=10)
+    assert current_transition(rules, "k", small, at(18)) is None  # not to STANDARD_IA
+    assert current_transition(rules, "k", small, at(25)) == ("GLACIER", "cold")
+    versions = [version("c", at(2), size=10), version("n", at(1), size=10)]
+    assert noncurrent_transitions(rules, "k", versions, at(4)) == {}  # not to ONEZONE_IA
+    assert noncurrent_transitions(rules, "k", versions, at(10)) == {
+        "n": ("DEEP_ARCHIVE", "cold")}
+    default = rules_from_json(json.dumps({**config, "TransitionDefaultMinimumObjectSize":
+                                          "all_storage_classes_128K"}))
+    assert current_transition(default, "k", small, at(25)) is None
+
+
 def test_noncurrent_versions_move_from_when_they_became_noncurrent() -> None:
     rule = _moving(NoncurrentVersionTransitions=[
         {"NoncurrentDays": 2, "StorageClass": "GLACIER"},
