@@ -19,6 +19,7 @@ from controller.identity.authenticate import Authenticator
 from controller.identity.secretbox import SecretBox
 from controller.logs import event
 from controller.provisioning import bootstrap_admin
+from controller.s3.access_log import AccessLog
 from controller.s3.encryption import Keys
 from controller.s3.endpoint import S3Endpoint
 from controller.s3.website_endpoint import WebsiteEndpoint
@@ -81,14 +82,15 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         event(log, logging.INFO, "admin.bootstrapped", account=created.account_id)
     authenticator = Authenticator(box)
     blobs = BlobStore(settings.data_dir / "objects")
+    logs = AccessLog()  # server access logs: the S3 and website endpoints feed one
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
         box=box,
         ec2=Ec2Endpoint(settings, engine, sessions, authenticator, blobs, keys),
-        s3=S3Endpoint(settings, engine, sessions, authenticator, blobs, keys),
-        website=WebsiteEndpoint(settings, engine, sessions, blobs, keys),
+        s3=S3Endpoint(settings, engine, sessions, authenticator, blobs, keys, logs),
+        website=WebsiteEndpoint(settings, engine, sessions, blobs, keys, logs),
         blobs=blobs,
         cluster_token=cluster_token(settings),
         cloudwatch=CloudWatchEndpoint(settings, sessions, authenticator),

@@ -15,10 +15,15 @@ another controller."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
 
 # The operation names of S3's log records for sub-resources whose name differs from the
 # upper-cased sub-resource (REST.GET.VERSIONING, REST.PUT.ACL, ... follow that rule).
@@ -188,3 +193,40 @@ def object_size(method: str, request_headers: Any, response_headers: Any) -> int
         ranged = response_headers.get("content-range", "")
         text = ranged.rpartition("/")[2] if ranged else response_headers.get("content-length")
     return int(text) if text and text.isdigit() else None
+
+
+def request_entry(request: Request, headers: Mapping[str, str], query: Mapping[str, str],
+                  bucket: str, key: str | None, operation_name: str,
+                  requester_account: str | None, request_id: str, response: Response,
+                  error_code: str | None, started: float) -> Entry:
+    """The entry of one request, from what the endpoint knows once its response is ready
+    (``started``: ``time.monotonic()`` when it arrived)."""
+    method = request.method
+    elapsed = int((time.monotonic() - started) * 1000)
+    version, auth_type = signature_of(headers, query)
+    sent = response.headers.get("content-length")
+    scope = request.scope
+    raw_query = scope.get("query_string", b"").decode("latin-1")
+    uri = scope.get("raw_path", b"").decode("latin-1") + (f"?{raw_query}" if raw_query else "")
+    client = scope.get("client")
+    return Entry(
+        bucket=bucket, time=datetime.now(UTC), remote_ip=client[0] if client else "",
+        requester_account=requester_account, request_id=request_id, operation=operation_name,
+        key=key, request_uri=f"{method} {uri} HTTP/{scope.get('http_version', '1.1')}",
+        status=response.status_code, error_code=error_code,
+        bytes_sent=int(sent) if sent and sent.isdigit() and method != "HEAD" else None,
+        object_size=object_size(method, headers, response.headers),
+        total_ms=elapsed, turnaround_ms=elapsed, referer=headers.get("referer"),
+        user_agent=headers.get("user-agent"), version_id=query.get("versionId"),
+        signature_version=version, auth_type=auth_type, host=headers.get("host"),
+        secure=scope.get("scheme") == "https")
+
+
+def copy_source(header: str) -> tuple[str, str, str | None] | None:
+    """(bucket, key, version id) of an ``x-amz-copy-source`` header, None when it names none."""
+    path, _, query = header.partition("?")
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
+    if not bucket or not key:
+        return None
+    version = query[len("versionId="):] if query.startswith("versionId=") else None
+    return bucket, key, version

@@ -7,7 +7,6 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -104,7 +103,7 @@ class S3Endpoint:
             response = self._error(request, error, target, request_id)
         else:
             response = _response(request.method, reply, request_id)
-        if target.bucket is not None and self.logs.config(target.bucket) is not None:
+        if self._logged(target, http):
             try:
                 self._log_access(request, http, target, principal, request_id, response, error,
                                  started, reply)
@@ -112,41 +111,41 @@ class S3Endpoint:
                 event(log, logging.ERROR, "s3.access_log_failed", exc_info=True)
         return self._cors(request, headers, target, response)
 
+    def _logged(self, target: Target, http: HttpRequest) -> bool:
+        """Whether the request has a server access log to go to: its bucket's, or (a copy)
+        its source bucket's. One dict lookup for nearly every request."""
+        if target.bucket is not None and self.logs.config(target.bucket) is not None:
+            return True
+        source = http.headers.get("x-amz-copy-source")
+        copied = access_log.copy_source(source) if source else None
+        return copied is not None and self.logs.config(copied[0]) is not None
+
     def _log_access(self, request: Request, http: HttpRequest, target: Target,
                     principal: Principal | None, request_id: str, response: Response,
                     error: errors.S3Error | None, started: float,
                     reply: S3Reply | None) -> None:
-        """Entries of the bucket's server access log (only for buckets that have one): the
-        request's, and one per object a DeleteObjects deleted."""
-        assert target.bucket is not None
+        """Entries of server access logs: the request's in its bucket's log, one per object a
+        DeleteObjects deleted, and, for a copy, one in the source bucket's log (as S3 writes
+        ``REST.COPY.OBJECT_GET``)."""
         query = dict(http.query)
         method = request.method
-        elapsed = int((time.monotonic() - started) * 1000)
-        version, auth_type = access_log.signature_of(http.headers, query)
-        sent = response.headers.get("content-length")
-        scope = request.scope
-        raw_query = scope.get("query_string", b"").decode("latin-1")
-        uri = scope.get("raw_path", b"").decode("latin-1") + (f"?{raw_query}" if raw_query else "")
-        client = scope.get("client")
-        copy = "x-amz-copy-source" in http.headers and method == "PUT"
-        entry = access_log.Entry(
-            bucket=target.bucket, time=datetime.now(UTC), remote_ip=client[0] if client else "",
-            requester_account=principal.account_id if principal is not None else None,
-            request_id=request_id,
-            operation=access_log.operation(method, target.level, subresource_of(query), copy),
-            key=target.key, request_uri=f"{method} {uri} HTTP/{scope.get('http_version', '1.1')}",
-            status=response.status_code, error_code=error.code if error is not None else None,
-            bytes_sent=int(sent) if sent and sent.isdigit() and method != "HEAD" else None,
-            object_size=access_log.object_size(method, http.headers, response.headers),
-            total_ms=elapsed, turnaround_ms=elapsed, referer=http.headers.get("referer"),
-            user_agent=http.headers.get("user-agent"), version_id=query.get("versionId"),
-            signature_version=version, auth_type=auth_type, host=http.headers.get("host"),
-            secure=scope.get("scheme") == "https")
-        self.logs.add(entry)
-        for key, version_id in (reply.batch_deleted or []) if reply is not None else []:
+        copied = access_log.copy_source(http.headers.get("x-amz-copy-source", "")) if (
+            method == "PUT") else None
+        entry = access_log.request_entry(
+            request, http.headers, query, target.bucket or "", target.key,
+            access_log.operation(method, target.level, subresource_of(query), copied is not None),
+            principal.account_id if principal is not None else None, request_id, response,
+            error.code if error is not None else None, started)
+        if target.bucket is not None and self.logs.config(target.bucket) is not None:
+            self.logs.add(entry)
+            for key, version_id in (reply.batch_deleted or []) if reply is not None else []:
+                self.logs.add(dataclasses.replace(
+                    entry, operation="BATCH.DELETE.OBJECT", key=key, version_id=version_id,
+                    status=204, bytes_sent=None, object_size=None))
+        if copied is not None and self.logs.config(copied[0]) is not None:
             self.logs.add(dataclasses.replace(
-                entry, operation="BATCH.DELETE.OBJECT", key=key, version_id=version_id,
-                status=204, bytes_sent=None, object_size=None))
+                entry, bucket=copied[0], key=copied[1], version_id=copied[2],
+                operation=entry.operation + "_GET", bytes_sent=None))
 
     def _cors(self, request: Request, headers: Mapping[str, str], target: Target,
               response: Response) -> Response:

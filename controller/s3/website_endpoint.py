@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
@@ -24,7 +25,7 @@ from starlette.responses import Response
 from controller.config import Settings
 from controller.db.models import Bucket
 from controller.logs import event
-from controller.s3 import errors
+from controller.s3 import access_log, errors
 from controller.s3.context import S3Context
 from controller.s3.encryption import Keys
 from controller.s3.endpoint import response_of
@@ -48,8 +49,10 @@ class _Site:
 
 class WebsiteEndpoint:
     def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
-                 blobs: BlobStore, keys: Keys | None = None) -> None:
+                 blobs: BlobStore, keys: Keys | None = None,
+                 logs: access_log.AccessLog | None = None) -> None:
         self._settings = settings
+        self.logs = logs if logs is not None else access_log.AccessLog()
         self._keys = keys
         self._engine = engine
         self._sessions = sessions
@@ -68,13 +71,28 @@ class WebsiteEndpoint:
         return None
 
     async def handle(self, request: Request, bucket: str, request_id: str) -> Response:
+        started = time.monotonic()
+        error: errors.S3Error | None = None
         try:
-            return await self._serve(request, bucket, request_id)
+            response = await self._serve(request, bucket, request_id)
         except errors.S3Error as exc:
-            return _error_page(exc, request.method, request_id)
+            error = exc
+            response = _error_page(exc, request.method, request_id)
         except Exception:  # noqa: BLE001 - the last resort: an HTML 500, traceback logged
             event(log, logging.ERROR, "website.unhandled", exc_info=True)
-            return _error_page(errors.S3Error(), request.method, request_id)
+            error = errors.S3Error()
+            response = _error_page(error, request.method, request_id)
+        if self.logs.config(bucket) is not None:
+            try:
+                headers = {k.decode("latin-1"): v.decode("latin-1")
+                           for k, v in request.scope["headers"]}
+                key = unquote(request.url.path).lstrip("/") or None
+                self.logs.add(access_log.request_entry(
+                    request, headers, {}, bucket, key, f"WEBSITE.{request.method}.OBJECT", None,
+                    request_id, response, error.code if error is not None else None, started))
+            except Exception:  # noqa: BLE001 - best effort: never fails the request
+                event(log, logging.ERROR, "website.access_log_failed", exc_info=True)
+        return response
 
     async def _serve(self, request: Request, bucket: str, request_id: str) -> Response:
         if request.method not in ("GET", "HEAD"):

@@ -161,6 +161,39 @@ def test_partitioned_keys_and_anonymous_and_presigned_requests(
     assert gets["403"]["auth"] == "-"
 
 
+def test_copy_sources_and_website_requests_are_logged(s3: Any, server: Server) -> None:
+    source, target = _names()
+    other = f"plain-{uuid.uuid4().hex[:10]}"
+    for name in (source, target, other):
+        s3.create_bucket(Bucket=name)
+    s3.put_bucket_logging(Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
+        "TargetBucket": target, "TargetPrefix": "w/"}})
+    s3.put_object(Bucket=source, Key="page.html", Body=b"<p>hi</p>", ContentType="text/html")
+    # A copy out of the logged bucket is logged there too (the copy's own record goes to the
+    # destination's log, which has none here).
+    s3.copy_object(Bucket=other, Key="copied", CopySource={"Bucket": source, "Key": "page.html"})
+    s3.put_bucket_website(Bucket=source, WebsiteConfiguration={
+        "IndexDocument": {"Suffix": "index.html"}})
+    s3.put_bucket_policy(Bucket=source, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{source}/*"}]}))
+    page = httpx.get(f"http://127.0.0.1:{server.port}/page.html", trust_env=False,
+                     headers={"Host": f"{source}.s3-website.localhost:{server.port}"})
+    assert page.content == b"<p>hi</p>"
+
+    def complete(records: list[dict[str, str]]) -> bool:
+        return {"REST.COPY.OBJECT_GET", "WEBSITE.GET.OBJECT"} <= {r["operation"] for r in records}
+
+    _, records = _records(s3, target, "w/", complete)
+    copied = next(r for r in records if r["operation"] == "REST.COPY.OBJECT_GET")
+    assert copied["bucket"] == source and copied["key"] == "page.html"
+    assert copied["uri"].startswith(f'"PUT /{other}/copied')
+    site = next(r for r in records if r["operation"] == "WEBSITE.GET.OBJECT")
+    assert site["key"] == "page.html" and site["status"] == "200" and site["requester"] == "-"
+    assert site["sent"] == "9" and site["auth"] == "-"
+
+
 def test_configuration_errors(s3: Any, make_s3: Callable[[Credentials], Any],
                               server: Server) -> None:
     source, target = _names()
