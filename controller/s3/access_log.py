@@ -131,6 +131,7 @@ class AccessLog:
         self._lock = threading.Lock()
         self._configs: dict[str, dict[str, Any]] = {}
         self._pending: dict[str, list[Entry]] = {}
+        self._count = 0
 
     def config(self, bucket: str) -> dict[str, Any] | None:
         """The bucket's LoggingEnabled when its requests are logged (one dict lookup: this runs
@@ -155,17 +156,23 @@ class AccessLog:
     def add(self, entry: Entry) -> None:
         with self._lock:
             self._pending.setdefault(entry.bucket, []).append(entry)
+            self._count += 1
+
+    def pending(self) -> int:
+        """How many entries wait for delivery (all buckets)."""
+        return self._count
 
     def take(self) -> dict[str, list[Entry]]:
         """Everything not yet delivered; the log is empty afterwards."""
         with self._lock:
-            pending, self._pending = self._pending, {}
+            pending, self._pending, self._count = self._pending, {}, 0
         return pending
 
     def give_back(self, bucket: str, entries: list[Entry]) -> None:
         """Entries whose delivery failed, to be tried again on the next pass (before newer)."""
         with self._lock:
             self._pending[bucket] = entries + self._pending.get(bucket, [])
+            self._count += len(entries)
 
 
 def signature_of(headers: Any, query: Any) -> tuple[str | None, str | None]:

@@ -28,6 +28,9 @@ log = logging.getLogger("ironbark.s3.access_log")
 
 _HEADERS = json.dumps({"content-type": "text/plain"})
 
+DELIVER_AT = 20_000
+"""Entries waiting (all buckets) that start a delivery before the interval is over."""
+
 RETRY_LIMIT = 100_000
 """Entries of one bucket kept for another try when delivery fails; older ones are dropped."""
 
@@ -92,8 +95,8 @@ def _deliver(sessions: sessionmaker[Session], blobs: BlobStore, keys: Keys | Non
             return 0
         accounts = {source.account_id} | {e.requester_account for e in entries
                                           if e.requester_account is not None}
-        canonical = dict(session.execute(select(Account.id, Account.canonical_user_id)
-                                         .where(Account.id.in_(accounts))).tuples().all())
+        canonical = {row.id: row.canonical_user_id for row in session.execute(
+            select(Account.id, Account.canonical_user_id).where(Account.id.in_(accounts)))}
         sse = default_of(target.encryption)
         try:
             grants = log_object_grants(session, target, config)
@@ -124,16 +127,21 @@ def _write(sessions: sessionmaker[Session], blobs: BlobStore, keys: Keys | None,
 
 
 async def access_log_loop(sessions: sessionmaker[Session], blobs: BlobStore, keys: Keys | None,
-                          logs: AccessLog, every: float) -> None:
-    """Read the logged buckets at once, then deliver every ``every`` seconds, off the event
-    loop, until cancelled; then once more, so that a clean stop delivers what was gathered."""
+                          logs: AccessLog, every: float, deliver_at: int = DELIVER_AT) -> None:
+    """Read the logged buckets at once, then deliver every ``every`` seconds (sooner once
+    ``deliver_at`` entries wait: memory stays bounded under load), off the event loop,
+    until cancelled; then once more, so that a clean stop delivers what was gathered."""
+    tick = min(1.0, every)
     try:
         while True:
             try:
                 await asyncio.to_thread(deliver_once, sessions, blobs, keys, logs)
             except Exception:  # noqa: BLE001 - a failed pass is logged and retried next time
                 event(log, logging.ERROR, "access_log.pass_failed", exc_info=True)
-            await asyncio.sleep(every)
+            waited = 0.0
+            while waited < every and logs.pending() < deliver_at:
+                await asyncio.sleep(tick)
+                waited += tick
     except asyncio.CancelledError:
         try:
             deliver_once(sessions, blobs, keys, logs)

@@ -149,10 +149,12 @@ def test_the_log_keeps_entries_until_taken_and_failed_ones_first() -> None:
     first, second, third = (_entry(bucket="b", request_id=str(n)) for n in range(3))
     logs.add(first)
     logs.add(second)
+    assert logs.pending() == 2
     taken = logs.take()
-    assert taken == {"b": [first, second]} and logs.take() == {}
+    assert taken == {"b": [first, second]} and logs.take() == {} and logs.pending() == 0
     logs.add(third)
     logs.give_back("b", taken["b"])
+    assert logs.pending() == 3
     assert logs.take() == {"b": [first, second, third]}
     logs.replace({})
     assert logs.config("b") is None
