@@ -14,6 +14,6 @@ def xml_reply(operation: str, data: Mapping[str, Any]) -> S3Reply:
     """``data`` keyed by the operation's botocore output member names; headers and XML body."""
     out = serialize_s3_output(s3_operation(operation), data)
     headers = list(out.headers)
-    if out.body is not None:
+    if out.body is not None and not any(h.lower() == "content-type" for h, _ in headers):
         headers.append(("Content-Type", "application/xml"))
     return S3Reply(out.status, headers, out.body)
