@@ -22,6 +22,7 @@ from controller.db.models import S3Object, utcnow
 from controller.s3 import errors
 from controller.s3.access import owned_bucket, owner_of
 from controller.s3.context import S3Context, S3Reply
+from controller.s3.headers import checksum_type
 from controller.s3.object_lock_rules import as_utc
 from controller.s3.objects_store import is_version_id
 from controller.s3.replies import xml_reply
@@ -81,8 +82,8 @@ def _start(prefix: str, delimiter: str, after: str) -> _Cursor:
 
 
 _COLUMNS = (S3Object.key, S3Object.last_modified, S3Object.etag, S3Object.size,
-            S3Object.checksum_algorithm, S3Object.owner_account_id, S3Object.storage_class,
-            S3Object.restored_until)
+            S3Object.checksum_algorithm, S3Object.checksum_value, S3Object.owner_account_id,
+            S3Object.storage_class, S3Object.restored_until)
 
 
 def _query(session: Session, bucket: str, prefix: str, cursor: _Cursor,
@@ -236,6 +237,7 @@ def _contents(session: Session, page: Page, with_owner: bool, enc: Any,
                                 "StorageClass": row.storage_class or STANDARD}
         if row.checksum_algorithm:
             item["ChecksumAlgorithm"] = [row.checksum_algorithm]
+            item["ChecksumType"] = checksum_type(row.checksum_value or "")
         if restore and (status := _restore_status(row, now)) is not None:
             item["RestoreStatus"] = status
         if with_owner:
@@ -380,6 +382,7 @@ def _version_entries(session: Session, page: Page, enc: Any, restore: bool = Fal
                  "StorageClass": row.storage_class or STANDARD}
         if row.checksum_algorithm:
             item["ChecksumAlgorithm"] = [row.checksum_algorithm]
+            item["ChecksumType"] = checksum_type(row.checksum_value or "")
         if restore and (status := _restore_status(row, now)) is not None:
             item["RestoreStatus"] = status
         versions.append(item)

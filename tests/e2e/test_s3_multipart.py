@@ -155,6 +155,9 @@ def test_complete_checks_a_declared_checksum(s3: Any, bucket: str) -> None:
         assert done["ChecksumSHA256"] == composite
         head = s3.head_object(Bucket=bucket, Key="c", ChecksumMode="ENABLED")
         assert head["ChecksumSHA256"] == composite and head["ChecksumType"] == "COMPOSITE"
+        version = s3.list_object_versions(Bucket=bucket, Prefix="c")["Versions"][0]
+        assert (version["ChecksumAlgorithm"], version["ChecksumType"]) == (
+            ["SHA256"], "COMPOSITE")
 
 
 @pytest.mark.parametrize(("algorithm", "kind"), [("CRC32", "FULL_OBJECT"),
@@ -185,6 +188,8 @@ def test_full_object_checksum(s3: Any, bucket: str, algorithm: str, kind: str | 
     assert done[f"Checksum{algorithm}"] == expected and done["ChecksumType"] == "FULL_OBJECT"
     head = s3.head_object(Bucket=bucket, Key="f", ChecksumMode="ENABLED")
     assert head[f"Checksum{algorithm}"] == expected and head["ChecksumType"] == "FULL_OBJECT"
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="f")["Contents"][0]
+    assert (listed["ChecksumAlgorithm"], listed["ChecksumType"]) == ([algorithm], "FULL_OBJECT")
 
 
 def test_checksum_type_must_suit_the_algorithm(s3: Any, bucket: str) -> None:
