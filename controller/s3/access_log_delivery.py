@@ -138,8 +138,8 @@ async def access_log_loop(sessions: sessionmaker[Session], blobs: BlobStore, key
                 await asyncio.to_thread(deliver_once, sessions, blobs, keys, logs)
             except Exception:  # noqa: BLE001 - a failed pass is logged and retried next time
                 event(log, logging.ERROR, "access_log.pass_failed", exc_info=True)
-            waited = 0.0
-            while waited < every and logs.pending() < deliver_at:
+            waited, kept = 0.0, logs.pending()  # kept: given back by a failed delivery
+            while waited < every and logs.pending() - kept < deliver_at:
                 await asyncio.sleep(tick)
                 waited += tick
     except asyncio.CancelledError:

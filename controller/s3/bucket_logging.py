@@ -20,12 +20,18 @@ from controller.s3.routes import route
 
 _DATE_SOURCES = ("EventTime", "DeliveryTime")
 _LOG_PERMISSIONS = ("FULL_CONTROL", "READ", "WRITE")
+MAX_PREFIX_BYTES = 900
 
 
 def _checked(enabled: dict[str, Any]) -> dict[str, Any]:
     """The LoggingEnabled to keep; MalformedXML for what the schema does not allow."""
     if "TargetBucket" not in enabled or "TargetPrefix" not in enabled:
         raise errors.MalformedXML()
+    if len(str(enabled["TargetPrefix"]).encode("utf-8", "surrogatepass")) > MAX_PREFIX_BYTES:
+        # A log object's key is the prefix and up to 110 bytes more (partitioned), and a key
+        # has at most 1,024 bytes.
+        raise errors.InvalidArgument("The TargetPrefix is too long.",
+                                     ArgumentName="TargetPrefix")
     kept: dict[str, Any] = {"TargetBucket": enabled["TargetBucket"],
                             "TargetPrefix": enabled["TargetPrefix"]}
     if enabled.get("TargetGrants"):

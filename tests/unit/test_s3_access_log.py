@@ -127,6 +127,12 @@ def test_configuration_checks() -> None:
             _checked(bad)
 
 
+def test_a_prefix_must_leave_room_for_the_log_object_names() -> None:
+    assert _checked({"TargetBucket": "t", "TargetPrefix": "p" * 900})["TargetPrefix"]
+    with pytest.raises(errors.InvalidArgument):
+        _checked({"TargetBucket": "t", "TargetPrefix": "p" * 901})
+
+
 def test_the_target_must_have_the_same_owner_and_region() -> None:
     source = Bucket(name="s", account_id="111122223333", region="us-east-1")
     config = {"TargetBucket": "t", "TargetPrefix": ""}
