@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime", help="pstats order: tottime, cumtime, ...")
     parser.add_argument("--only", choices=("put", "get"), help="measure one kind only")
     parser.add_argument("--callees", help="with --profile: also print what functions matching this call")
+    parser.add_argument("--callers", help="with --profile: also print what calls functions matching this")
     parser.add_argument("-n", type=int, default=5000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,6 +129,8 @@ def main() -> None:
                 stats.print_stats(60)
                 if args.callees:
                     stats.print_callees(args.callees)
+                if args.callers:
+                    stats.print_callers(args.callers)
             print(f"{name.upper()}: {micros:.0f} us CPU per request")
         runtime.close()
 
