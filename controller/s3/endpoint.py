@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from controller.auth import errors as auth
@@ -97,6 +97,12 @@ class S3Endpoint:
         except errors.S3Error as exc:
             error = exc
             response = self._error(request, exc, target, request_id)
+        except ClientDisconnect:
+            # The client hung up before its body was read (e.g. after asking for 100 Continue):
+            # a client's doing, answered (to nobody) as the short body it is, not an error of
+            # the server's.
+            error = errors.IncompleteBody()
+            response = self._error(request, error, target, request_id)
         except Exception:  # noqa: BLE001 - the last resort: answer InternalError, log the traceback
             event(log, logging.ERROR, "s3.unhandled", exc_info=True)
             error = errors.S3Error()

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import os
 import socket
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,27 @@ def test_expect_100_continue_is_refused_before_the_body(s3: Any, bucket: str,
     statuses = _first_status_line(server, allowed, b"hello")
     assert [line[:12] for line in statuses] == [b"HTTP/1.1 100", b"HTTP/1.1 200"], statuses
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"hello"
+
+
+def test_a_client_hanging_up_before_its_body_is_no_server_error(s3: Any, bucket: str,
+                                                                 server: Server) -> None:
+    """A client that is invited (``100 Continue``) and hangs up without its body: nothing is
+    stored and the server answers IncompleteBody, not an unhandled InternalError."""
+    host = f"127.0.0.1:{server.port}"
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "gone"})
+    request = (f"PUT {url.split(host, 1)[1]} HTTP/1.1\r\nHost: {host}\r\n"
+               "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n").encode()
+    before = server.log_text().count("s3.unhandled")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100")
+    deadline = time.monotonic() + 10
+    while "IncompleteBody" not in server.log_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.log_text().count("s3.unhandled") == before
+    assert "code=IncompleteBody" in server.log_text()
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="gone")
 
 
 def test_overwrites_in_a_never_versioned_bucket_keep_one_row_and_free_old_blobs(
