@@ -237,7 +237,8 @@ def create_app(
             reaper_loop(state["runtime"].sessions, state["runtime"].blobs))
         lifecycle = asyncio.create_task(lifecycle_loop(
             state["runtime"].sessions, state["runtime"].blobs,
-            settings.s3_lifecycle_day_seconds, settings.s3_lifecycle_interval_seconds))
+            settings.s3_lifecycle_day_seconds, settings.s3_lifecycle_interval_seconds,
+            state["runtime"].s3.logs))
         node_health = asyncio.create_task(node_health_loop(
             state["runtime"].sessions, settings.node_heartbeat_seconds,
             settings.node_missed_heartbeats))

@@ -72,12 +72,13 @@ class Entry:
     key: str | None
     request_uri: str
     """``METHOD /path?query HTTP/1.1`` as sent."""
-    status: int
+    status: int | None
+    """None for what no request asked (lifecycle actions)."""
     error_code: str | None
     bytes_sent: int | None
     object_size: int | None
-    total_ms: int
-    turnaround_ms: int
+    total_ms: int | None
+    turnaround_ms: int | None
     referer: str | None
     user_agent: str | None
     version_id: str | None
@@ -87,6 +88,9 @@ class Entry:
     """``AuthHeader``, ``QueryString`` (presigned) or None."""
     host: str | None
     secure: bool
+    requester: str | None = None
+    """The requester as the record names it when no account asked: ``AmazonS3`` for the
+    lifecycle job's actions, as S3 writes them."""
 
 
 def _field(value: object) -> str:
@@ -110,10 +114,11 @@ def record(entry: Entry, owner_canonical: str, requester_canonical: str | None) 
     stamp = entry.time.astimezone(UTC).strftime("[%d/%b/%Y:%H:%M:%S +0000]")
     fields = [
         _field(owner_canonical), _field(entry.bucket), stamp, _field(entry.remote_ip),
-        _field(requester_canonical), _field(entry.request_id), entry.operation, _field(key),
-        _quoted(entry.request_uri), str(entry.status), _field(entry.error_code),
-        _field(entry.bytes_sent or None), _field(entry.object_size), str(entry.total_ms),
-        str(entry.turnaround_ms), _quoted(entry.referer), _quoted(entry.user_agent),
+        _field(requester_canonical or entry.requester), _field(entry.request_id),
+        entry.operation, _field(key), _quoted(entry.request_uri), _field(entry.status),
+        _field(entry.error_code), _field(entry.bytes_sent or None), _field(entry.object_size),
+        _field(entry.total_ms), _field(entry.turnaround_ms), _quoted(entry.referer),
+        _quoted(entry.user_agent),
         _field(entry.version_id), _field(entry.request_id), _field(entry.signature_version),
         "-",  # cipher suite: TLS ends in front of the controller, if at all
         _field(entry.auth_type), _field(entry.host), "-" if not entry.secure else "TLSv1.2",
@@ -237,3 +242,40 @@ def copy_source(header: str) -> tuple[str, str, str | None] | None:
         return None
     version = query[len("versionId="):] if query.startswith("versionId=") else None
     return bucket, key, version
+
+
+_TRANSITIONS = {"STANDARD_IA": "S3.TRANSITION_SIA.OBJECT", "ONEZONE_IA": "S3.TRANSITION_ZIA.OBJECT",
+                "INTELLIGENT_TIERING": "S3.TRANSITION_INT.OBJECT",
+                "GLACIER_IR": "S3.TRANSITION_GIR.OBJECT", "GLACIER": "S3.TRANSITION.OBJECT",
+                "DEEP_ARCHIVE": "S3.TRANSITION_GDA.OBJECT"}
+
+
+def lifecycle_operation(action: Mapping[str, Any]) -> str | None:
+    """The record's operation for one of the lifecycle job's actions (its log event's fields:
+    ``action``, ``now``, ``delete_marker``), as S3 names them; None for an unknown action."""
+    name = action.get("action")
+    if name == "expired":
+        return "S3.CREATE.DELETEMARKER" if action.get("delete_marker") else "S3.EXPIRE.OBJECT"
+    if name in ("noncurrent_expired", "delete_marker_expired"):
+        return "S3.EXPIRE.OBJECT"
+    if name in ("transitioned", "noncurrent_transitioned"):
+        return _TRANSITIONS.get(str(action.get("now")))
+    if name == "upload_aborted":
+        return "S3.DELETE.UPLOAD"
+    return None
+
+
+def lifecycle_entry(action: Mapping[str, Any], request_id: str) -> Entry | None:
+    """The entry of a lifecycle action in its bucket's log: requester ``AmazonS3``, no remote
+    address, status or timing (no request asked for it)."""
+    operation_name = lifecycle_operation(action)
+    if operation_name is None:
+        return None
+    version = action.get("version")
+    return Entry(
+        bucket=str(action["bucket"]), time=datetime.now(UTC), remote_ip="",
+        requester_account=None, request_id=request_id, operation=operation_name,
+        key=action.get("key"), request_uri="", status=None, error_code=None, bytes_sent=None,
+        object_size=None, total_ms=None, turnaround_ms=None, referer=None, user_agent=None,
+        version_id=None if version in (None, "null") else str(version),
+        signature_version=None, auth_type=None, host=None, secure=False, requester="AmazonS3")

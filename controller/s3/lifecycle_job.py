@@ -27,9 +27,11 @@ from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from controller.db.models import Bucket, MultipartUpload, S3Object, utcnow
+from controller.ids import new_request_id
 from controller.logs import event
 from controller.s3 import errors, storage_classes
 from controller.s3 import objects_store as store
+from controller.s3.access_log import AccessLog, lifecycle_entry
 from controller.s3.lifecycle_rules import (
     Rule,
     Version,
@@ -75,6 +77,8 @@ class _Pass:
     now: datetime
     report: PassReport
     stop: threading.Event
+    logs: AccessLog | None = None
+    """Server access logging: each action is a record in its bucket's log, if it has one."""
 
     def batches(self, work: Callable[[Session, str], _Batch]) -> None:
         """Run ``work`` batch after batch, each in its own transaction, until a short batch;
@@ -85,6 +89,7 @@ class _Pass:
             for blob in batch.freed:
                 self.blobs.delete(blob)
             for action in batch.done:
+                self._access_log(action)
                 name = action.pop("action")
                 self.report.actions[name] = self.report.actions.get(name, 0) + 1
                 event(log, logging.INFO, f"lifecycle.{name}", **action)
@@ -93,15 +98,25 @@ class _Pass:
             after = batch.last
 
 
+    def _access_log(self, action: dict[str, Any]) -> None:
+        if self.logs is None or self.logs.config(str(action["bucket"])) is None:
+            return
+        entry = lifecycle_entry(action, new_request_id())
+        if entry is not None:
+            self.logs.add(entry)
+
+
 def _swap(work: Callable[[Session, str], _Batch], after: str, session: Session) -> _Batch:
     return work(session, after)
 
 
 def run_pass(sessions: sessionmaker[Session], blobs: BlobStore, day_seconds: int,
-             now: datetime | None = None, stop: threading.Event | None = None) -> PassReport:
-    """One pass over every bucket with a lifecycle configuration."""
+             now: datetime | None = None, stop: threading.Event | None = None,
+             logs: AccessLog | None = None) -> PassReport:
+    """One pass over every bucket with a lifecycle configuration (``logs``: server access
+    logging, which records the actions in logged buckets)."""
     job = _Pass(sessions, blobs, day_seconds, now or utcnow(), PassReport(),
-                stop or threading.Event())
+                stop or threading.Event(), logs)
     with sessions() as session:
         configured = session.execute(
             select(Bucket.name, Bucket.lifecycle).where(Bucket.lifecycle.is_not(None))
@@ -306,14 +321,14 @@ def _abort_uploads(job: _Pass, name: str, rules: list[Rule]) -> None:
 
 
 async def lifecycle_loop(sessions: sessionmaker[Session], blobs: BlobStore, day_seconds: int,
-                         every: float) -> None:
+                         every: float, logs: AccessLog | None = None) -> None:
     """A pass at start and then every ``every`` seconds, off the event loop, until cancelled
     (a pass in progress stops after its current batch)."""
     stop = threading.Event()
     try:
         while True:
             try:
-                await asyncio.to_thread(run_pass, sessions, blobs, day_seconds, None, stop)
+                await asyncio.to_thread(run_pass, sessions, blobs, day_seconds, None, stop, logs)
             except Exception:  # noqa: BLE001 - a failed pass is logged and retried next time
                 event(log, logging.ERROR, "lifecycle.failed", exc_info=True)
             await asyncio.sleep(every)

@@ -23,7 +23,8 @@ DEADLINE = 30.0
 
 @pytest.fixture(scope="module")
 def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"IRONBARK_S3_LIFECYCLE_DAY_SECONDS": "1", "IRONBARK_S3_LIFECYCLE_INTERVAL_SECONDS": "1"}
+    env = {"IRONBARK_S3_LIFECYCLE_DAY_SECONDS": "1", "IRONBARK_S3_LIFECYCLE_INTERVAL_SECONDS": "1",
+           "IRONBARK_S3_ACCESS_LOG_INTERVAL_SECONDS": "1"}
     with running_server(db_backend, tmp_path_factory, env) as srv:
         yield srv
 
@@ -62,6 +63,42 @@ def versions(s3: Any, bucket: str, key: str) -> list[tuple[str, bool, bool]]:
     found += [(m["VersionId"], m["IsLatest"], True)
               for m in listed.get("DeleteMarkers", []) if m["Key"] == key]
     return sorted(found, key=lambda v: not v[1])
+
+
+def test_lifecycle_actions_are_records_of_the_server_access_log(s3: Any) -> None:
+    """As S3 logs them: S3.EXPIRE.OBJECT, S3.CREATE.DELETEMARKER and the transitions, by the
+    requester AmazonS3, with no request behind them."""
+    plain, versioned, logs = new_bucket(s3), new_bucket(s3, versioned=True), new_bucket(s3)
+    for bucket in (plain, versioned):
+        s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={"LoggingEnabled": {
+            "TargetBucket": logs, "TargetPrefix": f"{bucket}/"}})
+        s3.put_object(Bucket=bucket, Key="gone", Body=b"x")
+        s3.put_object(Bucket=bucket, Key="cold", Body=b"y")
+        configure(s3, bucket,
+                  {"ID": "x", "Status": "Enabled", "Filter": {"Prefix": "gone"},
+                   "Expiration": {"Days": 1}},
+                  {"ID": "t", "Status": "Enabled", "Filter": {"ObjectSizeLessThan": 100},
+                   "Transitions": [{"Days": 1, "StorageClass": "GLACIER"}]})
+
+    def operations(bucket: str) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for item in s3.list_objects_v2(Bucket=logs, Prefix=f"{bucket}/").get("Contents", []):
+            text = s3.get_object(Bucket=logs, Key=item["Key"])["Body"].read().decode()
+            for line in text.splitlines():
+                fields = line.split(" ")
+                if fields[7].startswith("S3."):
+                    found.setdefault(fields[7], []).append(line)
+        return found
+
+    wait_for("the lifecycle records", lambda: {
+        "S3.EXPIRE.OBJECT", "S3.TRANSITION.OBJECT"} <= set(operations(plain)) and {
+        "S3.CREATE.DELETEMARKER", "S3.TRANSITION.OBJECT"} <= set(operations(versioned)))
+    expire = operations(plain)["S3.EXPIRE.OBJECT"][0].split(" ")
+    # owner bucket [time +0000] ip requester id operation key uri status ...
+    assert expire[1] == plain and expire[4] == "-" and expire[5] == "AmazonS3"
+    assert expire[8] == "gone" and expire[9] == "-" and expire[10] == "-"
+    moved = operations(versioned)["S3.TRANSITION.OBJECT"][0].split(" ")
+    assert moved[8] == "cold" and moved[18] not in ("-", "null")  # the version it moved
 
 
 def test_unversioned_objects_expire(s3: Any) -> None:

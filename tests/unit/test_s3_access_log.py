@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session
 
 from controller.db.models import Bucket
 from controller.s3 import errors
-from controller.s3.access_log import AccessLog, Entry, object_size, operation, record, signature_of
+from controller.s3.access_log import (
+    AccessLog,
+    Entry,
+    lifecycle_entry,
+    lifecycle_operation,
+    object_size,
+    operation,
+    record,
+    signature_of,
+)
 from controller.s3.access_log_delivery import log_key
 from controller.s3.bucket_logging import _check_target, _checked
 
@@ -78,6 +87,35 @@ def test_absent_values_are_dashes() -> None:
     assert chunks[4] == "-" and chunks[7] == "-" and chunks[10] == "AccessDenied"
     assert chunks[11:13] == ["-", "-"] and chunks[16:18] == ["-", "-"]
     assert chunks[19] == "-" and chunks[21] == "-"
+
+
+@pytest.mark.parametrize(("action", "name"), [
+    ({"action": "expired", "delete_marker": None}, "S3.EXPIRE.OBJECT"),
+    ({"action": "expired", "delete_marker": "v2"}, "S3.CREATE.DELETEMARKER"),
+    ({"action": "noncurrent_expired"}, "S3.EXPIRE.OBJECT"),
+    ({"action": "delete_marker_expired"}, "S3.EXPIRE.OBJECT"),
+    ({"action": "transitioned", "now": "STANDARD_IA"}, "S3.TRANSITION_SIA.OBJECT"),
+    ({"action": "noncurrent_transitioned", "now": "ONEZONE_IA"}, "S3.TRANSITION_ZIA.OBJECT"),
+    ({"action": "transitioned", "now": "INTELLIGENT_TIERING"}, "S3.TRANSITION_INT.OBJECT"),
+    ({"action": "transitioned", "now": "GLACIER_IR"}, "S3.TRANSITION_GIR.OBJECT"),
+    ({"action": "transitioned", "now": "GLACIER"}, "S3.TRANSITION.OBJECT"),
+    ({"action": "transitioned", "now": "DEEP_ARCHIVE"}, "S3.TRANSITION_GDA.OBJECT"),
+    ({"action": "upload_aborted"}, "S3.DELETE.UPLOAD"),
+    ({"action": "something_else"}, None),
+])
+def test_lifecycle_operation_names(action: dict[str, Any], name: str | None) -> None:
+    assert lifecycle_operation(action) == name
+
+
+def test_a_lifecycle_record_has_no_request_behind_it() -> None:
+    entry = lifecycle_entry({"action": "expired", "bucket": "b", "key": "k", "rule": "r",
+                             "version": "null", "delete_marker": None}, "REQ")
+    assert entry is not None
+    chunks = shlex.split(record(entry, "owner", None).replace("[", '"').replace("]", '"'))
+    assert len(chunks) == 26
+    assert chunks[3:10] == ["-", "AmazonS3", "REQ", "S3.EXPIRE.OBJECT", "k", "-", "-"]
+    assert chunks[13:15] == ["-", "-"] and chunks[17] == "-"
+    assert lifecycle_entry({"action": "unknown", "bucket": "b"}, "R") is None
 
 
 def test_signature_and_object_size() -> None:
