@@ -103,10 +103,10 @@ def _deliver(sessions: sessionmaker[Session], blobs: BlobStore, keys: Keys | Non
         except S3Error:  # a grantee gone since: the log objects stay the owner's alone
             grants = None
     owner = canonical.get(source.account_id, "")
+    daily = by_event_day(config)
     groups: dict[object, list[Entry]] = {}
     for entry in entries:
-        day = entry.time.astimezone(UTC).date() if by_event_day(config) else None
-        groups.setdefault(day, []).append(entry)
+        groups.setdefault(entry.time.astimezone(UTC).date() if daily else None, []).append(entry)
     for group in groups.values():
         key = log_key(config, source.name, source.account_id, source.region, group, now)
         body = "".join(record(e, owner, canonical.get(e.requester_account or "")) + "\n"

@@ -109,34 +109,32 @@ class S3Endpoint:
             response = self._error(request, error, target, request_id)
         else:
             response = _response(request.method, reply, request_id)
-        if self._logged(target, http):
+        copied = access_log.copy_source(http.headers["x-amz-copy-source"]) if (
+            request.method == "PUT" and "x-amz-copy-source" in http.headers) else None
+        if self._logged(target, copied):
             try:
                 self._log_access(request, http, target, principal, request_id, response, error,
-                                 started, reply)
+                                 started, reply, copied)
             except Exception:  # noqa: BLE001 - best effort, as in S3: never fails the request
                 event(log, logging.ERROR, "s3.access_log_failed", exc_info=True)
         return self._cors(request, headers, target, response)
 
-    def _logged(self, target: Target, http: HttpRequest) -> bool:
+    def _logged(self, target: Target, copied: tuple[str, str, str | None] | None) -> bool:
         """Whether the request has a server access log to go to: its bucket's, or (a copy)
         its source bucket's. One dict lookup for nearly every request."""
         if target.bucket is not None and self.logs.config(target.bucket) is not None:
             return True
-        source = http.headers.get("x-amz-copy-source")
-        copied = access_log.copy_source(source) if source else None
         return copied is not None and self.logs.config(copied[0]) is not None
 
     def _log_access(self, request: Request, http: HttpRequest, target: Target,
                     principal: Principal | None, request_id: str, response: Response,
-                    error: errors.S3Error | None, started: float,
-                    reply: S3Reply | None) -> None:
+                    error: errors.S3Error | None, started: float, reply: S3Reply | None,
+                    copied: tuple[str, str, str | None] | None) -> None:
         """Entries of server access logs: the request's in its bucket's log, one per object a
         DeleteObjects deleted, and, for a copy, one in the source bucket's log (as S3 writes
         ``REST.COPY.OBJECT_GET``)."""
         query = dict(http.query)
         method = request.method
-        copied = access_log.copy_source(http.headers.get("x-amz-copy-source", "")) if (
-            method == "PUT") else None
         entry = access_log.request_entry(
             request, http.headers, query, target.bucket or "", target.key,
             access_log.operation(method, target.level, subresource_of(query), copied is not None),

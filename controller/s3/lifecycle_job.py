@@ -97,7 +97,6 @@ class _Pass:
                 return
             after = batch.last
 
-
     def _access_log(self, action: dict[str, Any]) -> None:
         if self.logs is None or self.logs.config(str(action["bucket"])) is None:
             return

@@ -41,8 +41,6 @@ def _detached(model: type[Any], row: Any) -> Any:
 class _Copy:
     """What :func:`_filled` makes: the columns as plain attributes."""
 
-    __slots__ = ("__dict__",)
-
     def __repr__(self) -> str:
         return f"<read-only {type(self).__name__} {self.__dict__!r}>"
 
@@ -57,7 +55,7 @@ def _filled(model: type[Any], values: dict[str, Any]) -> Any:
     instrumented descriptor (~7x a plain attribute read), dozens of times per request."""
     kind = _COPIES.get(model)
     if kind is None:
-        kind = _COPIES[model] = type(model.__name__, (_Copy,), {"__slots__": ()})
+        kind = _COPIES[model] = type(model.__name__, (_Copy,), {})
     instance = object.__new__(kind)
     instance.__dict__ = values
     return instance

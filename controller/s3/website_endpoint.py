@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 
+from controller.auth.request import join_headers
 from controller.config import Settings
 from controller.db.models import Bucket
 from controller.logs import event
@@ -84,8 +85,7 @@ class WebsiteEndpoint:
             response = _error_page(error, request.method, request_id)
         if self.logs.config(bucket) is not None:
             try:
-                headers = {k.decode("latin-1"): v.decode("latin-1")
-                           for k, v in request.scope["headers"]}
+                headers = join_headers(request.scope["headers"])
                 key = unquote(request.url.path).lstrip("/") or None
                 self.logs.add(access_log.request_entry(
                     request, headers, {}, bucket, key, f"WEBSITE.{request.method}.OBJECT", None,

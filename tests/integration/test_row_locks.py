@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from controller.db.engine import make_session_factory, transaction
-from controller.db.migrate import upgrade
-from controller.db.models import Account, KeyPair
+from controller.db.models import KeyPair
+from tests.integration.conftest import seeded
 
 ACCOUNT = "444455556666"
 PAIR = "key-000000000000000a1"
@@ -19,13 +19,9 @@ PAIR = "key-000000000000000a1"
 
 @pytest.fixture(scope="module")
 def engine(fresh_engine: Engine) -> Engine:
-    upgrade(fresh_engine)
-    with transaction(make_session_factory(fresh_engine)) as session:
-        session.add(Account(id=ACCOUNT, name="locks", canonical_user_id="d" * 64))
-        session.flush()
-        session.add(KeyPair(id=PAIR, account_id=ACCOUNT, name="k", key_type="rsa",
-                            fingerprint="f", public_key="p"))
-    return fresh_engine
+    return seeded(fresh_engine, ACCOUNT, "locks", "d" * 64,
+                  KeyPair(id=PAIR, account_id=ACCOUNT, name="k", key_type="rsa",
+                          fingerprint="f", public_key="p"))
 
 
 def test_a_locking_read_holds_off_a_concurrent_writer_until_commit(engine: Engine) -> None:

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select
 
-from controller.db.engine import make_session_factory, transaction
-from controller.db.migrate import upgrade
-from controller.db.models import Account, Bucket, S3Object
+from controller.db.engine import make_session_factory
+from controller.db.models import Bucket, S3Object
 from controller.s3.access_log import AccessLog, Entry
 from controller.s3.access_log_delivery import access_log_loop, deliver_once
 from storage.objects import BlobStore
+from tests.integration.conftest import seeded
 
 OWNER = "555566667777"
 CONFIG = {"TargetBucket": "dl-target", "TargetPrefix": "logs/"}
@@ -25,15 +25,11 @@ CONFIG = {"TargetBucket": "dl-target", "TargetPrefix": "logs/"}
 
 @pytest.fixture(scope="module")
 def engine(fresh_engine: Engine) -> Engine:
-    upgrade(fresh_engine)
-    with transaction(make_session_factory(fresh_engine)) as session:
-        session.add(Account(id=OWNER, name="delivery", canonical_user_id="e" * 64))
-        session.flush()
-        session.add(Bucket(name="dl-target", account_id=OWNER, region="us-east-1"))
-        session.add(Bucket(name="dl-source", account_id=OWNER, region="us-east-1",
-                           logging=json.dumps(CONFIG)))
-        session.add(Bucket(name="dl-off", account_id=OWNER, region="us-east-1"))
-    return fresh_engine
+    return seeded(fresh_engine, OWNER, "delivery", "e" * 64,
+                  Bucket(name="dl-target", account_id=OWNER, region="us-east-1"),
+                  Bucket(name="dl-source", account_id=OWNER, region="us-east-1",
+                         logging=json.dumps(CONFIG)),
+                  Bucket(name="dl-off", account_id=OWNER, region="us-east-1"))
 
 
 @pytest.fixture(scope="module")

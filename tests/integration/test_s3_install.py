@@ -13,23 +13,19 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from controller.db.engine import make_session_factory, transaction
-from controller.db.migrate import upgrade
-from controller.db.models import Account, Bucket, S3Object
+from controller.db.models import Bucket, S3Object
 from controller.db.reader import reading, writing
 from controller.s3 import lookup
 from controller.s3 import objects_store as store
+from tests.integration.conftest import seeded
 
 ACCOUNT = "444455556666"
 
 
 @pytest.fixture(scope="module")
 def engine(fresh_engine: Engine) -> Engine:
-    upgrade(fresh_engine)
-    with transaction(make_session_factory(fresh_engine)) as session:
-        session.add(Account(id=ACCOUNT, name="install", canonical_user_id="d" * 64))
-        session.flush()
-        session.add(Bucket(name="plain", account_id=ACCOUNT, region="us-east-1"))
-    return fresh_engine
+    return seeded(fresh_engine, ACCOUNT, "install", "d" * 64,
+                  Bucket(name="plain", account_id=ACCOUNT, region="us-east-1"))
 
 
 def _put(engine: Engine, key: str, blob: str | None, data: bytes | None = None) -> list[str]:
