@@ -133,6 +133,9 @@ def test_a_burning_guest_in_cloudwatch_and_alarms_that_reboot_and_terminate_it(
     monitored = ec2.monitor_instances(InstanceIds=[instance_id])["InstanceMonitorings"]
     assert monitored[0]["Monitoring"]["State"] in ("pending", "enabled")
     eventually(lambda: state_of(ec2, instance_id) == "running", "running")
+    # The volume is attached once the guest runs its user data: attached while its early boot
+    # still probes disks, it could take the root disk's name (vda), and the boot would fail.
+    wait_console(ec2, instance_id, "CWG-DISK-OK")
     zone = reply["Instances"][0]["Placement"]["AvailabilityZone"]
     volume_id = ec2.create_volume(AvailabilityZone=zone, Size=1)["VolumeId"]
     eventually(lambda: ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["State"]
