@@ -94,6 +94,12 @@ class Settings(TomlSettings):
     """How often the lifecycle job passes over the buckets."""
     s3_access_log_interval_seconds: float = Field(default=60.0, gt=0)
     """How often server access log records are delivered to their target buckets."""
+    s3_sse_c_allow_http: bool = False
+    """Accept SSE-C keys (``x-amz-server-side-encryption-customer-key``) over plain HTTP from
+    any address; else only over HTTPS or from the loopback address, as S3 requires HTTPS."""
+    s3_sse_c_blocked_by_default: bool = True
+    """As S3 since April 2026: SSE-C writes to a bucket are refused (AccessDenied) unless its
+    default encryption unblocks them (``BlockedEncryptionTypes`` ``NONE``)."""
     cluster_token: str | None = None
     """What node agents present to register; generated into ``DATA/cluster-token`` if unset."""
     node_heartbeat_seconds: float = Field(default=10.0, gt=0, le=3600)

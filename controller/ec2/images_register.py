@@ -26,6 +26,7 @@ from controller.ec2.tagging import set_tags, tags_from_specifications
 from controller.identity.authenticate import Principal
 from controller.s3 import lookup, stored_bytes
 from controller.s3.access import RequestFacts, authorize
+from controller.s3.encryption import SSE_C
 from controller.s3.errors import S3Error
 
 MAX_LOCATION = 1024 + 64
@@ -180,6 +181,8 @@ def _object_bytes(ctx: RequestContext, obj: S3Object) -> bytes:
     limit = 1024 * 1024
     if obj.size > limit:
         raise errors.InvalidManifest(f"the manifest is larger than {limit} bytes")
+    if obj.sse == SSE_C:
+        raise errors.InvalidManifest("the manifest is encrypted with a customer-provided key")
     if obj.inline_data is None and (obj.blob_id is None or ctx.blobs is None):
         return b""
     assert ctx.blobs is not None

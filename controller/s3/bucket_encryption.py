@@ -1,6 +1,9 @@
 """PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption (``Bucket.encryption``):
 a bucket's default encryption. With SSE-S3 (``AES256``) as default, every write to the bucket
-that names no encryption of its own is encrypted (``controller.s3.encryption``)."""
+that names no encryption of its own is encrypted (``controller.s3.encryption``). A rule's
+``BlockedEncryptionTypes`` blocks (``SSE-C``) or allows (``NONE``) writes with customer-provided
+keys; a bucket without one blocks them unless the operator changed that default
+(``s3_sse_c_blocked_by_default``), as S3 does for buckets made since April 2026."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from controller.s3.replies import xml_reply
 from controller.s3.routes import route
 
 _KMS = ("aws:kms", "aws:kms:dsse")
+_BLOCKABLE = ("NONE", "SSE-C")
 
 
 def _checked(config: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +42,13 @@ def _checked(config: dict[str, Any]) -> dict[str, Any]:
     kept: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm}}
     if "BucketKeyEnabled" in rules[0]:
         kept["BucketKeyEnabled"] = bool(rules[0]["BucketKeyEnabled"])
+    blocked = rules[0].get("BlockedEncryptionTypes")
+    if blocked is not None:
+        types = blocked.get("EncryptionType") or []
+        if not types or any(t not in _BLOCKABLE for t in types) or (
+                "NONE" in types and len(types) > 1):
+            raise errors.MalformedXML()
+        kept["BlockedEncryptionTypes"] = {"EncryptionType": list(types)}
     return {"Rules": [kept]}
 
 

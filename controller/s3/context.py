@@ -11,7 +11,9 @@ from starlette.requests import Request
 
 from controller.config import Settings
 from controller.identity.authenticate import Authenticator, Principal
+from controller.s3 import customer_keys
 from controller.s3.access_log import AccessLog
+from controller.s3.customer_keys import CustomerKey
 from controller.s3.encryption import Keys
 from controller.s3.target import Target
 from storage.objects import BlobStore
@@ -48,6 +50,19 @@ class S3Context:
     def key(self) -> str:
         assert self.target.key is not None
         return self.target.key
+
+    def customer_key(self, *, copy_source: bool = False,
+                     fields: Mapping[str, str] | None = None) -> CustomerKey | None:
+        """The request's SSE-C key (its copy source's; in ``fields``, a POST form's, rather
+        than its headers), checked (``customer_keys``)."""
+        headers = self.headers if fields is None else fields
+        if not customer_keys.sent(headers, copy_source=copy_source):
+            return None
+        client = self.request.scope.get("client")
+        secure = customer_keys.may_carry_keys(self.request.scope.get("scheme", "http"),
+                                              client[0] if client else "",
+                                              self.settings.s3_sse_c_allow_http)
+        return customer_keys.of_request(headers, copy_source=copy_source, secure=secure)
 
     def body(self) -> AsyncIterator[bytes]:
         return self.request.stream()

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from controller.db.models import S3Object, utcnow
 from controller.s3 import (
     acl_requests,
+    customer_keys,
     encryption,
     errors,
     lookup,
@@ -28,7 +29,6 @@ from controller.s3.access import (
     writer_account,
 )
 from controller.s3.context import S3Context, S3Reply
-from controller.s3.encryption import default_of
 from controller.s3.headers import (
     CHECKSUMS,
     check_conditions,
@@ -43,7 +43,8 @@ from storage.objects.writer import Transform
 SELF_COPY = ("This copy request is illegal because it is trying to copy an object to itself "
              "without changing the object's metadata, storage class, website redirect location "
              "or encryption attributes.")
-_CHANGES = ("x-amz-website-redirect-location", "x-amz-server-side-encryption")
+_CHANGES = ("x-amz-website-redirect-location", "x-amz-server-side-encryption",
+            "x-amz-server-side-encryption-customer-algorithm")
 _CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 
 
@@ -95,6 +96,8 @@ def find_copy_source(ctx: S3Context) -> tuple[CopySource, S3Object]:
             "The source object of the COPY action is not in the active tier and is only "
             "stored in Amazon S3 Glacier.", StorageClass=row.storage_class or "")
     check_copy_conditions(ctx.headers, row)
+    if row.sse is not None or customer_keys.sent(ctx.headers, copy_source=True):
+        stored_bytes.unlock(ctx.keys, row.sse, row.sse_key, ctx.customer_key(copy_source=True))
     return source, row
 
 
@@ -121,7 +124,8 @@ async def copy_bytes(ctx: S3Context, src: S3Object, start: int, end: int,
 
 def _copy(ctx: S3Context, src: S3Object, start: int, end: int, checksum: str | None,
           inline_max: int, transform: Transform | None) -> BlobInfo:
-    data = stored_bytes.read(ctx.blobs, ctx.keys, src, start, end)
+    data = stored_bytes.read(ctx.blobs, ctx.keys, src, start, end,
+                             ctx.customer_key(copy_source=True))
     chunks = [data] if isinstance(data, bytes) else data
     if src.inline_data is not None and end - start + 1 <= inline_max:
         inline = InlineWriter(checksum=checksum, max_size=end - start + 1, transform=transform)
@@ -172,9 +176,10 @@ async def copy_object(ctx: S3Context) -> S3Reply:
 
     check_key(ctx.key)
     storage_class = storage_classes.requested(ctx.headers)  # STANDARD unless named, as in S3
+    customer = ctx.customer_key()
     with ctx.sessions() as session:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
-        sse = encryption.requested(ctx.headers, default_of(bucket.encryption))
+        sse = stored_bytes.requested(ctx, bucket, customer)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
         lock = new_version_lock(bucket, ctx.headers)
@@ -183,13 +188,14 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     headers, meta = _new_headers(ctx, src)
     tags = tagging.copied_tags(ctx.headers, src.tags)
     algorithm = _checksum_algorithm(ctx, src)
-    sealed, transform = stored_bytes.sealing(ctx.keys, sse)
+    sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
     info = await copy_bytes(ctx, src, 0, src.size - 1, algorithm,
                             ctx.settings.s3_inline_max_bytes, transform)
+    etag = stored_bytes.etag(ctx.keys, sse, sealed["sse_key"], customer, info.md5_hex)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id or None,
         "inline_data": info.data, "size": info.size,
-        "etag": f'"{info.md5_hex}"', "owner_account_id": new.owner_account_id,
+        "etag": etag, "owner_account_id": new.owner_account_id,
         "headers": headers, "user_metadata": meta, "checksum_algorithm": algorithm,
         "acl": new.acl,
         "checksum_value": info.checksum_b64, "tags": tags, "storage_class": storage_class,
@@ -215,6 +221,4 @@ async def copy_object(ctx: S3Context) -> S3Reply:
         data["VersionId"] = row.version_id
     if src.version_id != store.NULL_VERSION:
         data["CopySourceVersionId"] = src.version_id
-    if sse is not None:
-        data["ServerSideEncryption"] = sse
-    return xml_reply("CopyObject", data)
+    return xml_reply("CopyObject", data | encryption.reply_members(sse, customer))

@@ -11,6 +11,14 @@ list. ETags and checksums are computed on the plaintext, as S3 computes them.
 
 The stored form (``sse_key`` columns): ``v1.<salt>.<nonce>`` in unpadded URL-safe base64; the
 nonce is empty for a multipart object or upload.
+
+SSE-C (customer-provided keys, ``sse`` column ``SSE-C``): the object's key is derived the same
+way from the customer's key instead of the master key, and is never stored. What is stored,
+``c1.<salt>.<nonce>.<verifier>``, adds a verifier, an HMAC of the customer's key under the
+master key, which tells whether a later request brings the same key without keeping anything
+that decrypts the object. The ETag of an SSE-C object is not the MD5 of its plaintext (which
+anyone allowed to list the bucket could read), as in S3: it is an HMAC of that MD5 under the
+object's key.
 """
 
 from __future__ import annotations
@@ -25,19 +33,20 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from controller.s3 import errors
+from controller.s3 import customer_keys, errors
+from controller.s3.customer_keys import CustomerKey
 from storage.objects.writer import Transform
 
 AES256 = "AES256"
+SSE_C = "SSE-C"
+"""The ``sse`` column of an object encrypted with a customer-provided key."""
 HEADER = "x-amz-server-side-encryption"
 _KMS = ("aws:kms", "aws:kms:dsse")
-_SSE_C: tuple[str, ...] = ("x-amz-server-side-encryption-customer-algorithm",
-          "x-amz-server-side-encryption-customer-key",
-          "x-amz-server-side-encryption-customer-key-md5")
-_SSE_C += tuple(f"x-amz-copy-source-{name[len('x-amz-'):]}" for name in _SSE_C)
 _KMS_HEADERS = ("x-amz-server-side-encryption-aws-kms-key-id",
                 "x-amz-server-side-encryption-context")
 _LABEL = b"ironbark/s3/sse-s3/v1\0"
+_CUSTOMER_LABEL = b"ironbark/s3/sse-c/v1\0"
+_VERIFIER_LABEL = b"ironbark/s3/sse-c/verifier/v1\0"
 _BLOCK = 16
 
 def _b64(raw: bytes) -> str:
@@ -59,16 +68,22 @@ class Sealed:
 
     salt: str
     nonce: str = ""
+    verifier: str = ""
+    """SSE-C only: what tells whether a customer's key is the object's (see the module)."""
 
     def stored(self) -> str:
+        if self.verifier:
+            return f"c1.{self.salt}.{self.nonce}.{self.verifier}"
         return f"v1.{self.salt}.{self.nonce}"
 
     @classmethod
     def parse(cls, text: str) -> Sealed:
-        version, salt, nonce = text.split(".")
-        if version != "v1":
-            raise ValueError(f"unknown SSE key format {version!r}")
-        return cls(salt, nonce)
+        version, *fields = text.split(".")
+        if version == "v1" and len(fields) == 2:
+            return cls(*fields)
+        if version == "c1" and len(fields) == 3:
+            return cls(*fields)
+        raise ValueError(f"unknown SSE key format {version!r}")
 
     @classmethod
     def new(cls, multipart: bool = False) -> Sealed:
@@ -83,6 +98,27 @@ class Keys:
 
     def key(self, sealed: Sealed) -> bytes:
         return hmac.digest(self._master, _LABEL + _unb64(sealed.salt), "sha256")
+
+    def _verifier(self, salt: str, customer: bytes) -> str:
+        return _b64(hmac.digest(self._master, _VERIFIER_LABEL + _unb64(salt) + customer,
+                                "sha256"))
+
+    def seal_customer(self, customer: bytes, multipart: bool = False) -> Sealed:
+        """New key material for an object (or upload) encrypted with ``customer``'s key."""
+        sealed = Sealed.new(multipart)
+        return Sealed(sealed.salt, sealed.nonce, self._verifier(sealed.salt, customer))
+
+    def customer_key(self, sealed: Sealed, customer: bytes) -> bytes | None:
+        """The object key of an SSE-C object, None when ``customer`` is not its key."""
+        if not hmac.compare_digest(self._verifier(sealed.salt, customer), sealed.verifier):
+            return None
+        return hmac.digest(customer, _CUSTOMER_LABEL + _unb64(sealed.salt), "sha256")
+
+
+def customer_etag(object_key: bytes, md5_hex: str) -> str:
+    """The ETag of an SSE-C object (or part) whose plaintext has MD5 ``md5_hex``: 32 hex
+    digits that do not reveal it (see the module)."""
+    return f'"{hmac.digest(object_key, bytes.fromhex(md5_hex), "md5").hex()}"'
 
 
 def _counter(key: bytes, nonce: str, offset: int) -> Any:
@@ -130,10 +166,22 @@ def part_segments(parts_json: Sequence[Sequence[Any]]) -> list[tuple[int, str]]:
     return segments
 
 
-def requested(headers: Mapping[str, str], bucket_default: str | None) -> str | None:
-    """The SSE a write asks for, explicitly or through its bucket's default encryption: AES256
-    or None. SSE-KMS and SSE-C are NotImplemented (never stored unencrypted); a method S3 does
-    not know is InvalidArgument."""
+def requested(headers: Mapping[str, str], bucket_default: str | None,
+              customer: CustomerKey | None = None, sse_c_blocked: bool = False) -> str | None:
+    """The SSE a write asks for, explicitly or through its bucket's default encryption: AES256,
+    SSE-C (``customer``: the request's key, see ``customer_keys``) or None. SSE-KMS is
+    NotImplemented (never stored unencrypted); a method S3 does not know is InvalidArgument.
+    SSE-C where the bucket blocks it is AccessDenied, as in S3."""
+    if customer is not None:
+        if HEADER in headers:
+            raise errors.InvalidArgument(
+                "Server Side Encryption with Customer provided key is incompatible with the "
+                "encryption method specified", ArgumentName=HEADER,
+                ArgumentValue=headers[HEADER][:64])
+        if sse_c_blocked:
+            raise errors.AccessDenied("Requests specifying Server Side Encryption with Customer "
+                                      "provided keys are blocked for this bucket.")
+        return SSE_C
     method = headers.get(HEADER)
     if method is not None and method != AES256 and method not in _KMS:
         raise errors.InvalidArgument("The encryption method specified is not supported",
@@ -141,14 +189,39 @@ def requested(headers: Mapping[str, str], bucket_default: str | None) -> str | N
     if method in _KMS or any(name in headers for name in _KMS_HEADERS):
         raise errors.NotImplementedError_("Server-side encryption with AWS KMS keys is not "
                                           "supported; use AES256.")
-    if any(name in headers for name in _SSE_C):
+    if customer_keys.sent(headers):  # a caller that does not take keys: never unencrypted
         raise errors.NotImplementedError_("Server-side encryption with customer-provided keys "
-                                          "is not supported; use AES256.")
+                                          "is not supported by this operation.")
     return AES256 if method == AES256 else bucket_default
 
 
-def reply_headers(sse: str | None) -> list[tuple[str, str]]:
+def reply_headers(sse: str | None, customer: CustomerKey | None = None
+                  ) -> list[tuple[str, str]]:
+    """The encryption headers of a reply about an object encrypted with ``sse``."""
+    if sse == SSE_C:
+        return (customer.reply_headers() if customer is not None
+                else [(customer_keys.ALGORITHM, AES256)])
     return [(HEADER, sse)] if sse else []
+
+
+def reply_members(sse: str | None, customer: CustomerKey | None) -> dict[str, str]:
+    """The encryption members of an output shape (``ServerSideEncryption``, or for SSE-C
+    ``SSECustomerAlgorithm`` and ``SSECustomerKeyMD5``)."""
+    if sse == SSE_C:
+        return {"SSECustomerAlgorithm": AES256, **(
+            {"SSECustomerKeyMD5": customer.md5} if customer is not None else {})}
+    return {"ServerSideEncryption": sse} if sse else {}
+
+
+def sse_c_blocked(stored: str | None, blocked_by_default: bool) -> bool:
+    """Whether a bucket's stored default-encryption configuration blocks SSE-C writes
+    (``BlockedEncryptionTypes``); without one, ``blocked_by_default``."""
+    rules: list[dict[str, Any]] = json.loads(stored).get("Rules") or [] if stored else []
+    for rule in rules:
+        types = (rule.get("BlockedEncryptionTypes") or {}).get("EncryptionType")
+        if types:
+            return SSE_C in types
+    return blocked_by_default
 
 
 def default_of(stored: str | None) -> str | None:

@@ -40,6 +40,9 @@ AuthorizationHeaderMalformed = _client(
     "AuthorizationHeaderMalformed", 400, "The authorization header is malformed.")
 InvalidRequest = _client("InvalidRequest", 400, "Invalid Request")
 InvalidArgument = _client("InvalidArgument", 400, "Invalid Argument")
+InvalidEncryptionAlgorithmError = _client(
+    "InvalidEncryptionAlgorithmError", 400,
+    "The encryption request you specified is not valid. The valid value is AES256.")
 XAmzContentSHA256Mismatch = _client(
     "XAmzContentSHA256Mismatch", 400,
     "The provided 'x-amz-content-sha256' header does not match what was computed.")

@@ -25,7 +25,6 @@ from controller.s3 import objects_store as store
 from controller.s3.access import owned_bucket, owner_of, writer_account
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.copy import checksum_fields, copy_bytes, find_copy_source
-from controller.s3.encryption import Sealed, default_of
 from controller.s3.headers import (
     CHECKSUMS,
     checksum_type,
@@ -81,14 +80,15 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     storage_class = storage_classes.requested(ctx.headers)
     algorithm, kind = _checksum_request(ctx.headers)
     tags = tagging.header_tags(ctx.headers)
+    customer = ctx.customer_key()
     with transaction(ctx.sessions) as session:
         bucket = owned_bucket(session, ctx.bucket, ctx.principal)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
         lock = new_version_lock(bucket, ctx.headers)
-        sse = encryption.requested(ctx.headers, default_of(bucket.encryption))
+        sse = stored_bytes.requested(ctx, bucket, customer)
         upload = MultipartUpload(
-            sse=sse, sse_key=None if sse is None else Sealed.new(multipart=True).stored(),
+            sse=sse, sse_key=stored_bytes.upload_sealing(ctx.keys, sse, customer),
             upload_id=ids.new_token(36), bucket=ctx.bucket, key=ctx.key,
             owner_account_id=new.owner_account_id, headers=stored_headers(ctx.headers),
             user_metadata=user_metadata(ctx.headers), checksum_algorithm=algorithm,
@@ -97,9 +97,7 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     data: dict[str, Any] = {"Bucket": ctx.bucket, "Key": ctx.key, "UploadId": upload.upload_id}
     if algorithm is not None:
         data |= {"ChecksumAlgorithm": algorithm, "ChecksumType": kind}
-    if sse is not None:
-        data["ServerSideEncryption"] = sse
-    return xml_reply("CreateMultipartUpload", data)
+    return xml_reply("CreateMultipartUpload", data | encryption.reply_members(sse, customer))
 
 
 def _checksum_request(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -124,14 +122,15 @@ def _checksum_request(headers: Mapping[str, str]) -> tuple[str | None, str | Non
     return algorithm, kind
 
 
-def _save_part(ctx: S3Context, number: int, info: BlobInfo, nonce: str | None) -> None:
+def _save_part(ctx: S3Context, number: int, info: BlobInfo, nonce: str | None,
+               etag: str) -> None:
     """Record the part (replacing an earlier one of that number, whose blob is then freed);
     ``nonce``: the counter block of an encrypted upload's part."""
 
     def save(session: Session) -> str | None:
         upload = _upload(session, ctx)
         part = session.get(UploadPart, (upload.upload_id, number))
-        fields = {"blob_id": info.blob_id, "size": info.size, "etag": f'"{info.md5_hex}"',
+        fields = {"blob_id": info.blob_id, "size": info.size, "etag": etag,
                   "checksum_value": info.checksum_b64, "last_modified": utcnow(),
                   "sse_nonce": nonce}
         if part is None:
@@ -168,10 +167,12 @@ async def upload_part(ctx: S3Context) -> S3Reply:
     with ctx.sessions() as session:
         upload = _upload(session, ctx)
         _check_part_checksum(upload, declared)
-    nonce, transform = stored_bytes.part_sealing(ctx.keys, upload.sse_key)
+    customer = ctx.customer_key()
+    nonce, transform = stored_bytes.part_sealing(ctx.keys, upload.sse, upload.sse_key, customer)
     info = await receive_blob(ctx, transform=transform)
-    _save_part(ctx, number, info, nonce)
-    headers = [("ETag", f'"{info.md5_hex}"'), *encryption.reply_headers(upload.sse)]
+    etag = stored_bytes.etag(ctx.keys, upload.sse, upload.sse_key, customer, info.md5_hex)
+    _save_part(ctx, number, info, nonce, etag)
+    headers = [("ETag", etag), *encryption.reply_headers(upload.sse, customer)]
     algorithm = checksum_algorithm(ctx.headers)
     if algorithm:
         headers.append((f"x-amz-checksum-{algorithm.lower()}", info.checksum_b64 or ""))
@@ -200,18 +201,18 @@ async def upload_part_copy(ctx: S3Context, number: int) -> S3Reply:
     start, end = _copy_range(ctx.headers.get("x-amz-copy-source-range"), src.size)
     if end - start + 1 > MAX_PART:
         raise errors.EntityTooLarge(ProposedSize=str(end - start + 1), MaxSizeAllowed=str(MAX_PART))
-    nonce, transform = stored_bytes.part_sealing(ctx.keys, upload.sse_key)
+    customer = ctx.customer_key()
+    nonce, transform = stored_bytes.part_sealing(ctx.keys, upload.sse, upload.sse_key, customer)
     info = await copy_bytes(ctx, src, start, end, upload.checksum_algorithm, inline_max=0,
                             transform=transform)
-    _save_part(ctx, number, info, nonce)
-    result = {"ETag": f'"{info.md5_hex}"', "LastModified": utcnow(),
+    etag = stored_bytes.etag(ctx.keys, upload.sse, upload.sse_key, customer, info.md5_hex)
+    _save_part(ctx, number, info, nonce, etag)
+    result = {"ETag": etag, "LastModified": utcnow(),
               **checksum_fields(upload.checksum_algorithm, info.checksum_b64)}
     data: dict[str, Any] = {"CopyPartResult": result}
     if src.version_id != store.NULL_VERSION:
         data["CopySourceVersionId"] = src.version_id
-    if upload.sse is not None:
-        data["ServerSideEncryption"] = upload.sse
-    return xml_reply("UploadPartCopy", data)
+    return xml_reply("UploadPartCopy", data | encryption.reply_members(upload.sse, customer))
 
 
 async def _requested_parts(ctx: S3Context) -> list[tuple[int, str]]:
@@ -346,7 +347,7 @@ def _completed(ctx: S3Context, row: S3Object) -> S3Reply:
         data["ChecksumType"] = checksum_type(checksum)
     if row.version_id != store.NULL_VERSION:
         data["VersionId"] = row.version_id
-    if row.sse is not None:
+    if row.sse is not None and row.sse != encryption.SSE_C:
         data["ServerSideEncryption"] = row.sse
     return xml_reply("CompleteMultipartUpload", data)
 

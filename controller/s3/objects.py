@@ -34,7 +34,7 @@ from controller.s3.access import (
 )
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.copy import copy_object
-from controller.s3.encryption import default_of
+from controller.s3.customer_keys import CustomerKey
 from controller.s3.headers import (
     OVERRIDES,
     check_conditions,
@@ -242,6 +242,7 @@ async def put_object(ctx: S3Context) -> S3Reply:
         return await copy_object(ctx)
     check_key(ctx.key)
     storage_classes.requested(ctx.headers)
+    customer = ctx.customer_key()
     inline_max = ctx.settings.s3_inline_max_bytes
     length = declared_length(ctx)
     conditional = "if-match" in ctx.headers or "if-none-match" in ctx.headers
@@ -254,17 +255,20 @@ async def put_object(ctx: S3Context) -> S3Reply:
         received = await receive_unverified(ctx, inline_max)
         info = received.info
         sse: str | None = None
+        etag = f'"{info.md5_hex}"'
 
         def prepare(session: SessionSource, bucket: Bucket) -> dict[str, Any]:
-            nonlocal sse
+            nonlocal sse, etag
             columns = _put_columns(ctx, session, bucket, info)
             # After the access check: a caller a policy denies gets AccessDenied, whatever it
             # asked for; the bucket's default encryption is known only now.
-            sse = encryption.requested(ctx.headers, default_of(bucket.encryption))
+            sse = stored_bytes.requested(ctx, bucket, customer)
             if sse is not None:
-                sealed, transform = stored_bytes.sealing(ctx.keys, sse)
+                sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
                 assert transform is not None and info.data is not None
-                columns |= {**sealed, "inline_data": transform(info.data)}
+                etag = stored_bytes.etag(ctx.keys, sse, sealed["sse_key"], customer,
+                                         info.md5_hex)
+                columns |= {**sealed, "inline_data": transform(info.data), "etag": etag}
             return columns
 
         version_id, expiration = install_object(
@@ -277,12 +281,13 @@ async def put_object(ctx: S3Context) -> S3Reply:
             columns = _put_columns(ctx, session, bucket, None)
         finally:
             session.close()
-        sse = encryption.requested(ctx.headers, default_of(bucket.encryption))
-        sealed, transform = stored_bytes.sealing(ctx.keys, sse)
+        sse = stored_bytes.requested(ctx, bucket, customer)
+        sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
         info = await receive_blob(ctx, inline_max, transform)
-        columns |= {**sealed, "checksum_value": info.checksum_b64}
+        etag = stored_bytes.etag(ctx.keys, sse, sealed["sse_key"], customer, info.md5_hex)
+        columns |= {**sealed, "checksum_value": info.checksum_b64, "etag": etag}
         version_id, expiration = install_object(ctx, info, columns, conditional=conditional)
-    headers = [("ETag", f'"{info.md5_hex}"'), *expiration, *encryption.reply_headers(sse)]
+    headers = [("ETag", etag), *expiration, *encryption.reply_headers(sse, customer)]
     if version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", version_id))
     algorithm = checksum_algorithm(ctx.headers)
@@ -352,7 +357,8 @@ def _check_may_list(session: SessionSource, ctx: S3Context, bucket: Bucket) -> N
     authorize(session, ctx.principal, bucket, "s3:ListBucket", current_facts())
 
 
-def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
+def _object_headers(ctx: S3Context, row: S3Object, customer: CustomerKey | None = None
+                   ) -> list[tuple[str, str]]:
     stored: dict[str, str] = json.loads(row.headers) if row.headers != "{}" else {}
     headers = [(name.title() if not name.startswith("x-amz") else name, value)
                for name, value in stored.items()]
@@ -367,7 +373,7 @@ def _object_headers(ctx: S3Context, row: S3Object) -> list[tuple[str, str]]:
         headers.append(("x-amz-tagging-count", str(tagging.count(row.tags))))
     headers += lock_headers(lock_of(row))
     if row.sse is not None:
-        headers.append((encryption.HEADER, row.sse))
+        headers += encryption.reply_headers(row.sse, customer)
     if row.storage_class is not None:
         headers += storage_classes.headers(row.storage_class)
         headers += storage_classes.restore_headers(row.restored_until, utcnow())
@@ -389,11 +395,14 @@ async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
         raise errors.InvalidArgument(
             "x-amz-server-side-encryption header is not supported for this operation.",
             ArgumentName=encryption.HEADER, ArgumentValue=ctx.headers[encryption.HEADER][:64])
+    customer = ctx.customer_key()
+    if row.sse is not None or customer is not None:
+        stored_bytes.unlock(ctx.keys, row.sse, row.sse_key, customer)
     if with_body and row.storage_class is not None:
         storage_classes.check_readable(row.storage_class, row.restored_until, utcnow())
     lifecycle = bucket.lifecycle
     check_conditions(ctx.headers, row.etag, row.last_modified)
-    headers = _object_headers(ctx, row)
+    headers = _object_headers(ctx, row, customer)
     if row.is_latest:
         headers += expiration_headers(lifecycle, row.key, row.last_modified, row.size, row.tags,
                                       ctx.settings.s3_lifecycle_day_seconds)
@@ -413,7 +422,7 @@ async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
             headers.append(("Content-Range", f"bytes {start}-{end}/{row.size}"))
     if not with_body:
         return S3Reply(status, headers, None)
-    chunks = stored_bytes.read(ctx.blobs, ctx.keys, row, start, end)
+    chunks = stored_bytes.read(ctx.blobs, ctx.keys, row, start, end, customer)
     if isinstance(chunks, bytes):
         return S3Reply(status, headers, chunks)
     if end - start < SMALL_BODY:

@@ -21,10 +21,9 @@ from controller.identity.authenticate import Principal
 from controller.protocol.s3_errors import MalformedXML
 from controller.protocol.s3_model import s3_operation
 from controller.protocol.s3_xml import parse_s3_input_xml
-from controller.s3 import acl_requests, encryption, errors, storage_classes, stored_bytes, tagging
+from controller.s3 import acl_requests, errors, storage_classes, stored_bytes, tagging
 from controller.s3.access import bucket_for, writer_account
 from controller.s3.context import S3Context, S3Reply
-from controller.s3.encryption import default_of
 from controller.s3.headers import (
     declared_checksum,
     stored_headers,
@@ -116,14 +115,15 @@ async def post_object(ctx: S3Context) -> S3Reply:
                                      ArgumentName="key", ArgumentValue="")
     check_key(key)
     _check_simple_fields(fields)
+    customer = ctx.customer_key(fields=fields)
     ctx.principal = principal  # the form's signer (None: anonymous), checked as for PutObject
     acl_headers = {"x-amz-acl": fields["acl"]} if "acl" in fields else {}
     with ctx.sessions() as session:
         bucket = bucket_for(session, ctx, "s3:PutObject", key)
         new = acl_requests.new_object(session, bucket, writer_account(principal, bucket),
                                       acl_headers)
-    sealed, transform = stored_bytes.sealing(  # after the access check, as for PutObject
-        ctx.keys, encryption.requested(fields, default_of(bucket.encryption)))
+    sse = stored_bytes.requested(ctx, bucket, customer, fields)  # after the access check
+    sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
     columns: dict[str, Any] = {
         "key": key, "owner_account_id": new.owner_account_id, "acl": new.acl,
         "headers": stored_headers(fields), "user_metadata": user_metadata(fields),
@@ -143,10 +143,11 @@ async def post_object(ctx: S3Context) -> S3Reply:
         except errors.S3Error:
             discard(ctx, info)
             raise
+    etag = stored_bytes.etag(ctx.keys, sse, sealed["sse_key"], customer, info.md5_hex)
     columns |= {"checksum_algorithm": checksum[0] if checksum else None,
-                "checksum_value": info.checksum_b64}
+                "checksum_value": info.checksum_b64, "etag": etag}
     version_id, _ = install_object(ctx, info, columns)
-    return _success(ctx, fields, key, f'"{info.md5_hex}"', version_id)
+    return _success(ctx, fields, key, etag, version_id)
 
 
 def _location(ctx: S3Context, key: str) -> str:

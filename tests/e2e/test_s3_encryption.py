@@ -1,8 +1,8 @@
 """Server-side encryption with S3-managed keys (SSE-S3, AES256) end to end: objects written
 with ``x-amz-server-side-encryption: AES256`` or into a bucket whose default encryption is
 AES256 are stored encrypted (the bytes at rest are not the plaintext), read back whole, by
-range and by part, copied both ways, uploaded in parts; SSE-KMS and SSE-C are refused rather
-than stored unencrypted. boto3, the AWS CLI and boto 2."""
+range and by part, copied both ways, uploaded in parts; SSE-KMS is refused rather than stored
+unencrypted (SSE-C: ``test_s3_sse_c.py``). boto3, the AWS CLI and boto 2."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _stored(server: Server, bucket: str, key: str) -> bytes:
             return bytes(row.inline_data)
         blob = row.blob_id
     assert blob is not None
-    return (server.data_dir / "objects" / "blobs" / blob[:2] / blob[2:4] / blob).read_bytes()
+    return bytes((server.data_dir / "objects" / "blobs" / blob[:2] / blob[2:4] / blob).read_bytes())
 
 
 def test_put_and_get_small_and_large(s3: Any, bucket: str, server: Server) -> None:
@@ -176,14 +176,14 @@ def test_copies_encrypt_and_decrypt(s3: Any, bucket: str, server: Server) -> Non
     assert _stored(server, bucket, "tiny-copy") == small
 
 
-def test_kms_and_customer_keys_are_refused(s3: Any, bucket: str) -> None:
+def test_kms_is_refused_and_customer_keys_blocked_by_default(s3: Any, bucket: str) -> None:
     put = s3.put_object
     assert _code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
                  SSEKMSKeyId="alias/mine") == ("NotImplemented", 501)
     assert _code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="ROT13") == (
         "InvalidArgument", 400)
     assert _code(put, Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm=AES,
-                 SSECustomerKey="k" * 32) == ("NotImplemented", 501)
+                 SSECustomerKey="k" * 32) == ("AccessDenied", 403)  # as S3 since April 2026
     assert _code(s3.create_multipart_upload, Bucket=bucket, Key="k",
                  ServerSideEncryption="aws:kms") == ("NotImplemented", 501)
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

@@ -71,8 +71,7 @@ def test_what_a_write_asks_for() -> None:
     for headers in ({"x-amz-server-side-encryption": "aws:kms"},
                     {"x-amz-server-side-encryption": "aws:kms:dsse"},
                     {"x-amz-server-side-encryption-aws-kms-key-id": "k"},
-                    {"x-amz-server-side-encryption-customer-algorithm": "AES256"},
-                    {"x-amz-copy-source-server-side-encryption-customer-key": "k"}):
+                    {"x-amz-server-side-encryption-customer-algorithm": "AES256"}):
         with pytest.raises(errors.NotImplementedError_):
             enc.requested(headers, "AES256")
     with pytest.raises(errors.InvalidArgument):
