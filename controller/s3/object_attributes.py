@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.db.models import S3Object
-from controller.s3 import errors, storage_classes
+from controller.s3 import errors, storage_classes, stored_bytes
 from controller.s3 import objects_store as store
 from controller.s3.context import S3Context, S3Reply
+from controller.s3.encryption import SSE_C
 from controller.s3.headers import checksum_type
 from controller.s3.objects import find_object
 from controller.s3.replies import xml_reply
@@ -84,6 +85,9 @@ async def get_object_attributes(ctx: S3Context) -> S3Reply:
     max_parts = min(_count(ctx.headers, "x-amz-max-parts", MAX_PARTS), MAX_PARTS)
     marker = _count(ctx.headers, "x-amz-part-number-marker", 0)
     row, _ = find_object(ctx, "s3:GetObjectAttributes")
+    customer = ctx.customer_key()
+    if row.sse == SSE_C or customer is not None:  # as for GetObject: the key, or InvalidRequest
+        stored_bytes.unlock(ctx.keys, row.sse, row.sse_key, customer)
     data: dict[str, Any] = {"LastModified": row.last_modified}
     if row.version_id != store.NULL_VERSION:
         data["VersionId"] = row.version_id

@@ -227,3 +227,20 @@ def test_browser_post_forms_carry_the_key_as_fields(s3: Any, bucket: str, server
     assert reply.headers["etag"].strip('"') != hashlib.md5(b"posted secret").hexdigest()
     assert s3.get_object(Bucket=bucket, Key="posted", **ssec())["Body"].read() == b"posted secret"
     assert _error(s3.get_object, Bucket=bucket, Key="posted") == ("InvalidRequest", 400)
+
+
+def test_object_attributes_need_the_key_too(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="attrs", Body=b"attributes", **ssec())
+    wanted = ["ObjectSize", "ETag"]
+
+    def given(key: bytes) -> dict[str, str]:  # botocore encodes keys for GET and HEAD only
+        return {"SSECustomerAlgorithm": AES, "SSECustomerKey": base64.b64encode(key).decode(),
+                "SSECustomerKeyMD5": _md5_b64(key)}
+
+    assert _error(s3.get_object_attributes, Bucket=bucket, Key="attrs",
+                  ObjectAttributes=wanted) == ("InvalidRequest", 400)
+    assert _error(s3.get_object_attributes, Bucket=bucket, Key="attrs", ObjectAttributes=wanted,
+                  **given(OTHER)) == ("AccessDenied", 403)
+    got = s3.get_object_attributes(Bucket=bucket, Key="attrs", ObjectAttributes=wanted,
+                                   **given(KEY))
+    assert got["ObjectSize"] == len(b"attributes")
