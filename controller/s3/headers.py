@@ -76,11 +76,24 @@ _CHECKSUM_HEADERS = tuple((algorithm, f"x-amz-checksum-{algorithm.lower()}")
                           for algorithm in CHECKSUMS)
 
 
-def declared_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
-    """(algorithm, base64 value) of an ``x-amz-checksum-*`` header the client sent."""
+_DIGEST_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
+
+
+def declared_checksum(headers: Mapping[str, str], *, parts_suffix: bool = False
+                      ) -> tuple[str, str] | None:
+    """(algorithm, base64 value) of an ``x-amz-checksum-*`` header the client sent; a value
+    that is not the base64 of a digest of that algorithm's size (with ``parts_suffix``, maybe
+    followed by ``-N``) is InvalidRequest, as in S3, not a mismatch."""
     for algorithm, name in _CHECKSUM_HEADERS:
         value = headers.get(name)
         if value is not None:
+            digest = value.rpartition("-")[0] if parts_suffix and "-" in value else value
+            try:
+                size = len(base64.b64decode(digest, validate=True))
+            except (binascii.Error, ValueError):
+                size = -1
+            if size != _DIGEST_SIZES.get(algorithm, size):
+                raise errors.InvalidRequest(f"Value for {name} header is invalid.")
             return algorithm, value
     wanted = headers.get("x-amz-sdk-checksum-algorithm", "").upper()
     if wanted and wanted not in CHECKSUMS:

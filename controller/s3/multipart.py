@@ -301,7 +301,7 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Reply:
     blob_ids = [part.blob_id for part in chosen]
     info = await run_in_threadpool(ctx.blobs.concatenate, blob_ids)
     checksum = _object_checksum(upload, chosen)
-    _check_declared(declared_checksum(ctx.headers), checksum)
+    _check_declared(declared_checksum(ctx.headers, parts_suffix=True), checksum)
     row_fields: dict[str, Any] = {
         "bucket": ctx.bucket, "key": ctx.key, "blob_id": info.blob_id, "size": info.size,
         "etag": _multipart_etag(chosen), "owner_account_id": upload.owner_account_id,

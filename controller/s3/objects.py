@@ -242,7 +242,7 @@ async def put_object(ctx: S3Context) -> S3Reply:
         return await copy_object(ctx)
     check_key(ctx.key)
     storage_classes.requested(ctx.headers)
-    customer = ctx.customer_key()
+    customer: CustomerKey | None = None  # read after the access check (a policy may deny it)
     inline_max = ctx.settings.s3_inline_max_bytes
     length = declared_length(ctx)
     conditional = "if-match" in ctx.headers or "if-none-match" in ctx.headers
@@ -258,10 +258,11 @@ async def put_object(ctx: S3Context) -> S3Reply:
         etag = f'"{info.md5_hex}"'
 
         def prepare(session: SessionSource, bucket: Bucket) -> dict[str, Any]:
-            nonlocal sse, etag
+            nonlocal sse, etag, customer
             columns = _put_columns(ctx, session, bucket, info)
             # After the access check: a caller a policy denies gets AccessDenied, whatever it
             # asked for; the bucket's default encryption is known only now.
+            customer = ctx.customer_key()
             sse = stored_bytes.requested(ctx, bucket, customer)
             if sse is not None:
                 sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
@@ -281,6 +282,7 @@ async def put_object(ctx: S3Context) -> S3Reply:
             columns = _put_columns(ctx, session, bucket, None)
         finally:
             session.close()
+        customer = ctx.customer_key()
         sse = stored_bytes.requested(ctx, bucket, customer)
         sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
         info = await receive_blob(ctx, inline_max, transform)
@@ -396,8 +398,6 @@ async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
             "x-amz-server-side-encryption header is not supported for this operation.",
             ArgumentName=encryption.HEADER, ArgumentValue=ctx.headers[encryption.HEADER][:64])
     customer = ctx.customer_key()
-    if row.sse is not None or customer is not None:
-        stored_bytes.unlock(ctx.keys, row.sse, row.sse_key, customer)
     if with_body and row.storage_class is not None:
         storage_classes.check_readable(row.storage_class, row.restored_until, utcnow())
     lifecycle = bucket.lifecycle
@@ -413,6 +413,8 @@ async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
                 "Cannot specify both Range header and partNumber query parameter")
         span, part_headers = _part_span(row, ctx.query["partNumber"])
         headers = [(n, v) for n, v in headers if n != "ETag"] + part_headers
+    if row.sse is not None or customer is not None:  # SSE-C: the object's key, or an error
+        stored_bytes.unlock(ctx.keys, row.sse, row.sse_key, customer)
     start, end = span if span is not None else (0, row.size - 1)
     headers.append(("Content-Length", str(end - start + 1)))
     status = 200

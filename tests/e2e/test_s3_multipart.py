@@ -133,22 +133,24 @@ def test_parts_out_of_order_are_invalid_part_order(s3: Any, bucket: str) -> None
 
 
 def test_complete_checks_a_declared_checksum(s3: Any, bucket: str) -> None:
-    """A checksum sent with CompleteMultipartUpload must be the object's (composite) one."""
+    """A checksum sent with CompleteMultipartUpload must be the object's (composite) one: a
+    well-formed other one is BadDigest, a value that is no SHA-256 at all InvalidRequest."""
     body = b"p" * 1024
     part_sum = base64.b64encode(hashlib.sha256(body).digest()).decode()
     composite = base64.b64encode(
         hashlib.sha256(hashlib.sha256(body).digest()).digest()).decode() + "-1"
-    for declared, ok in [("bad", False), (composite, True)]:
+    other = base64.b64encode(hashlib.sha256(b"other").digest()).decode() + "-1"
+    for declared, error in [("bad", "InvalidRequest"), (other, "BadDigest"), (composite, None)]:
         upload = _start(s3, bucket, "c", ChecksumAlgorithm="SHA256")
         reply = s3.upload_part(Bucket=bucket, Key="c", UploadId=upload, PartNumber=1, Body=body,
                                ChecksumSHA256=part_sum)
         parts = {"Parts": [{"PartNumber": 1, "ETag": reply["ETag"],
                             "ChecksumSHA256": part_sum}]}
-        if not ok:
+        if error is not None:
             with pytest.raises(ClientError) as err:
                 s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=upload,
                                              MultipartUpload=parts, ChecksumSHA256=declared)
-            assert _code(err.value) == "BadDigest"
+            assert _code(err.value) == error
             continue
         done = s3.complete_multipart_upload(Bucket=bucket, Key="c", UploadId=upload,
                                             MultipartUpload=parts, ChecksumSHA256=declared)

@@ -170,6 +170,10 @@ def test_additional_checksums(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as err:
         s3.put_object(Bucket=bucket, Key="c", Body=data, ChecksumSHA256=wrong)
     assert _code(err) == "BadDigest"
+    for malformed in ("bad", base64.b64encode(b"too short").decode()):  # not a SHA-256
+        with pytest.raises(ClientError) as err:
+            s3.put_object(Bucket=bucket, Key="c", Body=data, ChecksumSHA256=malformed)
+        assert _code(err) == "InvalidRequest"
     assert head["ChecksumType"] == "FULL_OBJECT"
 
 

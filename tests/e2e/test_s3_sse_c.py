@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import uuid
 from pathlib import Path
@@ -244,3 +245,30 @@ def test_object_attributes_need_the_key_too(s3: Any, bucket: str) -> None:
     got = s3.get_object_attributes(Bucket=bucket, Key="attrs", ObjectAttributes=wanted,
                                    **given(KEY))
     assert got["ObjectSize"] == len(b"attributes")
+
+
+def test_bucket_policies_see_the_algorithm_before_the_key_is_checked(s3: Any, bucket: str
+                                                                     ) -> None:
+    statements = [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*",
+         "Condition": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "true"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*", "Condition": {"StringNotEquals": {
+             "s3:x-amz-server-side-encryption-customer-algorithm": AES}}}]
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(
+        {"Version": "2012-10-17", "Statement": statements}))
+    s3.put_object(Bucket=bucket, Key="ok", Body=b"x" * 100, **ssec())  # inline
+    s3.put_object(Bucket=bucket, Key="ok-large", Body=b"x" * (70 * 1024), **ssec())  # a blob
+    assert _error(s3.put_object, Bucket=bucket, Key="plain", Body=b"x") == ("AccessDenied", 403)
+    # An algorithm the policy denies is AccessDenied, before the headers are checked.
+    assert _error(s3.put_object, Bucket=bucket, Key="aes192", Body=b"x",
+                  SSECustomerAlgorithm="AES192", SSECustomerKey=KEY) == ("AccessDenied", 403)
+
+
+def test_a_missing_part_is_invalid_part_before_the_key_is_asked_for(s3: Any,
+                                                                    bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="one", Body=b"x" * 1000, **ssec())
+    assert _error(s3.get_object, Bucket=bucket, Key="one", PartNumber=5) == ("InvalidPart", 400)
+    got = s3.get_object(Bucket=bucket, Key="one", PartNumber=1, **ssec())
+    assert got["Body"].read() == b"x" * 1000
