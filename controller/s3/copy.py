@@ -176,9 +176,9 @@ async def copy_object(ctx: S3Context) -> S3Reply:
 
     check_key(ctx.key)
     storage_class = storage_classes.requested(ctx.headers)  # STANDARD unless named, as in S3
-    customer = ctx.customer_key()
     with ctx.sessions() as session:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
+        customer = ctx.customer_key()  # after the access check, as for PutObject
         sse = stored_bytes.requested(ctx, bucket, customer)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)

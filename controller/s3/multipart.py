@@ -80,9 +80,9 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     storage_class = storage_classes.requested(ctx.headers)
     algorithm, kind = _checksum_request(ctx.headers)
     tags = tagging.header_tags(ctx.headers)
-    customer = ctx.customer_key()
     with transaction(ctx.sessions) as session:
         bucket = owned_bucket(session, ctx.bucket, ctx.principal)
+        customer = ctx.customer_key()  # after the access check, as for PutObject
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
         lock = new_version_lock(bucket, ctx.headers)

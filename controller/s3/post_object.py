@@ -115,14 +115,14 @@ async def post_object(ctx: S3Context) -> S3Reply:
                                      ArgumentName="key", ArgumentValue="")
     check_key(key)
     _check_simple_fields(fields)
-    customer = ctx.customer_key(fields=fields)
     ctx.principal = principal  # the form's signer (None: anonymous), checked as for PutObject
     acl_headers = {"x-amz-acl": fields["acl"]} if "acl" in fields else {}
     with ctx.sessions() as session:
         bucket = bucket_for(session, ctx, "s3:PutObject", key)
         new = acl_requests.new_object(session, bucket, writer_account(principal, bucket),
                                       acl_headers)
-    sse = stored_bytes.requested(ctx, bucket, customer, fields)  # after the access check
+    customer = ctx.customer_key(fields=fields)  # after the access check, as for PutObject
+    sse = stored_bytes.requested(ctx, bucket, customer, fields)
     sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
     columns: dict[str, Any] = {
         "key": key, "owner_account_id": new.owner_account_id, "acl": new.acl,

@@ -85,10 +85,11 @@ def requested(ctx: S3Context, bucket: Bucket, customer: CustomerKey | None,
     """The encryption of a write to ``bucket``: the request's own (in its headers, or a POST
     form's ``fields``; ``customer``: its SSE-C key), or the bucket's default; SSE-C where the
     bucket blocks it is AccessDenied."""
+    blocked = customer is not None and encryption.sse_c_blocked(
+        bucket.encryption, ctx.settings.s3_sse_c_blocked_by_default)  # parsed for SSE-C only
     return encryption.requested(
         ctx.headers if fields is None else fields, encryption.default_of(bucket.encryption),
-        customer,
-        encryption.sse_c_blocked(bucket.encryption, ctx.settings.s3_sse_c_blocked_by_default))
+        customer, blocked)
 
 
 def sealing(keys: Keys | None, sse: str | None, customer: CustomerKey | None = None

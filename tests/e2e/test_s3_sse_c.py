@@ -264,6 +264,11 @@ def test_bucket_policies_see_the_algorithm_before_the_key_is_checked(s3: Any, bu
     # An algorithm the policy denies is AccessDenied, before the headers are checked.
     assert _error(s3.put_object, Bucket=bucket, Key="aes192", Body=b"x",
                   SSECustomerAlgorithm="AES192", SSECustomerKey=KEY) == ("AccessDenied", 403)
+    assert _error(s3.copy_object, Bucket=bucket, Key="aes192", CopySource={
+        "Bucket": bucket, "Key": "ok"}, **source_ssec(), SSECustomerAlgorithm="AES192",
+        SSECustomerKey=KEY) == ("AccessDenied", 403)
+    assert _error(s3.create_multipart_upload, Bucket=bucket, Key="aes192",
+                  SSECustomerAlgorithm="AES192", SSECustomerKey=KEY) == ("AccessDenied", 403)
 
 
 def test_a_missing_part_is_invalid_part_before_the_key_is_asked_for(s3: Any,
