@@ -3,7 +3,9 @@ them: Transfer Acceleration (no status), Requester Pays (the bucket owner pays),
 event notifications (none), replication (not found).
 Clients that read every setting of a bucket (Terraform's ``aws_s3_bucket``, configuration
 audits, ``aws s3api get-bucket-*``) then see an ordinary bucket instead of NotImplemented.
-Writing any of them stays NotImplemented: nothing here would honour it."""
+Writing one of them is accepted when it asks for that same state (no notifications, the bucket
+owner pays: AWS CLI scripts and Terraform write the defaults) and NotImplemented otherwise:
+nothing here would honour it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 from controller.s3 import errors
 from controller.s3.access import owned_bucket
+from controller.s3.bodies import read_config
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.replies import xml_reply
 from controller.s3.routes import Handler, route
@@ -36,9 +39,7 @@ route("GET", "bucket", "requestPayment")(_unset("GetBucketRequestPayment",
 route("GET", "bucket", "notification")(_unset("GetBucketNotificationConfiguration", {}))
 
 
-_FEATURES = {"accelerate": "Transfer Acceleration", "requestPayment": "Requester Pays",
-             "notification": "Event notifications",
-             "replication": "Replication"}
+_FEATURES = {"accelerate": "Transfer Acceleration", "replication": "Replication"}
 
 
 def _not_offered(feature: str) -> Handler:
@@ -50,6 +51,31 @@ def _not_offered(feature: str) -> Handler:
 
 for _sub, _feature in _FEATURES.items():
     route("PUT", "bucket", _sub)(_not_offered(_feature))
+
+
+@route("PUT", "bucket", "notification")
+async def put_bucket_notification(ctx: S3Context) -> S3Reply:
+    """An empty configuration turns notifications off, which they are; any destination is
+    NotImplemented."""
+    _check(ctx)
+    config = await read_config(ctx, "PutBucketNotificationConfiguration",
+                               "NotificationConfiguration")
+    if config:  # a destination, or EventBridge (an empty element that turns it on)
+        raise errors.NotImplementedError_("Event notifications are not supported.")
+    return S3Reply(200)
+
+
+@route("PUT", "bucket", "requestPayment")
+async def put_bucket_request_payment(ctx: S3Context) -> S3Reply:
+    """``BucketOwner`` is how every bucket here is paid for; ``Requester`` is NotImplemented."""
+    _check(ctx)
+    config = await read_config(ctx, "PutBucketRequestPayment", "RequestPaymentConfiguration")
+    payer = config.get("Payer")
+    if payer == "Requester":
+        raise errors.NotImplementedError_("Requester Pays is not supported.")
+    if payer != "BucketOwner":
+        raise errors.MalformedXML()
+    return S3Reply(200)
 
 
 async def _delete_nothing(ctx: S3Context) -> S3Reply:

@@ -1,6 +1,7 @@
 """Features Ironbark does not offer. Bucket settings read as on an S3 bucket that never set
 them (acceleration, Requester Pays, notifications: empty or default; replication: not
-found), with boto3, the AWS CLI and boto 2; writing them stays NotImplemented; missing buckets
+found), with boto3, the AWS CLI and boto 2; writing them is accepted for that same state and
+NotImplemented for any other; missing buckets
 and other accounts get S3's errors. (Default encryption and SSE-S3 are built:
 test_s3_encryption.py; server access logging: test_s3_access_logging.py.)"""
 
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from controller.identity.service import Credentials
 from tests.conftest import AwsCliError, Server
+from tests.e2e.signing import signed
 
 
 @pytest.fixture
@@ -71,3 +74,32 @@ def test_the_aws_cli_and_boto2_read_them(aws: Any, boto2_s3: Any, s3: Any, bucke
     legacy = boto2_s3.get_bucket(bucket)
     assert legacy.get_logging_status().target is None
     assert b"<Payer>BucketOwner</Payer>" in legacy.get_request_payment()
+
+
+def test_writing_the_state_a_bucket_has_is_accepted(s3: Any, aws: Any, bucket: str,
+                                                     server: Server, make_s3: Any) -> None:
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    aws("s3api", "put-bucket-request-payment", "--bucket", bucket,
+        "--request-payment-configuration", "Payer=BucketOwner")
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    assert _error(s3.put_bucket_request_payment, Bucket=bucket,
+                  RequestPaymentConfiguration={"Payer": "Requester"}) == ("NotImplemented", 501)
+    assert _error(s3.put_bucket_notification_configuration, Bucket=bucket,
+                  NotificationConfiguration={"EventBridgeConfiguration": {}}) == (
+        "NotImplemented", 501)
+    other = make_s3(server.new_account())
+    assert _error(other.put_bucket_notification_configuration, Bucket=bucket,
+                  NotificationConfiguration={}) == ("AccessDenied", 403)
+    assert _error(other.put_bucket_request_payment, Bucket=bucket,
+                  RequestPaymentConfiguration={"Payer": "BucketOwner"}) == ("AccessDenied", 403)
+    missing = f"missing-{uuid.uuid4().hex[:12]}"
+    assert _error(s3.put_bucket_request_payment, Bucket=missing,
+                  RequestPaymentConfiguration={"Payer": "BucketOwner"}) == ("NoSuchBucket", 404)
+
+
+def test_a_payer_s3_does_not_know_is_malformed_xml(server: Server, account: Credentials,
+                                                    bucket: str) -> None:
+    for body in (b"<RequestPaymentConfiguration><Payer>Nobody</Payer>"
+                 b"</RequestPaymentConfiguration>", b"<RequestPaymentConfiguration>"):
+        reply = signed(account, "PUT", f"{server.endpoint}{bucket}?requestPayment", body)
+        assert reply.status_code == 400 and "<Code>MalformedXML</Code>" in reply.text
