@@ -214,7 +214,8 @@ def condition_context(facts: RequestFacts, principal: Principal | None, user_nam
         ctx["s3:versionid"] = [query["versionId"]]
     for header in ("x-amz-acl", "x-amz-copy-source", "x-amz-metadata-directive",
                    "x-amz-server-side-encryption", "x-amz-storage-class", "x-amz-content-sha256",
-                   "x-amz-server-side-encryption-customer-algorithm", *acl.GRANT_HEADERS):
+                   "x-amz-server-side-encryption-customer-algorithm",
+                   "x-amz-server-side-encryption-aws-kms-key-id", *acl.GRANT_HEADERS):
         if header in headers:
             ctx[f"s3:{header}"] = [headers[header]]
     if obj is not None and obj.tags:

@@ -1,6 +1,7 @@
 """PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption (``Bucket.encryption``):
-a bucket's default encryption. With SSE-S3 (``AES256``) as default, every write to the bucket
-that names no encryption of its own is encrypted (``controller.s3.encryption``). A rule's
+a bucket's default encryption. With SSE-S3 (``AES256``) or SSE-KMS (``aws:kms``, with the
+account's AWS managed key: ``controller.s3.kms``) as default, every write to the bucket that
+names no encryption of its own is encrypted (``controller.s3.encryption``). A rule's
 ``BlockedEncryptionTypes`` blocks (``SSE-C``) or allows (``NONE``) writes with customer-provided
 keys; a bucket without one blocks them unless the operator changed that default
 (``s3_sse_c_blocked_by_default``), as S3 does for buckets made since April 2026."""
@@ -11,14 +12,13 @@ import json
 from typing import Any
 
 from controller.db.engine import transaction
-from controller.s3 import encryption, errors
+from controller.s3 import encryption, errors, kms
 from controller.s3.access import owned_bucket
 from controller.s3.bodies import read_config
 from controller.s3.context import S3Context, S3Reply
 from controller.s3.replies import xml_reply
 from controller.s3.routes import route
 
-_KMS = ("aws:kms", "aws:kms:dsse")
 _BLOCKABLE = ("NONE", "SSE-C")
 
 
@@ -30,16 +30,18 @@ def _checked(config: dict[str, Any]) -> dict[str, Any]:
     if not default or "SSEAlgorithm" not in default:
         raise errors.MalformedXML()
     algorithm = default["SSEAlgorithm"]
-    if algorithm in _KMS:
-        raise errors.NotImplementedError_("Server-side encryption with AWS KMS keys is not "
-                                          "supported; use AES256.")
-    if algorithm != encryption.AES256:
+    if algorithm != encryption.AES256 and algorithm not in kms.ALGORITHMS:
         raise errors.MalformedXML()
+    applied: dict[str, Any] = {"SSEAlgorithm": algorithm}
     if "KMSMasterKeyID" in default:
-        raise errors.InvalidArgument(
-            "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or "
-            "aws:kms:dsse", ArgumentName="ApplyServerSideEncryptionByDefault")
-    kept: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm}}
+        if algorithm not in kms.ALGORITHMS:
+            raise errors.InvalidArgument(
+                "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms "
+                "or aws:kms:dsse", ArgumentName="ApplyServerSideEncryptionByDefault")
+        # Kept as given: as in S3, a key that does not exist fails the writes that use it
+        # (KMS.NotFoundException), not this request.
+        applied["KMSMasterKeyID"] = str(default["KMSMasterKeyID"])
+    kept: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": applied}
     if "BucketKeyEnabled" in rules[0]:
         kept["BucketKeyEnabled"] = bool(rules[0]["BucketKeyEnabled"])
     blocked = rules[0].get("BlockedEncryptionTypes")

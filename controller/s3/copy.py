@@ -15,6 +15,7 @@ from controller.s3 import (
     customer_keys,
     encryption,
     errors,
+    kms,
     lookup,
     storage_classes,
     stored_bytes,
@@ -98,6 +99,8 @@ def find_copy_source(ctx: S3Context) -> tuple[CopySource, S3Object]:
     check_copy_conditions(ctx.headers, row)
     if row.sse is not None or customer_keys.sent(ctx.headers, copy_source=True):
         stored_bytes.unlock(ctx.keys, row.sse, row.sse_key, ctx.customer_key(copy_source=True))
+        if row.sse in kms.ALGORITHMS:
+            kms.require_sigv4(ctx.principal)
     return source, row
 
 
@@ -179,16 +182,17 @@ async def copy_object(ctx: S3Context) -> S3Reply:
     with ctx.sessions() as session:
         bucket = bucket_for(session, ctx, "s3:PutObject", ctx.key)
         customer = ctx.customer_key()  # after the access check, as for PutObject
-        sse = stored_bytes.requested(ctx, bucket, customer)
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
+        sse = stored_bytes.requested(ctx, bucket, customer, new.owner_account_id)
+        bucket_key = stored_bytes.bucket_key(ctx, bucket, sse)
         lock = new_version_lock(bucket, ctx.headers)
     source, src = find_copy_source(ctx)
     _check_not_self(ctx, source, src)
     headers, meta = _new_headers(ctx, src)
     tags = tagging.copied_tags(ctx.headers, src.tags)
     algorithm = _checksum_algorithm(ctx, src)
-    sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
+    sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer, bucket_key)
     info = await copy_bytes(ctx, src, 0, src.size - 1, algorithm,
                             ctx.settings.s3_inline_max_bytes, transform)
     etag = stored_bytes.etag(ctx.keys, sse, sealed["sse_key"], customer, info.md5_hex)
@@ -221,4 +225,5 @@ async def copy_object(ctx: S3Context) -> S3Reply:
         data["VersionId"] = row.version_id
     if src.version_id != store.NULL_VERSION:
         data["CopySourceVersionId"] = src.version_id
-    return xml_reply("CopyObject", data | encryption.reply_members(sse, customer))
+    key = stored_bytes.key_ref(ctx, sse, row.sse_key, row.owner_account_id)
+    return xml_reply("CopyObject", data | encryption.reply_members(sse, customer, key))

@@ -10,7 +10,8 @@ upload's key, and each part has a random counter block of its own, kept in the o
 list. ETags and checksums are computed on the plaintext, as S3 computes them.
 
 The stored form (``sse_key`` columns): ``v1.<salt>.<nonce>`` in unpadded URL-safe base64; the
-nonce is empty for a multipart object or upload.
+nonce is empty for a multipart object or upload. SSE-KMS objects (``controller.s3.kms``) are
+encrypted the same way; ``b1.<salt>.<nonce>`` marks one written with an S3 Bucket Key.
 
 SSE-C (customer-provided keys, ``sse`` column ``SSE-C``): the object's key is derived the same
 way from the customer's key instead of the master key, and is never stored. What is stored,
@@ -33,7 +34,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from controller.s3 import customer_keys, errors
+from controller.s3 import customer_keys, errors, kms
 from controller.s3.customer_keys import CustomerKey
 from storage.objects.writer import Transform
 
@@ -41,9 +42,7 @@ AES256 = "AES256"
 SSE_C = "SSE-C"
 """The ``sse`` column of an object encrypted with a customer-provided key."""
 HEADER = "x-amz-server-side-encryption"
-_KMS = ("aws:kms", "aws:kms:dsse")
-_KMS_HEADERS = ("x-amz-server-side-encryption-aws-kms-key-id",
-                "x-amz-server-side-encryption-context")
+_KMS_HEADERS = (kms.KEY_ID, kms.CONTEXT)
 _LABEL = b"ironbark/s3/sse-s3/v1\0"
 _CUSTOMER_LABEL = b"ironbark/s3/sse-c/v1\0"
 _VERIFIER_LABEL = b"ironbark/s3/sse-c/verifier/v1\0"
@@ -70,24 +69,27 @@ class Sealed:
     nonce: str = ""
     verifier: str = ""
     """SSE-C only: what tells whether a customer's key is the object's (see the module)."""
+    bucket_key: bool = False
+    """SSE-KMS only: the write asked for an S3 Bucket Key (``controller.s3.kms``)."""
 
     def stored(self) -> str:
         if self.verifier:
             return f"c1.{self.salt}.{self.nonce}.{self.verifier}"
-        return f"v1.{self.salt}.{self.nonce}"
+        return f"{'b1' if self.bucket_key else 'v1'}.{self.salt}.{self.nonce}"
 
     @classmethod
     def parse(cls, text: str) -> Sealed:
         version, *fields = text.split(".")
-        if version == "v1" and len(fields) == 2:
-            return cls(*fields)
+        if version in ("v1", "b1") and len(fields) == 2:
+            return cls(fields[0], fields[1], bucket_key=version == "b1")
         if version == "c1" and len(fields) == 3:
-            return cls(*fields)
+            return cls(fields[0], fields[1], fields[2])
         raise ValueError(f"unknown SSE key format {version!r}")
 
     @classmethod
-    def new(cls, multipart: bool = False) -> Sealed:
-        return cls(_b64(os.urandom(_BLOCK)), "" if multipart else new_nonce())
+    def new(cls, multipart: bool = False, bucket_key: bool = False) -> Sealed:
+        return cls(_b64(os.urandom(_BLOCK)), "" if multipart else new_nonce(),
+                   bucket_key=bucket_key)
 
 
 class Keys:
@@ -169,9 +171,9 @@ def part_segments(parts_json: Sequence[Sequence[Any]]) -> list[tuple[int, str]]:
 def requested(headers: Mapping[str, str], bucket_default: str | None,
               customer: CustomerKey | None = None, sse_c_blocked: bool = False) -> str | None:
     """The SSE a write asks for, explicitly or through its bucket's default encryption: AES256,
-    SSE-C (``customer``: the request's key, see ``customer_keys``) or None. SSE-KMS is
-    NotImplemented (never stored unencrypted); a method S3 does not know is InvalidArgument.
-    SSE-C where the bucket blocks it is AccessDenied, as in S3."""
+    ``aws:kms`` or ``aws:kms:dsse`` (whose key the caller checks: ``controller.s3.kms``), SSE-C
+    (``customer``: the request's key, see ``customer_keys``) or None. A method S3 does not
+    know is InvalidArgument; SSE-C where the bucket blocks it is AccessDenied, as in S3."""
     if customer is not None:
         if HEADER in headers:
             raise errors.InvalidArgument(
@@ -183,34 +185,40 @@ def requested(headers: Mapping[str, str], bucket_default: str | None,
                                       "provided keys are blocked for this bucket.")
         return SSE_C
     method = headers.get(HEADER)
-    if method is not None and method != AES256 and method not in _KMS:
+    if method is not None and method != AES256 and method not in kms.ALGORITHMS:
         raise errors.InvalidArgument("The encryption method specified is not supported",
                                      ArgumentName=HEADER, ArgumentValue=method[:64])
-    if method in _KMS or any(name in headers for name in _KMS_HEADERS):
-        raise errors.NotImplementedError_("Server-side encryption with AWS KMS keys is not "
-                                          "supported; use AES256.")
+    if method not in kms.ALGORITHMS and any(name in headers for name in _KMS_HEADERS):
+        raise errors.InvalidArgument(
+            "Server Side Encryption with AWS KMS managed key requires HTTP header "
+            "x-amz-server-side-encryption : aws:kms", ArgumentName=HEADER,
+            ArgumentValue=(method or "null")[:64])
     if customer_keys.sent(headers):  # a caller that does not take keys: never unencrypted
         raise errors.NotImplementedError_("Server-side encryption with customer-provided keys "
                                           "is not supported by this operation.")
-    return AES256 if method == AES256 else bucket_default
+    return method if method is not None else bucket_default
 
 
-def reply_headers(sse: str | None, customer: CustomerKey | None = None
-                  ) -> list[tuple[str, str]]:
-    """The encryption headers of a reply about an object encrypted with ``sse``."""
+def reply_headers(sse: str | None, customer: CustomerKey | None = None,
+                  key: kms.KeyRef | None = None) -> list[tuple[str, str]]:
+    """The encryption headers of a reply about an object encrypted with ``sse`` (``key``: its
+    KMS key, for SSE-KMS)."""
     if sse == SSE_C:
         return (customer.reply_headers() if customer is not None
                 else [(customer_keys.ALGORITHM, AES256)])
-    return [(HEADER, sse)] if sse else []
+    return [(HEADER, sse), *(key.headers() if key is not None else [])] if sse else []
 
 
-def reply_members(sse: str | None, customer: CustomerKey | None) -> dict[str, str]:
-    """The encryption members of an output shape (``ServerSideEncryption``, or for SSE-C
-    ``SSECustomerAlgorithm`` and ``SSECustomerKeyMD5``)."""
+def reply_members(sse: str | None, customer: CustomerKey | None,
+                  key: kms.KeyRef | None = None) -> dict[str, object]:
+    """The encryption members of an output shape (``ServerSideEncryption`` and, for SSE-KMS,
+    ``SSEKMSKeyId``; for SSE-C ``SSECustomerAlgorithm`` and ``SSECustomerKeyMD5``)."""
     if sse == SSE_C:
         return {"SSECustomerAlgorithm": AES256, **(
             {"SSECustomerKeyMD5": customer.md5} if customer is not None else {})}
-    return {"ServerSideEncryption": sse} if sse else {}
+    if not sse:
+        return {}
+    return {"ServerSideEncryption": sse, **(key.members() if key is not None else {})}
 
 
 def sse_c_blocked(stored: str | None, blocked_by_default: bool) -> bool:
@@ -224,13 +232,19 @@ def sse_c_blocked(stored: str | None, blocked_by_default: bool) -> bool:
     return blocked_by_default
 
 
-def default_of(stored: str | None) -> str | None:
-    """The algorithm a bucket's stored configuration applies by default (AES256), or None."""
-    if not stored:
-        return None
-    rules: list[dict[str, Any]] = json.loads(stored).get("Rules") or []
+def default_rule(stored: str | None) -> dict[str, Any]:
+    """The rule of a bucket's stored default-encryption configuration that applies an
+    algorithm (``{}``: none)."""
+    rules: list[dict[str, Any]] = json.loads(stored).get("Rules") or [] if stored else []
     for rule in rules:
-        algorithm = (rule.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm")
-        if algorithm == AES256:
-            return AES256
-    return None
+        if (rule.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm"):
+            return rule
+    return {}
+
+
+def default_of(stored: str | None) -> str | None:
+    """The algorithm a bucket's stored configuration applies by default (AES256, ``aws:kms``,
+    ``aws:kms:dsse``), or None."""
+    algorithm = (default_rule(stored).get("ApplyServerSideEncryptionByDefault") or {}).get(
+        "SSEAlgorithm")
+    return algorithm if algorithm == AES256 or algorithm in kms.ALGORITHMS else None

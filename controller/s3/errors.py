@@ -43,6 +43,7 @@ InvalidArgument = _client("InvalidArgument", 400, "Invalid Argument")
 InvalidEncryptionAlgorithmError = _client(
     "InvalidEncryptionAlgorithmError", 400,
     "The encryption request you specified is not valid. The valid value is AES256.")
+KMSNotFoundException = _client("KMS.NotFoundException", 400, "The KMS key does not exist.")
 XAmzContentSHA256Mismatch = _client(
     "XAmzContentSHA256Mismatch", 400,
     "The provided 'x-amz-content-sha256' header does not match what was computed.")

@@ -86,9 +86,10 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
         new = acl_requests.new_object(session, bucket, writer_account(ctx.principal, bucket),
                                       ctx.headers)
         lock = new_version_lock(bucket, ctx.headers)
-        sse = stored_bytes.requested(ctx, bucket, customer)
+        sse = stored_bytes.requested(ctx, bucket, customer, new.owner_account_id)
         upload = MultipartUpload(
-            sse=sse, sse_key=stored_bytes.upload_sealing(ctx.keys, sse, customer),
+            sse=sse, sse_key=stored_bytes.upload_sealing(
+                ctx.keys, sse, customer, stored_bytes.bucket_key(ctx, bucket, sse)),
             upload_id=ids.new_token(36), bucket=ctx.bucket, key=ctx.key,
             owner_account_id=new.owner_account_id, headers=stored_headers(ctx.headers),
             user_metadata=user_metadata(ctx.headers), checksum_algorithm=algorithm,
@@ -97,7 +98,9 @@ async def create_multipart_upload(ctx: S3Context) -> S3Reply:
     data: dict[str, Any] = {"Bucket": ctx.bucket, "Key": ctx.key, "UploadId": upload.upload_id}
     if algorithm is not None:
         data |= {"ChecksumAlgorithm": algorithm, "ChecksumType": kind}
-    return xml_reply("CreateMultipartUpload", data | encryption.reply_members(sse, customer))
+    key = stored_bytes.key_ref(ctx, sse, upload.sse_key, upload.owner_account_id)
+    return xml_reply("CreateMultipartUpload",
+                     data | encryption.reply_members(sse, customer, key))
 
 
 def _checksum_request(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -172,7 +175,8 @@ async def upload_part(ctx: S3Context) -> S3Reply:
     info = await receive_blob(ctx, transform=transform)
     etag = stored_bytes.etag(ctx.keys, upload.sse, upload.sse_key, customer, info.md5_hex)
     _save_part(ctx, number, info, nonce, etag)
-    headers = [("ETag", etag), *encryption.reply_headers(upload.sse, customer)]
+    key = stored_bytes.key_ref(ctx, upload.sse, upload.sse_key, upload.owner_account_id)
+    headers = [("ETag", etag), *encryption.reply_headers(upload.sse, customer, key)]
     algorithm = checksum_algorithm(ctx.headers)
     if algorithm:
         headers.append((f"x-amz-checksum-{algorithm.lower()}", info.checksum_b64 or ""))
@@ -212,7 +216,9 @@ async def upload_part_copy(ctx: S3Context, number: int) -> S3Reply:
     data: dict[str, Any] = {"CopyPartResult": result}
     if src.version_id != store.NULL_VERSION:
         data["CopySourceVersionId"] = src.version_id
-    return xml_reply("UploadPartCopy", data | encryption.reply_members(upload.sse, customer))
+    key = stored_bytes.key_ref(ctx, upload.sse, upload.sse_key, upload.owner_account_id)
+    return xml_reply("UploadPartCopy",
+                     data | encryption.reply_members(upload.sse, customer, key))
 
 
 async def _requested_parts(ctx: S3Context) -> list[tuple[int, str]]:
@@ -348,7 +354,8 @@ def _completed(ctx: S3Context, row: S3Object) -> S3Reply:
     if row.version_id != store.NULL_VERSION:
         data["VersionId"] = row.version_id
     if row.sse is not None and row.sse != encryption.SSE_C:
-        data["ServerSideEncryption"] = row.sse
+        data |= encryption.reply_members(row.sse, None, stored_bytes.key_ref(
+            ctx, row.sse, row.sse_key, row.owner_account_id))
     return xml_reply("CompleteMultipartUpload", data)
 
 

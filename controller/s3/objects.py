@@ -17,6 +17,7 @@ from controller.s3 import (
     chunked,
     encryption,
     errors,
+    kms,
     lookup,
     storage_classes,
     stored_bytes,
@@ -256,25 +257,29 @@ async def put_object(ctx: S3Context) -> S3Reply:
         info = received.info
         sse: str | None = None
         etag = f'"{info.md5_hex}"'
+        written: dict[str, Any] = {}
 
         def prepare(session: SessionSource, bucket: Bucket) -> dict[str, Any]:
-            nonlocal sse, etag, customer
+            nonlocal sse, etag, customer, written
             columns = _put_columns(ctx, session, bucket, info)
             # After the access check: a caller a policy denies gets AccessDenied, whatever it
             # asked for; the bucket's default encryption is known only now.
             customer = ctx.customer_key()
-            sse = stored_bytes.requested(ctx, bucket, customer)
+            sse = stored_bytes.requested(ctx, bucket, customer, columns["owner_account_id"])
             if sse is not None:
-                sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
+                sealed, transform = stored_bytes.sealing(
+                    ctx.keys, sse, customer, stored_bytes.bucket_key(ctx, bucket, sse))
                 assert transform is not None and info.data is not None
                 etag = stored_bytes.etag(ctx.keys, sse, sealed["sse_key"], customer,
                                          info.md5_hex)
                 columns |= {**sealed, "inline_data": transform(info.data), "etag": etag}
+            written = columns
             return columns
 
         version_id, expiration = install_object(
             ctx, info, {"key": ctx.key}, conditional=conditional, received=received,
             prepare=prepare)
+        columns = written
     else:
         session = LazySession(ctx.sessions)  # only policies, ACLs and grant headers need one
         try:
@@ -283,13 +288,17 @@ async def put_object(ctx: S3Context) -> S3Reply:
         finally:
             session.close()
         customer = ctx.customer_key()
-        sse = stored_bytes.requested(ctx, bucket, customer)
-        sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
+        sse = stored_bytes.requested(ctx, bucket, customer, columns["owner_account_id"])
+        sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer,
+                                                 stored_bytes.bucket_key(ctx, bucket, sse))
         info = await receive_blob(ctx, inline_max, transform)
         etag = stored_bytes.etag(ctx.keys, sse, sealed["sse_key"], customer, info.md5_hex)
         columns |= {**sealed, "checksum_value": info.checksum_b64, "etag": etag}
         version_id, expiration = install_object(ctx, info, columns, conditional=conditional)
-    headers = [("ETag", etag), *expiration, *encryption.reply_headers(sse, customer)]
+    key = stored_bytes.key_ref(ctx, sse, columns.get("sse_key"), columns["owner_account_id"])
+    headers = [("ETag", etag), *expiration, *encryption.reply_headers(sse, customer, key)]
+    if key is not None and kms.CONTEXT in ctx.headers:
+        headers.append((kms.CONTEXT, ctx.headers[kms.CONTEXT]))
     if version_id != store.NULL_VERSION:
         headers.append(("x-amz-version-id", version_id))
     algorithm = checksum_algorithm(ctx.headers)
@@ -375,7 +384,9 @@ def _object_headers(ctx: S3Context, row: S3Object, customer: CustomerKey | None 
         headers.append(("x-amz-tagging-count", str(tagging.count(row.tags))))
     headers += lock_headers(lock_of(row))
     if row.sse is not None:
-        headers += encryption.reply_headers(row.sse, customer)
+        headers += encryption.reply_headers(
+            row.sse, customer, stored_bytes.key_ref(ctx, row.sse, row.sse_key,
+                                                    row.owner_account_id))
     if row.storage_class is not None:
         headers += storage_classes.headers(row.storage_class)
         headers += storage_classes.restore_headers(row.restored_until, utcnow())
@@ -415,6 +426,8 @@ async def _read(ctx: S3Context, with_body: bool) -> S3Reply:
         headers = [(n, v) for n, v in headers if n != "ETag"] + part_headers
     if row.sse is not None or customer is not None:  # SSE-C: the object's key, or an error
         stored_bytes.unlock(ctx.keys, row.sse, row.sse_key, customer)
+        if row.sse in kms.ALGORITHMS:
+            kms.require_sigv4(ctx.principal)
     start, end = span if span is not None else (0, row.size - 1)
     headers.append(("Content-Length", str(end - start + 1)))
     status = 200

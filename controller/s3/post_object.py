@@ -122,8 +122,9 @@ async def post_object(ctx: S3Context) -> S3Reply:
         new = acl_requests.new_object(session, bucket, writer_account(principal, bucket),
                                       acl_headers)
     customer = ctx.customer_key(fields=fields)  # after the access check, as for PutObject
-    sse = stored_bytes.requested(ctx, bucket, customer, fields)
-    sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer)
+    sse = stored_bytes.requested(ctx, bucket, customer, new.owner_account_id, fields)
+    sealed, transform = stored_bytes.sealing(ctx.keys, sse, customer,
+                                             stored_bytes.bucket_key(ctx, bucket, sse, fields))
     columns: dict[str, Any] = {
         "key": key, "owner_account_id": new.owner_account_id, "acl": new.acl,
         "headers": stored_headers(fields), "user_metadata": user_metadata(fields),

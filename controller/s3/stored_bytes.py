@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from controller.db.models import Bucket, S3Object
-from controller.s3 import encryption, errors
+from controller.s3 import encryption, errors, kms
 from controller.s3.context import S3Context
 from controller.s3.customer_keys import CustomerKey
 from controller.s3.encryption import Keys, Sealed
@@ -80,41 +80,72 @@ def read(blobs: BlobStore, keys: Keys | None, row: S3Object, start: int,
     return encryption.decrypt_range(chunks, *_decryption(keys, row, customer), start)
 
 
-def requested(ctx: S3Context, bucket: Bucket, customer: CustomerKey | None,
+def requested(ctx: S3Context, bucket: Bucket, customer: CustomerKey | None, owner: str,
               fields: Mapping[str, str] | None = None) -> str | None:
-    """The encryption of a write to ``bucket``: the request's own (in its headers, or a POST
-    form's ``fields``; ``customer``: its SSE-C key), or the bucket's default; SSE-C where the
-    bucket blocks it is AccessDenied."""
+    """The encryption of a write to ``bucket`` of an object ``owner`` (an account) will own:
+    the request's own (in its headers, or a POST form's ``fields``; ``customer``: its SSE-C
+    key), or the bucket's default; SSE-C where the bucket blocks it is AccessDenied; SSE-KMS
+    with a key other than the owner's AWS managed key is KMS.NotFoundException."""
     blocked = customer is not None and encryption.sse_c_blocked(
         bucket.encryption, ctx.settings.s3_sse_c_blocked_by_default)  # parsed for SSE-C only
-    return encryption.requested(
-        ctx.headers if fields is None else fields, encryption.default_of(bucket.encryption),
-        customer, blocked)
+    source = ctx.headers if fields is None else fields
+    sse = encryption.requested(source, encryption.default_of(bucket.encryption), customer,
+                               blocked)
+    if sse in kms.ALGORITHMS:
+        kms.require_sigv4(ctx.principal)
+        key_id = source.get(kms.KEY_ID) if encryption.HEADER in source else (
+            encryption.default_rule(bucket.encryption).get(
+                "ApplyServerSideEncryptionByDefault") or {}).get("KMSMasterKeyID")
+        kms.check_key(key_id, owner, ctx.settings.region)
+        kms.check_context(source.get(kms.CONTEXT))
+        kms.bucket_key_flag(source.get(kms.BUCKET_KEY))
+    return sse
 
 
-def sealing(keys: Keys | None, sse: str | None, customer: CustomerKey | None = None
-            ) -> tuple[dict[str, Any], Transform | None]:
+def bucket_key(ctx: S3Context, bucket: Bucket, sse: str | None,
+               fields: Mapping[str, str] | None = None) -> bool:
+    """Whether an SSE-KMS write (``sse``, from :func:`requested`) uses an S3 Bucket Key: as
+    the request says, else as its bucket's default encryption says."""
+    if sse not in kms.ALGORITHMS:
+        return False
+    flag = kms.bucket_key_flag((ctx.headers if fields is None else fields).get(kms.BUCKET_KEY))
+    if flag is None:
+        flag = bool(encryption.default_rule(bucket.encryption).get("BucketKeyEnabled"))
+    return flag
+
+
+def key_ref(ctx: S3Context, sse: str | None, sse_key: str | None, owner: str
+            ) -> kms.KeyRef | None:
+    """The KMS key of an SSE-KMS object (or upload) ``owner`` owns, as replies name it."""
+    if sse not in kms.ALGORITHMS:
+        return None
+    bucket_key_ = Sealed.parse(sse_key).bucket_key if sse_key else False
+    return kms.key_ref(sse, bucket_key_, owner, ctx.settings.region)
+
+
+def sealing(keys: Keys | None, sse: str | None, customer: CustomerKey | None = None,
+            bucket_key: bool = False) -> tuple[dict[str, Any], Transform | None]:
     """For a new single-part version with server-side encryption ``sse`` (None: none; SSE-C
-    with ``customer``'s key): its ``sse`` and ``sse_key`` columns, and the transform that
-    encrypts its bytes."""
+    with ``customer``'s key; ``bucket_key``: an SSE-KMS write with an S3 Bucket Key): its
+    ``sse`` and ``sse_key`` columns, and the transform that encrypts its bytes."""
     if sse is None:
         return {"sse": None, "sse_key": None}, None
-    sealed, key = _new_key(keys, sse, customer, multipart=False)
+    sealed, key = _new_key(keys, sse, customer, multipart=False, bucket_key=bucket_key)
     return {"sse": sse, "sse_key": sealed.stored()}, encryption.encryptor(key, sealed.nonce)
 
 
-def upload_sealing(keys: Keys | None, sse: str | None, customer: CustomerKey | None
-                   ) -> str | None:
+def upload_sealing(keys: Keys | None, sse: str | None, customer: CustomerKey | None,
+                   bucket_key: bool = False) -> str | None:
     """The ``sse_key`` of a new multipart upload (its parts' counter blocks are their own)."""
     if sse is None:
         return None
-    return _new_key(keys, sse, customer, multipart=True)[0].stored()
+    return _new_key(keys, sse, customer, multipart=True, bucket_key=bucket_key)[0].stored()
 
 
-def _new_key(keys: Keys | None, sse: str, customer: CustomerKey | None, *, multipart: bool
-             ) -> tuple[Sealed, bytes]:
+def _new_key(keys: Keys | None, sse: str, customer: CustomerKey | None, *, multipart: bool,
+             bucket_key: bool = False) -> tuple[Sealed, bytes]:
     if sse != encryption.SSE_C:
-        sealed = Sealed.new(multipart)
+        sealed = Sealed.new(multipart, bucket_key)
         return sealed, _keys(keys).key(sealed)
     assert customer is not None, "SSE-C without the request's key"
     sealed = _keys(keys).seal_customer(customer.key, multipart)

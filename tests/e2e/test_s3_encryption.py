@@ -1,8 +1,8 @@
 """Server-side encryption with S3-managed keys (SSE-S3, AES256) end to end: objects written
 with ``x-amz-server-side-encryption: AES256`` or into a bucket whose default encryption is
 AES256 are stored encrypted (the bytes at rest are not the plaintext), read back whole, by
-range and by part, copied both ways, uploaded in parts; SSE-KMS is refused rather than stored
-unencrypted (SSE-C: ``test_s3_sse_c.py``). boto3, the AWS CLI and boto 2."""
+range and by part, copied both ways, uploaded in parts (SSE-KMS: ``test_s3_sse_kms.py``;
+SSE-C: ``test_s3_sse_c.py``). boto3, the AWS CLI and boto 2."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from controller.db.models import S3Object
-from tests.conftest import AwsCliError, Server
+from tests.conftest import Server
 
 MIB = 1024 * 1024
 AES = "AES256"
@@ -103,8 +103,6 @@ def test_bucket_encryption_errors(s3: Any, bucket: str, server: Server, make_s3:
         return _code(s3.put_bucket_encryption, Bucket=bucket,
                      ServerSideEncryptionConfiguration={"Rules": [rule]})
 
-    assert put({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}) == (
-        "NotImplemented", 501)
     assert put({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "ROT13"}}) == (
         "MalformedXML", 400)
     assert put({"ApplyServerSideEncryptionByDefault": {
@@ -176,16 +174,13 @@ def test_copies_encrypt_and_decrypt(s3: Any, bucket: str, server: Server) -> Non
     assert _stored(server, bucket, "tiny-copy") == small
 
 
-def test_kms_is_refused_and_customer_keys_blocked_by_default(s3: Any, bucket: str) -> None:
+def test_unknown_methods_refused_and_customer_keys_blocked_by_default(s3: Any,
+                                                                     bucket: str) -> None:
     put = s3.put_object
-    assert _code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms",
-                 SSEKMSKeyId="alias/mine") == ("NotImplemented", 501)
     assert _code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="ROT13") == (
         "InvalidArgument", 400)
     assert _code(put, Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm=AES,
                  SSECustomerKey="k" * 32) == ("AccessDenied", 403)  # as S3 since April 2026
-    assert _code(s3.create_multipart_upload, Bucket=bucket, Key="k",
-                 ServerSideEncryption="aws:kms") == ("NotImplemented", 501)
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
@@ -199,10 +194,6 @@ def test_the_aws_cli_and_boto2(aws: Any, boto2_s3: Any, s3: Any, bucket: str, se
     assert head["ServerSideEncryption"] == AES
     aws("s3", "cp", f"s3://{bucket}/cli", str(tmp_path / "back"), "--only-show-errors")
     assert (tmp_path / "back").read_bytes() == body
-    with pytest.raises(AwsCliError) as caught:
-        aws("s3", "cp", str(source), f"s3://{bucket}/kms", "--sse", "aws:kms",
-            "--only-show-errors")
-    assert "NotImplemented" in str(caught.value)
     aws("s3api", "put-bucket-encryption", "--bucket", bucket,
         "--server-side-encryption-configuration",
         '{"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}')
@@ -233,7 +224,7 @@ def test_reads_must_not_name_the_encryption(s3: Any, bucket: str) -> None:
 
 def test_a_policy_requiring_encryption_is_checked_first(s3: Any, bucket: str) -> None:
     """A bucket policy that denies writes without SSE-S3: such writes are AccessDenied, even
-    when what they ask for is refused anyway (KMS, an unknown method)."""
+    when what they ask for is refused anyway (an unknown method) or another encryption."""
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
         "Version": "2012-10-17", "Statement": [{
             "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",

@@ -99,7 +99,7 @@ def test_writing_the_state_a_bucket_has_is_accepted(s3: Any, aws: Any, bucket: s
 
 def test_a_payer_s3_does_not_know_is_malformed_xml(server: Server, account: Credentials,
                                                     bucket: str) -> None:
-    for body in (b"<RequestPaymentConfiguration><Payer>Nobody</Payer>"
-                 b"</RequestPaymentConfiguration>", b"<RequestPaymentConfiguration>"):
+    for body in ((b"<RequestPaymentConfiguration><Payer>Nobody</Payer>"
+                 b"</RequestPaymentConfiguration>"), b"<RequestPaymentConfiguration>"):
         reply = signed(account, "PUT", f"{server.endpoint}{bucket}?requestPayment", body)
         assert reply.status_code == 400 and "<Code>MalformedXML</Code>" in reply.text

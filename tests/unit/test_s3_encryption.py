@@ -68,14 +68,16 @@ def test_what_a_write_asks_for() -> None:
     assert enc.requested({}, None) is None
     assert enc.requested({}, "AES256") == "AES256"  # the bucket's default
     assert enc.requested({"x-amz-server-side-encryption": "AES256"}, None) == "AES256"
-    for headers in ({"x-amz-server-side-encryption": "aws:kms"},
-                    {"x-amz-server-side-encryption": "aws:kms:dsse"},
+    assert enc.requested({"x-amz-server-side-encryption": "aws:kms"}, "AES256") == "aws:kms"
+    assert enc.requested({}, "aws:kms:dsse") == "aws:kms:dsse"
+    with pytest.raises(errors.NotImplementedError_):  # SSE-C where keys are not taken
+        enc.requested({"x-amz-server-side-encryption-customer-algorithm": "AES256"}, "AES256")
+    for headers in ({"x-amz-server-side-encryption": "aes256"},
                     {"x-amz-server-side-encryption-aws-kms-key-id": "k"},
-                    {"x-amz-server-side-encryption-customer-algorithm": "AES256"}):
-        with pytest.raises(errors.NotImplementedError_):
-            enc.requested(headers, "AES256")
-    with pytest.raises(errors.InvalidArgument):
-        enc.requested({"x-amz-server-side-encryption": "aes256"}, None)
+                    {"x-amz-server-side-encryption": "AES256",
+                     "x-amz-server-side-encryption-context": "e30="}):
+        with pytest.raises(errors.InvalidArgument):
+            enc.requested(headers, "aws:kms")
 
 
 def test_a_buckets_default() -> None:
@@ -83,3 +85,5 @@ def test_a_buckets_default() -> None:
     assert enc.default_of('{"Rules": [{"ApplyServerSideEncryptionByDefault": '
                           '{"SSEAlgorithm": "AES256"}}]}') == "AES256"
     assert enc.default_of('{"Rules": []}') is None
+    assert enc.default_of('{"Rules": [{"ApplyServerSideEncryptionByDefault": '
+                          '{"SSEAlgorithm": "aws:kms"}}]}') == "aws:kms"
