@@ -82,6 +82,9 @@ class S3Endpoint:
         reply: S3Reply | None = None
         try:
             target = _target(http, self._settings.dns_domain)
+            if target.virtual_host and target.bucket is not None:
+                # SigV2 signs /bucket/key, whichever way the bucket was addressed.
+                http = dataclasses.replace(http, virtual_host_bucket=target.bucket)
             # An OPTIONS request is a CORS preflight, never signed (a presigned URL's query
             # signature was made for another method): it is answered without authentication.
             principal = None if request.method == "OPTIONS" else self._authenticate(http)
