@@ -221,11 +221,16 @@ def reply_members(sse: str | None, customer: CustomerKey | None,
     return {"ServerSideEncryption": sse, **(key.members() if key is not None else {})}
 
 
+def _rules(stored: str | None) -> list[dict[str, Any]]:
+    """The rules of a bucket's stored default-encryption configuration (``Bucket.encryption``)."""
+    rules: list[dict[str, Any]] = json.loads(stored).get("Rules") or [] if stored else []
+    return rules
+
+
 def sse_c_blocked(stored: str | None, blocked_by_default: bool) -> bool:
     """Whether a bucket's stored default-encryption configuration blocks SSE-C writes
     (``BlockedEncryptionTypes``); without one, ``blocked_by_default``."""
-    rules: list[dict[str, Any]] = json.loads(stored).get("Rules") or [] if stored else []
-    for rule in rules:
+    for rule in _rules(stored):
         types = (rule.get("BlockedEncryptionTypes") or {}).get("EncryptionType")
         if types:
             return SSE_C in types
@@ -235,8 +240,7 @@ def sse_c_blocked(stored: str | None, blocked_by_default: bool) -> bool:
 def default_rule(stored: str | None) -> dict[str, Any]:
     """The rule of a bucket's stored default-encryption configuration that applies an
     algorithm (``{}``: none)."""
-    rules: list[dict[str, Any]] = json.loads(stored).get("Rules") or [] if stored else []
-    for rule in rules:
+    for rule in _rules(stored):
         if (rule.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm"):
             return rule
     return {}

@@ -23,7 +23,6 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controller.identity.authenticate import Principal
@@ -117,7 +116,3 @@ def key_ref(sse: str | None, bucket_key: bool, account: str, region: str) -> Key
     if sse not in ALGORITHMS:
         return None
     return KeyRef(managed_key_arn(account, region), bucket_key)
-
-
-def requested_key(headers: Mapping[str, str]) -> str | None:
-    return headers.get(KEY_ID)

@@ -98,14 +98,14 @@ def requested(ctx: S3Context, bucket: Bucket, customer: CustomerKey | None, owne
                 "ApplyServerSideEncryptionByDefault") or {}).get("KMSMasterKeyID")
         kms.check_key(key_id, owner, ctx.settings.region)
         kms.check_context(source.get(kms.CONTEXT))
-        kms.bucket_key_flag(source.get(kms.BUCKET_KEY))
     return sse
 
 
 def bucket_key(ctx: S3Context, bucket: Bucket, sse: str | None,
                fields: Mapping[str, str] | None = None) -> bool:
     """Whether an SSE-KMS write (``sse``, from :func:`requested`) uses an S3 Bucket Key: as
-    the request says, else as its bucket's default encryption says."""
+    the request says, else as its bucket's default encryption says. Every write calls it after
+    :func:`requested` and before reading its body: a malformed header is InvalidArgument."""
     if sse not in kms.ALGORITHMS:
         return False
     flag = kms.bucket_key_flag((ctx.headers if fields is None else fields).get(kms.BUCKET_KEY))

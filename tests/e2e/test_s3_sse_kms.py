@@ -92,8 +92,8 @@ def test_put_get_head_with_the_managed_key(s3: Any, bucket: str, server: Server,
     assert got["ServerSideEncryption"] == "aws:kms:dsse" and got["Body"].read() == large
 
 
-def test_keys_that_do_not_exist_and_misused_headers(s3: Any, bucket: str,
-                                                    server: Server) -> None:
+def test_keys_that_do_not_exist_and_misused_headers(s3: Any, bucket: str, server: Server,
+                                                    account: Credentials) -> None:
     put = s3.put_object
     other = server.new_account()  # its managed key is not this account's to use
     other_arn = f"arn:aws:kms:us-east-1:{other.account_id}:key/{uuid.uuid4()}"
@@ -112,6 +112,10 @@ def test_keys_that_do_not_exist_and_misused_headers(s3: Any, bucket: str,
         "InvalidArgument", 400)
     assert _code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption=KMS,
                  SSEKMSEncryptionContext="not base64!") == ("InvalidArgument", 400)
+    bad_flag = signed(account, "PUT", f"{server.endpoint}{bucket}/k", b"x", headers={
+        "x-amz-server-side-encryption": KMS,
+        "x-amz-server-side-encryption-bucket-key-enabled": "maybe"})
+    assert bad_flag.status_code == 400 and "<Code>InvalidArgument</Code>" in bad_flag.text
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
     context = base64.b64encode(json.dumps({"project": "ironbark"}).encode()).decode()
     done = put(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption=KMS,
