@@ -2,16 +2,59 @@
 application starts the response and its body as a second write. For small replies (most API
 calls, small S3 objects) that is two system calls and two TCP segments, and the client wakes
 up twice. :class:`CoalescingHttpTools` gives uvicorn's HTTP protocol a transport that gathers
-the writes of one event-loop turn and sends them as one at the end of that turn."""
+the writes of one event-loop turn and sends them as one at the end of that turn.
+
+It also polls busily for a short while after each request and response (:class:`BusyPoll`),
+so that a client's next request does not have to wake the server's CPU from its idle state."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+import weakref
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 _FLUSH_AT = 64 * 1024
+
+
+class BusyPoll:
+    """Keeps the event loop polling (``epoll_wait`` with no timeout) for ``window`` seconds
+    after the last :meth:`touch`, instead of sleeping in the kernel.
+
+    A server that sleeps between a response and the client's next request is woken by the
+    kernel when that request arrives; on a virtual machine whose idle CPUs halt, that wake-up
+    and the caches gone cold meanwhile cost more than a small request's own work (see
+    docs/s3-performance.md). While the loop polls, it answers at once. The cost is CPU: at
+    most ``window`` of one core after each burst of traffic, none when idle."""
+
+    __slots__ = ("_loop", "_spinning", "_until", "_window")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, window: float) -> None:
+        self._loop = loop
+        self._window = window
+        self._until = 0.0
+        self._spinning = False
+
+    def touch(self) -> None:
+        self._until = time.monotonic() + self._window
+        if not self._spinning:
+            self._spinning = True
+            self._loop.call_soon(self._spin)
+
+    def _spin(self) -> None:
+        # A ready callback makes the loop poll without blocking; this one keeps itself ready
+        # until the window has passed with nothing new.
+        if time.monotonic() < self._until:
+            self._loop.call_soon(self._spin)
+        else:
+            self._spinning = False
+
+
+_polls: weakref.WeakKeyDictionary[ServerState, BusyPoll] = weakref.WeakKeyDictionary()
+"""One :class:`BusyPoll` per server (a server runs on one loop)."""
 
 
 class CoalescingTransport:
@@ -69,16 +112,27 @@ class CoalescingHttpTools(HttpToolsProtocol):
     only if it has been idle (no response in progress, no data) for ``timeout_keep_alive``
     seconds; else it waits for the rest of that time."""
 
+    busy_poll_seconds = 0.0
+    """How long the loop polls busily after a request's data or a response (0: never)."""
+
     _idle_timer: asyncio.TimerHandle | None = None
     _active_at = 0.0
+    _poll: BusyPoll | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         wrapped: Any = CoalescingTransport(transport, self.loop)
         super().connection_made(wrapped)
         self._active_at = self.loop.time()
+        if self.busy_poll_seconds > 0:
+            poll = _polls.get(self.server_state)
+            if poll is None:
+                poll = _polls[self.server_state] = BusyPoll(self.loop, self.busy_poll_seconds)
+            self._poll = poll
 
     def data_received(self, data: bytes) -> None:
         self._active_at = self.loop.time()
+        if self._poll is not None:
+            self._poll.touch()
         super().data_received(data)
 
     def on_response_complete(self) -> None:
@@ -93,6 +147,8 @@ class CoalescingHttpTools(HttpToolsProtocol):
             self._start_asgi_task(cycle, app)
             return
         self._active_at = self.loop.time()
+        if self._poll is not None:
+            self._poll.touch()
         if self._idle_timer is None:
             self._idle_timer = self.loop.call_later(self.timeout_keep_alive, self._idle_check)
 
@@ -114,3 +170,12 @@ class CoalescingHttpTools(HttpToolsProtocol):
             self._idle_timer.cancel()
             self._idle_timer = None
         super().connection_lost(exc)
+
+
+def http_protocol(busy_poll_us: int) -> type[CoalescingHttpTools]:
+    """The protocol class for uvicorn, polling busily for ``busy_poll_us`` microseconds after
+    each request and response (0: never)."""
+    if busy_poll_us <= 0:
+        return CoalescingHttpTools
+    return type("BusyPollingHttpTools", (CoalescingHttpTools,),
+                {"busy_poll_seconds": busy_poll_us / 1e6})

@@ -81,6 +81,11 @@ class Settings(TomlSettings):
     s3_inline_max_bytes: int = Field(default=64 * 1024, ge=0, le=1024 * 1024)
     """Objects up to this size are stored in the database row with their metadata (one
     transaction, no blob file, no fsync): exactly as durable as the database. 0 turns it off."""
+    http_busy_poll_us: int = Field(default=250, ge=0, le=100_000)
+    """After each request and response the API server's event loop polls for this many
+    microseconds before it sleeps, so that a client's next request is answered without a CPU
+    wake-up (+15-25 % requests/s for one client; docs/s3-performance.md). It costs at most this
+    much CPU time after each burst of requests and nothing when idle; 0 turns it off."""
     website_domain: str = "s3-website.localhost"
     """S3 static websites answer at ``BUCKET.<website_domain>`` (and ``BUCKET.s3-website.<dns
     domain>``); browsers and curl resolve ``*.localhost`` to the loopback address by themselves."""

@@ -9,7 +9,7 @@ from types import FrameType
 import uvicorn
 
 from controller.app import create_app
-from controller.coalescing import CoalescingHttpTools
+from controller.coalescing import http_protocol
 from controller.config import Settings
 from controller.logs import configure, event
 from controller.runtime import Runtime
@@ -38,7 +38,7 @@ def serve(settings: Settings, *, on_started: Callable[[Runtime], None] | None = 
         timeout_graceful_shutdown=10,
         server_header=False,
         lifespan="on",
-        http=CoalescingHttpTools,
+        http=http_protocol(settings.http_busy_poll_us),
         ws="none",  # no WebSocket endpoints: an upgrade is an ordinary request
     )
     event(log, logging.INFO, "starting", endpoint=f"http://{settings.host}:{settings.port}/")

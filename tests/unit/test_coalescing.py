@@ -1,5 +1,6 @@
 """controller.coalescing: the writes of one loop turn leave as one, in order; close sends
-what is pending first; and a real uvicorn server on it answers whole responses."""
+what is pending first; a real uvicorn server on it answers whole responses; busy polling
+keeps the loop awake for its window after activity, and no longer."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
-from controller.coalescing import CoalescingHttpTools, CoalescingTransport
+from controller.coalescing import BusyPoll, CoalescingHttpTools, CoalescingTransport, http_protocol
 
 
 class _Recorder:
@@ -74,13 +76,14 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 @contextmanager
-def _server(keep_alive: float = 5) -> Iterator[int]:
+def _server(keep_alive: float = 5, http: type[CoalescingHttpTools] = CoalescingHttpTools
+            ) -> Iterator[int]:
     """A real uvicorn server on the protocol; its port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(_app, host="127.0.0.1", port=port, log_config=None,
-                                           http=CoalescingHttpTools, lifespan="off",
+                                           http=http, lifespan="off",
                                            timeout_keep_alive=keep_alive))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -94,8 +97,9 @@ def _server(keep_alive: float = 5) -> Iterator[int]:
         thread.join(10)
 
 
-def test_a_real_server_on_it_answers_keep_alive_requests_whole() -> None:
-    with _server() as port, httpx.Client(base_url=f"http://127.0.0.1:{port}",
+@pytest.mark.parametrize("busy_poll_us", [0, 250])
+def test_a_real_server_on_it_answers_keep_alive_requests_whole(busy_poll_us: int) -> None:
+    with _server(http=http_protocol(busy_poll_us)) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}",
                                          trust_env=False) as client:
         for _ in range(20):  # one connection, kept alive
             reply = client.get("/")
@@ -150,3 +154,42 @@ def test_large_writes_leave_at_once() -> None:
 
     big = b"head" + b"x" * (64 * 1024)
     assert asyncio.run(scenario()) == [big, b"--", big, b"tail"]
+
+
+class _CountingPoll(BusyPoll):
+    __slots__ = ("spins",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, window: float) -> None:
+        super().__init__(loop, window)
+        self.spins = 0
+
+    def _spin(self) -> None:
+        self.spins += 1
+        super()._spin()
+
+
+def test_busy_poll_keeps_the_loop_polling_for_its_window_then_sleeps() -> None:
+    async def scenario() -> tuple[int, int, int, int]:
+        poll = _CountingPoll(asyncio.get_running_loop(), 0.05)
+        await asyncio.sleep(0.02)
+        idle = poll.spins  # nothing touched it: the loop slept
+        poll.touch()
+        poll.touch()  # a second touch extends the window, it does not start a second poller
+        await asyncio.sleep(0.02)
+        during = poll.spins
+        await asyncio.sleep(0.1)
+        after = poll.spins
+        await asyncio.sleep(0.05)
+        return idle, during, after, poll.spins
+
+    idle, during, after, later = asyncio.run(scenario())
+    assert idle == 0
+    assert during > 20  # polled over and over while the timer ran
+    assert after == later  # the window passed: no more polling
+
+
+def test_the_protocol_class_carries_the_window() -> None:
+    assert http_protocol(0) is CoalescingHttpTools
+    polling = http_protocol(250)
+    assert issubclass(polling, CoalescingHttpTools)
+    assert polling.busy_poll_seconds == pytest.approx(0.00025)
