@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER_CPUS = os.environ.get("BENCH_SERVER_CPUS", "0")
 """The CPUs servers run on (``taskset -c``): CPU 0 unless ``BENCH_SERVER_CPUS`` says
 otherwise (``0,1`` lets a server use both cores, shared with the client)."""
+SERVER_SETTINGS = dict(item.split("=", 1) for item in
+                       os.environ.get("BENCH_IRONBARK_SETTINGS", "").split(",") if "=" in item)
+"""Settings for ``ironbark up`` (``IRONBARK_*`` variables of the environment are not passed on):
+``BENCH_IRONBARK_SETTINGS=IRONBARK_HTTP_BUSY_POLL_US=0,...`` for an A/B run."""
 
 
 def free_port() -> int:
@@ -65,7 +69,8 @@ def ironbark_server(data_dir: Path, env_extra: dict[str, str] | None = None) -> 
     """``ironbark up`` on a fresh data directory, with the admin credentials."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRONBARK_")}
-    env |= {"IRONBARK_LOG_LEVEL": "WARNING", "IRONBARK_DEMO_IMAGE": "off", **(env_extra or {})}
+    env |= {"IRONBARK_LOG_LEVEL": "WARNING", "IRONBARK_DEMO_IMAGE": "off", **SERVER_SETTINGS,
+            **(env_extra or {})}
     with pinned([sys.executable, "-m", "controller.cli.main", "up", "--data-dir", str(data_dir),
                  "--port", str(port)], env) as process:
         endpoint = f"http://127.0.0.1:{port}"
