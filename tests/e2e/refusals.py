@@ -1,4 +1,4 @@
-"""The EC2 error a call failed with, whichever client raised it (boto3, the AWS CLI, boto 2)."""
+"""The error a call failed with, whichever client raised it (boto3, the AWS CLI, boto 2)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ def refusal(call: Callable[[], Any]) -> Refusal:
     except EC2ResponseError as exc:
         return Refusal(exc.error_code, exc.error_message or "", exc.status)
     raise AssertionError("the call succeeded; an EC2 error was expected")
+
+
+def error_code(call: Callable[..., Any], **params: Any) -> tuple[str | None, int | None]:
+    """The error code and HTTP status ``call(**params)`` failed with (it must fail)."""
+    found = refusal(lambda: call(**params))
+    return found.code, found.status
 
 
 def assert_refused(refused: Refusal, code: str, status: int = 400) -> None:

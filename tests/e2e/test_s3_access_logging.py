@@ -15,9 +15,9 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from tests.conftest import REGION, Credentials, RestartableServer, Server, running_server
+from tests.e2e.refusals import error_code
 
 DEADLINE = 30.0
 # S3's record: owner bucket [time] ip requester request-id operation key "uri" status error
@@ -42,13 +42,6 @@ def server(db_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def _names() -> tuple[str, str]:
     tag = uuid.uuid4().hex[:10]
     return f"logged-{tag}", f"logs-{tag}"
-
-
-def _code(call: Callable[..., Any], **params: Any) -> tuple[str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return (caught.value.response["Error"]["Code"],
-            caught.value.response["ResponseMetadata"]["HTTPStatusCode"])
 
 
 def _records(s3: Any, bucket: str, prefix: str, wanted: Callable[[list[dict[str, str]]], bool]
@@ -85,7 +78,7 @@ def test_records_of_a_buckets_requests_reach_its_target(s3: Any, account: Creden
 
     s3.put_object(Bucket=source, Key="dir/hello world.txt", Body=b"x" * 1234)
     s3.get_object(Bucket=source, Key="dir/hello world.txt", Range="bytes=0-99")["Body"].read()
-    assert _code(s3.get_object, Bucket=source, Key="missing") == ("NoSuchKey", 404)
+    assert error_code(s3.get_object, Bucket=source, Key="missing") == ("NoSuchKey", 404)
     s3.list_objects_v2(Bucket=source)
     s3.delete_object(Bucket=source, Key="dir/hello world.txt")
     for name in ("batch/1", "batch/2"):
@@ -198,12 +191,12 @@ def test_configuration_errors(s3: Any, make_s3: Callable[[Credentials], Any],
                               server: Server) -> None:
     source, target = _names()
     s3.create_bucket(Bucket=source)
-    assert _code(s3.put_bucket_logging, Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
+    assert error_code(s3.put_bucket_logging, Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
         "TargetBucket": f"nope-{uuid.uuid4().hex[:8]}", "TargetPrefix": ""}}) == (
         "InvalidTargetBucketForLogging", 400)
     other = make_s3(server.new_account())
     other.create_bucket(Bucket=target)
-    assert _code(s3.put_bucket_logging, Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
+    assert error_code(s3.put_bucket_logging, Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
         "TargetBucket": target, "TargetPrefix": ""}}) == ("InvalidTargetBucketForLogging", 400)
     enforced = f"enforced-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=enforced)
@@ -212,17 +205,17 @@ def test_configuration_errors(s3: Any, make_s3: Callable[[Credentials], Any],
     grants = [{"Grantee": {"Type": "Group",
                            "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
                "Permission": "READ"}]
-    assert _code(s3.put_bucket_logging, Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
+    assert error_code(s3.put_bucket_logging, Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
         "TargetBucket": enforced, "TargetPrefix": "", "TargetGrants": grants}}) == (
         "AccessControlListNotSupported", 400)
     bad = [{"Grantee": {"Type": "CanonicalUser", "ID": "f" * 64}, "Permission": "READ"}]
-    assert _code(s3.put_bucket_logging, Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
+    assert error_code(s3.put_bucket_logging, Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
         "TargetBucket": source, "TargetPrefix": "", "TargetGrants": bad}})[0] == "InvalidArgument"
     # Only the bucket's owner may read or change its logging.
-    assert _code(other.get_bucket_logging, Bucket=source) == ("AccessDenied", 403)
-    assert _code(other.put_bucket_logging, Bucket=source, BucketLoggingStatus={}) == (
+    assert error_code(other.get_bucket_logging, Bucket=source) == ("AccessDenied", 403)
+    assert error_code(other.put_bucket_logging, Bucket=source, BucketLoggingStatus={}) == (
         "AccessDenied", 403)
-    assert _code(s3.get_bucket_logging, Bucket=f"nope-{uuid.uuid4().hex[:8]}") == (
+    assert error_code(s3.get_bucket_logging, Bucket=f"nope-{uuid.uuid4().hex[:8]}") == (
         "NoSuchBucket", 404)
     assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=source)
 
@@ -247,7 +240,7 @@ def test_target_grants_apply_to_the_log_objects(s3: Any, make_s3: Callable[[Cred
     assert {(g["Grantee"].get("ID"), g["Permission"]) for g in object_acl["Grants"]} == {
         (object_acl["Owner"]["ID"], "FULL_CONTROL"), (reader_id, "READ")}
     assert b"REST.PUT.OBJECT" in reader.get_object(Bucket=target, Key=keys[0])["Body"].read()
-    assert _code(reader.get_object, Bucket=target, Key="anything-else")[1] == 403
+    assert error_code(reader.get_object, Bucket=target, Key="anything-else")[1] == 403
 
 
 def test_aws_cli_and_boto2(aws: Any, boto2_s3: Any) -> None:

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from controller.identity.service import Credentials
 from controller.s3.acl import ALL_USERS, AUTHENTICATED_USERS
 from tests.conftest import AwsCli, AwsCliError, Clients, Server
+from tests.e2e.refusals import error_code
 from tests.e2e.s3_access_fixtures import (
     anon,
     bucket,
@@ -199,31 +200,25 @@ def test_object_acl_of_a_version(s3: Any, anon: Any, bucket: str) -> None:
 
 # --- errors -----------------------------------------------------------------------------------
 
-def _error(call: Any, **kwargs: Any) -> tuple[str, int]:
-    with pytest.raises(ClientError) as err:
-        call(**kwargs)
-    return code(err), status(err)
-
-
 def test_acl_errors(s3: Any, other: Any, bucket: str) -> None:
     me = canonical(s3)
-    assert _error(s3.put_bucket_acl, Bucket=bucket, ACL="private",
-                  GrantRead=f'id="{me}"') == ("InvalidRequest", 400)
-    assert _error(s3.put_bucket_acl, Bucket=bucket, GrantRead='id="' + "0" * 64 + '"') == (
+    assert error_code(s3.put_bucket_acl, Bucket=bucket, ACL="private",
+                      GrantRead=f'id="{me}"') == ("InvalidRequest", 400)
+    assert error_code(s3.put_bucket_acl, Bucket=bucket, GrantRead='id="' + "0" * 64 + '"') == (
         "InvalidArgument", 400)
-    assert _error(s3.put_bucket_acl, Bucket=bucket,
-                  GrantRead='emailAddress="someone@example.com"') == (
+    assert error_code(s3.put_bucket_acl, Bucket=bucket,
+                      GrantRead='emailAddress="someone@example.com"') == (
         "UnresolvableGrantByEmailAddress", 400)
-    assert _error(s3.put_bucket_acl, Bucket=bucket, ACL="everyone-welcome") == (
+    assert error_code(s3.put_bucket_acl, Bucket=bucket, ACL="everyone-welcome") == (
         "InvalidArgument", 400)
-    assert _error(s3.put_object, Bucket=bucket, Key="k", Body=b"x",
-                  ACL="public-read", GrantRead=f'id="{me}"') == ("InvalidRequest", 400)
+    assert error_code(s3.put_object, Bucket=bucket, Key="k", Body=b"x",
+                      ACL="public-read", GrantRead=f'id="{me}"') == ("InvalidRequest", 400)
     foreign = {"Owner": {"ID": canonical(other)}, "Grants": []}
-    assert _error(s3.put_bucket_acl, Bucket=bucket, AccessControlPolicy=foreign) == (
+    assert error_code(s3.put_bucket_acl, Bucket=bucket, AccessControlPolicy=foreign) == (
         "AccessDenied", 403)
     bad = {"Owner": {"ID": me}, "Grants": [
         {"Grantee": {"Type": "CanonicalUser", "ID": me}, "Permission": "EVERYTHING"}]}
-    assert _error(s3.put_bucket_acl, Bucket=bucket, AccessControlPolicy=bad) == (
+    assert error_code(s3.put_bucket_acl, Bucket=bucket, AccessControlPolicy=bad) == (
         "MalformedACLError", 400)
 
 

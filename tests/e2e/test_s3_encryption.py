@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from controller.db.models import S3Object
 from tests.conftest import Server
+from tests.e2e.refusals import error_code
 
 MIB = 1024 * 1024
 AES = "AES256"
@@ -29,13 +29,6 @@ def bucket(s3: Any) -> str:
     name = f"sse-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     return name
-
-
-def _code(call: Any, **params: Any) -> tuple[str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return (caught.value.response["Error"]["Code"],
-            caught.value.response["ResponseMetadata"]["HTTPStatusCode"])
 
 
 def _stored(server: Server, bucket: str, key: str) -> bytes:
@@ -77,7 +70,7 @@ def test_put_and_get_small_and_large(s3: Any, bucket: str, server: Server) -> No
 
 
 def test_bucket_default_encryption(s3: Any, bucket: str, server: Server) -> None:
-    assert _code(s3.get_bucket_encryption, Bucket=bucket) == (
+    assert error_code(s3.get_bucket_encryption, Bucket=bucket) == (
         "ServerSideEncryptionConfigurationNotFoundError", 404)
     config = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": AES},
                          "BucketKeyEnabled": True}]}
@@ -92,29 +85,29 @@ def test_bucket_default_encryption(s3: Any, bucket: str, server: Server) -> None
     assert s3.get_object(Bucket=bucket, Key="big")["Body"].read() == big
     assert big[:64] not in _stored(server, bucket, "big")
     s3.delete_bucket_encryption(Bucket=bucket)
-    assert _code(s3.get_bucket_encryption, Bucket=bucket) == (
+    assert error_code(s3.get_bucket_encryption, Bucket=bucket) == (
         "ServerSideEncryptionConfigurationNotFoundError", 404)
     assert "ServerSideEncryption" not in s3.put_object(Bucket=bucket, Key="after", Body=b"x")
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == body  # still readable
 
 
 def test_bucket_encryption_errors(s3: Any, bucket: str, server: Server, make_s3: Any) -> None:
-    def put(rule: dict[str, Any]) -> tuple[str, int]:
-        return _code(s3.put_bucket_encryption, Bucket=bucket,
-                     ServerSideEncryptionConfiguration={"Rules": [rule]})
+    def put(rule: dict[str, Any]) -> tuple[str | None, int | None]:
+        return error_code(s3.put_bucket_encryption, Bucket=bucket,
+                          ServerSideEncryptionConfiguration={"Rules": [rule]})
 
     assert put({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "ROT13"}}) == (
         "MalformedXML", 400)
     assert put({"ApplyServerSideEncryptionByDefault": {
         "SSEAlgorithm": AES, "KMSMasterKeyID": "alias/x"}}) == ("InvalidArgument", 400)
-    assert _code(s3.get_bucket_encryption, Bucket=bucket) == (
+    assert error_code(s3.get_bucket_encryption, Bucket=bucket) == (
         "ServerSideEncryptionConfigurationNotFoundError", 404)
     other = make_s3(server.new_account())
-    assert _code(other.put_bucket_encryption, Bucket=bucket,
-                 ServerSideEncryptionConfiguration={"Rules": [
+    assert error_code(other.put_bucket_encryption, Bucket=bucket,
+                      ServerSideEncryptionConfiguration={"Rules": [
                      {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": AES}}]}) == (
         "AccessDenied", 403)
-    assert _code(other.get_bucket_encryption, Bucket=bucket) == ("AccessDenied", 403)
+    assert error_code(other.get_bucket_encryption, Bucket=bucket) == ("AccessDenied", 403)
 
 
 def test_multipart_and_part_copies(s3: Any, bucket: str, server: Server) -> None:
@@ -177,10 +170,10 @@ def test_copies_encrypt_and_decrypt(s3: Any, bucket: str, server: Server) -> Non
 def test_unknown_methods_refused_and_customer_keys_blocked_by_default(s3: Any,
                                                                      bucket: str) -> None:
     put = s3.put_object
-    assert _code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="ROT13") == (
+    assert error_code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="ROT13") == (
         "InvalidArgument", 400)
-    assert _code(put, Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm=AES,
-                 SSECustomerKey="k" * 32) == ("AccessDenied", 403)  # as S3 since April 2026
+    assert error_code(put, Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm=AES,
+                      SSECustomerKey="k" * 32) == ("AccessDenied", 403)  # as S3 since April 2026
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
@@ -217,8 +210,8 @@ def test_reads_must_not_name_the_encryption(s3: Any, bucket: str) -> None:
 
     for event in ("before-sign.s3.GetObject", "before-sign.s3.HeadObject"):
         s3.meta.events.register(event, add_header)
-    assert _code(s3.get_object, Bucket=bucket, Key="sealed") == ("InvalidArgument", 400)
-    assert _code(s3.head_object, Bucket=bucket, Key="sealed") == ("400", 400)  # no body
+    assert error_code(s3.get_object, Bucket=bucket, Key="sealed") == ("InvalidArgument", 400)
+    assert error_code(s3.head_object, Bucket=bucket, Key="sealed") == ("400", 400)  # no body
     assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == b"y"
 
 
@@ -230,10 +223,10 @@ def test_a_policy_requiring_encryption_is_checked_first(s3: Any, bucket: str) ->
             "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
             "Resource": f"arn:aws:s3:::{bucket}/*",
             "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": AES}}}]}))
-    assert _code(s3.put_object, Bucket=bucket, Key="none", Body=b"x") == ("AccessDenied", 403)
-    assert _code(s3.put_object, Bucket=bucket, Key="kms", Body=b"x",
-                 ServerSideEncryption="aws:kms") == ("AccessDenied", 403)
-    assert _code(s3.put_object, Bucket=bucket, Key="odd", Body=b"x" * 100_000,
-                 ServerSideEncryption="AES192") == ("AccessDenied", 403)
+    assert error_code(s3.put_object, Bucket=bucket, Key="none", Body=b"x") == ("AccessDenied", 403)
+    assert error_code(s3.put_object, Bucket=bucket, Key="kms", Body=b"x",
+                      ServerSideEncryption="aws:kms") == ("AccessDenied", 403)
+    assert error_code(s3.put_object, Bucket=bucket, Key="odd", Body=b"x" * 100_000,
+                      ServerSideEncryption="AES192") == ("AccessDenied", 403)
     s3.put_object(Bucket=bucket, Key="ok", Body=b"x", ServerSideEncryption=AES)
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["ok"]

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import AwsCliError, Server
+from tests.e2e.refusals import error_code
 from tests.e2e.test_s3_encryption import _stored
 
 MIB = 1024 * 1024
@@ -42,13 +42,6 @@ def _md5_b64(key: bytes) -> str:
     return base64.b64encode(hashlib.md5(key).digest()).decode()
 
 
-def _error(call: Any, **params: Any) -> tuple[str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return (caught.value.response["Error"]["Code"],
-            caught.value.response["ResponseMetadata"]["HTTPStatusCode"])
-
-
 @pytest.fixture
 def bucket(s3: Any) -> str:
     name = f"ssec-{uuid.uuid4().hex[:12]}"
@@ -61,8 +54,8 @@ def test_blocked_by_default_and_unblocked_by_the_buckets_configuration(s3: Any) 
     name = f"ssec-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     put = s3.put_object
-    assert _error(put, Bucket=name, Key="k", Body=b"x", **ssec()) == ("AccessDenied", 403)
-    assert _error(s3.create_multipart_upload, Bucket=name, Key="k", **ssec()) == (
+    assert error_code(put, Bucket=name, Key="k", Body=b"x", **ssec()) == ("AccessDenied", 403)
+    assert error_code(s3.create_multipart_upload, Bucket=name, Key="k", **ssec()) == (
         "AccessDenied", 403)
     s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=UNBLOCKED)
     got = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
@@ -71,13 +64,13 @@ def test_blocked_by_default_and_unblocked_by_the_buckets_configuration(s3: Any) 
     blocked = {"Rules": [{**UNBLOCKED["Rules"][0],
                           "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]}}]}
     s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=blocked)
-    assert _error(put, Bucket=name, Key="k2", Body=b"x", **ssec()) == ("AccessDenied", 403)
+    assert error_code(put, Bucket=name, Key="k2", Body=b"x", **ssec()) == ("AccessDenied", 403)
     # Objects already written stay readable with their key.
     assert s3.get_object(Bucket=name, Key="k", **ssec())["Body"].read() == b"x"
     bad = {"Rules": [{**UNBLOCKED["Rules"][0],
                       "BlockedEncryptionTypes": {"EncryptionType": ["ROT13"]}}]}
-    assert _error(s3.put_bucket_encryption, Bucket=name,
-                  ServerSideEncryptionConfiguration=bad) == ("MalformedXML", 400)
+    assert error_code(s3.put_bucket_encryption, Bucket=name,
+                      ServerSideEncryptionConfiguration=bad) == ("MalformedXML", 400)
 
 
 @pytest.mark.parametrize("size", [1000, 3 * MIB + 7])
@@ -95,9 +88,9 @@ def test_round_trip_only_with_the_key(s3: Any, bucket: str, server: Server, size
     part = s3.get_object(Bucket=bucket, Key="obj", Range="bytes=17-200", **ssec())
     assert part["Body"].read() == body[17:201]
     assert s3.head_object(Bucket=bucket, Key="obj", **ssec())["ContentLength"] == size
-    assert _error(s3.get_object, Bucket=bucket, Key="obj") == ("InvalidRequest", 400)
-    assert _error(s3.head_object, Bucket=bucket, Key="obj") == ("400", 400)  # HEAD: no body
-    assert _error(s3.get_object, Bucket=bucket, Key="obj", **ssec(OTHER)) == (
+    assert error_code(s3.get_object, Bucket=bucket, Key="obj") == ("InvalidRequest", 400)
+    assert error_code(s3.head_object, Bucket=bucket, Key="obj") == ("400", 400)  # HEAD: no body
+    assert error_code(s3.get_object, Bucket=bucket, Key="obj", **ssec(OTHER)) == (
         "AccessDenied", 403)
     listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
     assert [(o["Key"], o["ETag"], o["Size"]) for o in listed] == [("obj", put["ETag"], size)]
@@ -107,12 +100,12 @@ def test_malformed_keys_are_s3s_errors(s3: Any, bucket: str) -> None:
     put = s3.put_object
     md5 = _md5_b64(KEY)
 
-    def header_put(headers: dict[str, str]) -> tuple[str, int]:
+    def header_put(headers: dict[str, str]) -> tuple[str | None, int | None]:
         def add(params: Any, **_: Any) -> None:
             params["headers"].update(headers)
         s3.meta.events.register_first("before-call.s3.PutObject", add)
         try:
-            return _error(put, Bucket=bucket, Key="bad", Body=b"x")
+            return error_code(put, Bucket=bucket, Key="bad", Body=b"x")
         finally:
             s3.meta.events.unregister("before-call.s3.PutObject", add)
 
@@ -130,10 +123,10 @@ def test_malformed_keys_are_s3s_errors(s3: Any, bucket: str) -> None:
         "InvalidArgument", 400)
     assert header_put({alg: "AES128", key_h: key64, md5_h: md5}) == (
         "InvalidEncryptionAlgorithmError", 400)
-    assert _error(put, Bucket=bucket, Key="both", Body=b"x", ServerSideEncryption=AES,
-                  **ssec()) == ("InvalidArgument", 400)
+    assert error_code(put, Bucket=bucket, Key="both", Body=b"x", ServerSideEncryption=AES,
+                      **ssec()) == ("InvalidArgument", 400)
     put(Bucket=bucket, Key="plain", Body=b"plain")
-    assert _error(s3.get_object, Bucket=bucket, Key="plain", **ssec()) == (
+    assert error_code(s3.get_object, Bucket=bucket, Key="plain", **ssec()) == (
         "InvalidRequest", 400)
     assert "bad" not in {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
 
@@ -143,8 +136,8 @@ def test_copies_take_the_sources_and_the_destinations_keys(s3: Any, bucket: str)
     s3.put_object(Bucket=bucket, Key="src", Body=body, **ssec())
     copy = s3.copy_object
     source = {"Bucket": bucket, "Key": "src"}
-    assert _error(copy, Bucket=bucket, Key="dst", CopySource=source) == ("InvalidRequest", 400)
-    assert _error(copy, Bucket=bucket, Key="dst", CopySource=source, **source_ssec(OTHER)) == (
+    assert error_code(copy, Bucket=bucket, Key="dst", CopySource=source) == ("InvalidRequest", 400)
+    assert error_code(copy, Bucket=bucket, Key="dst", CopySource=source, **source_ssec(OTHER)) == (
         "AccessDenied", 403)
     made = copy(Bucket=bucket, Key="plain", CopySource=source, **source_ssec())
     assert "SSECustomerAlgorithm" not in made
@@ -155,7 +148,7 @@ def test_copies_take_the_sources_and_the_destinations_keys(s3: Any, bucket: str)
     # In place: a new key for the same object.
     copy(Bucket=bucket, Key="src", CopySource=source, **source_ssec(), **ssec(OTHER))
     assert s3.get_object(Bucket=bucket, Key="src", **ssec(OTHER))["Body"].read() == body
-    assert _error(s3.get_object, Bucket=bucket, Key="src", **ssec()) == ("AccessDenied", 403)
+    assert error_code(s3.get_object, Bucket=bucket, Key="src", **ssec()) == ("AccessDenied", 403)
 
 
 def test_multipart_uploads_need_the_key_for_every_part(s3: Any, bucket: str) -> None:
@@ -164,10 +157,10 @@ def test_multipart_uploads_need_the_key_for_every_part(s3: Any, bucket: str) -> 
     uid = upload["UploadId"]
     first = os.urandom(5 * MIB)
     part = s3.upload_part
-    assert _error(part, Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=first) == (
+    assert error_code(part, Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=first) == (
         "InvalidRequest", 400)
-    assert _error(part, Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=first,
-                  **ssec(OTHER)) == ("InvalidRequest", 400)
+    assert error_code(part, Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=first,
+                      **ssec(OTHER)) == ("InvalidRequest", 400)
     one = part(Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=first, **ssec())
     assert one["SSECustomerKeyMD5"] == _md5_b64(KEY)
     assert one["ETag"].strip('"') != hashlib.md5(first).hexdigest()
@@ -186,7 +179,7 @@ def test_multipart_uploads_need_the_key_for_every_part(s3: Any, bucket: str) -> 
     edge = f"bytes={len(first) - 10}-{len(first) + 9}"
     got = s3.get_object(Bucket=bucket, Key="mp", Range=edge, **ssec())["Body"].read()
     assert got == whole[len(first) - 10:len(first) + 10]
-    assert _error(s3.get_object, Bucket=bucket, Key="mp") == ("InvalidRequest", 400)
+    assert error_code(s3.get_object, Bucket=bucket, Key="mp") == ("InvalidRequest", 400)
 
 
 def test_the_aws_cli_and_boto2(aws: Any, boto2_s3: Any, s3: Any, bucket: str,
@@ -227,7 +220,7 @@ def test_browser_post_forms_carry_the_key_as_fields(s3: Any, bucket: str, server
     assert reply.status_code == 204, reply.text
     assert reply.headers["etag"].strip('"') != hashlib.md5(b"posted secret").hexdigest()
     assert s3.get_object(Bucket=bucket, Key="posted", **ssec())["Body"].read() == b"posted secret"
-    assert _error(s3.get_object, Bucket=bucket, Key="posted") == ("InvalidRequest", 400)
+    assert error_code(s3.get_object, Bucket=bucket, Key="posted") == ("InvalidRequest", 400)
 
 
 def test_object_attributes_need_the_key_too(s3: Any, bucket: str) -> None:
@@ -238,10 +231,10 @@ def test_object_attributes_need_the_key_too(s3: Any, bucket: str) -> None:
         return {"SSECustomerAlgorithm": AES, "SSECustomerKey": base64.b64encode(key).decode(),
                 "SSECustomerKeyMD5": _md5_b64(key)}
 
-    assert _error(s3.get_object_attributes, Bucket=bucket, Key="attrs",
-                  ObjectAttributes=wanted) == ("InvalidRequest", 400)
-    assert _error(s3.get_object_attributes, Bucket=bucket, Key="attrs", ObjectAttributes=wanted,
-                  **given(OTHER)) == ("AccessDenied", 403)
+    assert error_code(s3.get_object_attributes, Bucket=bucket, Key="attrs",
+                      ObjectAttributes=wanted) == ("InvalidRequest", 400)
+    assert error_code(s3.get_object_attributes, Bucket=bucket, Key="attrs", ObjectAttributes=wanted,
+                      **given(OTHER)) == ("AccessDenied", 403)
     got = s3.get_object_attributes(Bucket=bucket, Key="attrs", ObjectAttributes=wanted,
                                    **given(KEY))
     assert got["ObjectSize"] == len(b"attributes")
@@ -260,20 +253,20 @@ def test_bucket_policies_see_the_algorithm_before_the_key_is_checked(s3: Any, bu
         {"Version": "2012-10-17", "Statement": statements}))
     s3.put_object(Bucket=bucket, Key="ok", Body=b"x" * 100, **ssec())  # inline
     s3.put_object(Bucket=bucket, Key="ok-large", Body=b"x" * (70 * 1024), **ssec())  # a blob
-    assert _error(s3.put_object, Bucket=bucket, Key="plain", Body=b"x") == ("AccessDenied", 403)
+    assert error_code(s3.put_object, Bucket=bucket, Key="plain", Body=b"x") == ("AccessDenied", 403)
     # An algorithm the policy denies is AccessDenied, before the headers are checked.
-    assert _error(s3.put_object, Bucket=bucket, Key="aes192", Body=b"x",
-                  SSECustomerAlgorithm="AES192", SSECustomerKey=KEY) == ("AccessDenied", 403)
-    assert _error(s3.copy_object, Bucket=bucket, Key="aes192", CopySource={
+    assert error_code(s3.put_object, Bucket=bucket, Key="aes192", Body=b"x",
+                      SSECustomerAlgorithm="AES192", SSECustomerKey=KEY) == ("AccessDenied", 403)
+    assert error_code(s3.copy_object, Bucket=bucket, Key="aes192", CopySource={
         "Bucket": bucket, "Key": "ok"}, **source_ssec(), SSECustomerAlgorithm="AES192",
         SSECustomerKey=KEY) == ("AccessDenied", 403)
-    assert _error(s3.create_multipart_upload, Bucket=bucket, Key="aes192",
-                  SSECustomerAlgorithm="AES192", SSECustomerKey=KEY) == ("AccessDenied", 403)
+    assert error_code(s3.create_multipart_upload, Bucket=bucket, Key="aes192",
+                      SSECustomerAlgorithm="AES192", SSECustomerKey=KEY) == ("AccessDenied", 403)
 
 
 def test_a_missing_part_is_invalid_part_before_the_key_is_asked_for(s3: Any,
                                                                     bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="one", Body=b"x" * 1000, **ssec())
-    assert _error(s3.get_object, Bucket=bucket, Key="one", PartNumber=5) == ("InvalidPart", 400)
+    assert error_code(s3.get_object, Bucket=bucket, Key="one", PartNumber=5) == ("InvalidPart", 400)
     got = s3.get_object(Bucket=bucket, Key="one", PartNumber=1, **ssec())
     assert got["Body"].read() == b"x" * 1000

@@ -18,12 +18,12 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from controller.db.models import S3Object
 from controller.identity.service import Credentials
 from tests.conftest import Server
+from tests.e2e.refusals import error_code
 from tests.e2e.signing import signed
 
 KMS = "aws:kms"
@@ -36,13 +36,6 @@ def bucket(s3: Any) -> str:
     name = f"kms-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     return name
-
-
-def _code(call: Any, **params: Any) -> tuple[str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return (caught.value.response["Error"]["Code"],
-            caught.value.response["ResponseMetadata"]["HTTPStatusCode"])
 
 
 def _stored(server: Server, bucket: str, key: str) -> tuple[bytes, str | None]:
@@ -98,20 +91,20 @@ def test_keys_that_do_not_exist_and_misused_headers(s3: Any, bucket: str, server
     other = server.new_account()  # its managed key is not this account's to use
     other_arn = f"arn:aws:kms:us-east-1:{other.account_id}:key/{uuid.uuid4()}"
     for key_id in ("alias/mine", str(uuid.uuid4()), other_arn, "aws/s3"):
-        assert _code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption=KMS,
-                     SSEKMSKeyId=key_id) == ("KMS.NotFoundException", 400), key_id
-    assert _code(s3.create_multipart_upload, Bucket=bucket, Key="k", ServerSideEncryption=KMS,
-                 SSEKMSKeyId="alias/mine") == ("KMS.NotFoundException", 400)
+        assert error_code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption=KMS,
+                          SSEKMSKeyId=key_id) == ("KMS.NotFoundException", 400), key_id
+    assert error_code(s3.create_multipart_upload, Bucket=bucket, Key="k", ServerSideEncryption=KMS,
+                      SSEKMSKeyId="alias/mine") == ("KMS.NotFoundException", 400)
     # A key id or context without aws:kms, or with AES256, is InvalidArgument.
-    assert _code(put, Bucket=bucket, Key="k", Body=b"x", SSEKMSKeyId="alias/aws/s3") == (
+    assert error_code(put, Bucket=bucket, Key="k", Body=b"x", SSEKMSKeyId="alias/aws/s3") == (
         "InvalidArgument", 400)
-    assert _code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="AES256",
-                 SSEKMSKeyId="alias/aws/s3") == ("InvalidArgument", 400)
-    assert _code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption=KMS,
-                 SSEKMSEncryptionContext=base64.b64encode(b"[1, 2]").decode()) == (
+    assert error_code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="AES256",
+                      SSEKMSKeyId="alias/aws/s3") == ("InvalidArgument", 400)
+    assert error_code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption=KMS,
+                      SSEKMSEncryptionContext=base64.b64encode(b"[1, 2]").decode()) == (
         "InvalidArgument", 400)
-    assert _code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption=KMS,
-                 SSEKMSEncryptionContext="not base64!") == ("InvalidArgument", 400)
+    assert error_code(put, Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption=KMS,
+                      SSEKMSEncryptionContext="not base64!") == ("InvalidArgument", 400)
     bad_flag = signed(account, "PUT", f"{server.endpoint}{bucket}/k", b"x", headers={
         "x-amz-server-side-encryption": KMS,
         "x-amz-server-side-encryption-bucket-key-enabled": "maybe"})
@@ -146,7 +139,7 @@ def test_bucket_default_encryption(s3: Any, bucket: str, server: Server) -> None
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": KMS,
                                                "KMSMasterKeyID": "alias/gone"}}]})
-    assert _code(s3.put_object, Bucket=bucket, Key="fails", Body=b"x") == (
+    assert error_code(s3.put_object, Bucket=bucket, Key="fails", Body=b"x") == (
         "KMS.NotFoundException", 400)
 
 
@@ -176,8 +169,8 @@ def test_multipart_and_copies(s3: Any, bucket: str, server: Server) -> None:
     assert _stored(server, bucket, "to-kms")[1] == KMS
     s3.copy_object(Bucket=bucket, Key="back", CopySource={"Bucket": bucket, "Key": "mp"})
     assert _stored(server, bucket, "back") == (whole, None)
-    assert _code(s3.copy_object, Bucket=bucket, Key="nope", ServerSideEncryption=KMS,
-                 SSEKMSKeyId="alias/mine", CopySource={"Bucket": bucket, "Key": "plain"}) == (
+    assert error_code(s3.copy_object, Bucket=bucket, Key="nope", ServerSideEncryption=KMS,
+                      SSEKMSKeyId="alias/mine", CopySource={"Bucket": bucket, "Key": "plain"}) == (
         "KMS.NotFoundException", 400)
 
 

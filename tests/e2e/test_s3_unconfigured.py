@@ -11,10 +11,10 @@ import uuid
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from controller.identity.service import Credentials
 from tests.conftest import AwsCliError, Server
+from tests.e2e.refusals import error_code
 from tests.e2e.signing import signed
 
 
@@ -25,13 +25,6 @@ def bucket(s3: Any) -> str:
     return name
 
 
-def _error(call: Any, **params: Any) -> tuple[str, int]:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return (caught.value.response["Error"]["Code"],
-            caught.value.response["ResponseMetadata"]["HTTPStatusCode"])
-
-
 def test_boto3_reads_them_as_never_set(s3: Any, bucket: str) -> None:
     accelerate = s3.get_bucket_accelerate_configuration(Bucket=bucket)
     assert "Status" not in accelerate
@@ -39,28 +32,28 @@ def test_boto3_reads_them_as_never_set(s3: Any, bucket: str) -> None:
     assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
     notification = s3.get_bucket_notification_configuration(Bucket=bucket)
     assert not any(k.endswith("Configurations") for k in notification)
-    assert _error(s3.get_bucket_encryption, Bucket=bucket) == (
+    assert error_code(s3.get_bucket_encryption, Bucket=bucket) == (
         "ServerSideEncryptionConfigurationNotFoundError", 404)
-    assert _error(s3.get_bucket_replication, Bucket=bucket) == (
+    assert error_code(s3.get_bucket_replication, Bucket=bucket) == (
         "ReplicationConfigurationNotFoundError", 404)
 
 
 def test_writes_are_not_implemented_and_errors_are_s3s(s3: Any, bucket: str, server: Server,
                                                         make_s3: Any) -> None:
-    assert _error(s3.put_bucket_notification_configuration, Bucket=bucket,
-                  NotificationConfiguration={"TopicConfigurations": [{
+    assert error_code(s3.put_bucket_notification_configuration, Bucket=bucket,
+                      NotificationConfiguration={"TopicConfigurations": [{
                       "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
                       "Events": ["s3:ObjectCreated:*"]}]}) == ("NotImplemented", 501)
-    assert _error(s3.put_bucket_accelerate_configuration, Bucket=bucket,
-                  AccelerateConfiguration={"Status": "Enabled"}) == ("NotImplemented", 501)
+    assert error_code(s3.put_bucket_accelerate_configuration, Bucket=bucket,
+                      AccelerateConfiguration={"Status": "Enabled"}) == ("NotImplemented", 501)
     s3.delete_bucket_encryption(Bucket=bucket)  # nothing to delete: 204, as in S3
     s3.delete_bucket_replication(Bucket=bucket)  # likewise
     missing = f"missing-{uuid.uuid4().hex[:12]}"
-    assert _error(s3.get_bucket_logging, Bucket=missing) == ("NoSuchBucket", 404)
-    assert _error(s3.get_bucket_encryption, Bucket=missing) == ("NoSuchBucket", 404)
+    assert error_code(s3.get_bucket_logging, Bucket=missing) == ("NoSuchBucket", 404)
+    assert error_code(s3.get_bucket_encryption, Bucket=missing) == ("NoSuchBucket", 404)
     other = make_s3(server.new_account())
-    assert _error(other.get_bucket_request_payment, Bucket=bucket) == ("AccessDenied", 403)
-    assert _error(other.get_bucket_replication, Bucket=bucket) == ("AccessDenied", 403)
+    assert error_code(other.get_bucket_request_payment, Bucket=bucket) == ("AccessDenied", 403)
+    assert error_code(other.get_bucket_replication, Bucket=bucket) == ("AccessDenied", 403)
 
 
 def test_the_aws_cli_and_boto2_read_them(aws: Any, boto2_s3: Any, s3: Any, bucket: str) -> None:
@@ -82,19 +75,19 @@ def test_writing_the_state_a_bucket_has_is_accepted(s3: Any, aws: Any, bucket: s
     aws("s3api", "put-bucket-request-payment", "--bucket", bucket,
         "--request-payment-configuration", "Payer=BucketOwner")
     assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
-    assert _error(s3.put_bucket_request_payment, Bucket=bucket,
-                  RequestPaymentConfiguration={"Payer": "Requester"}) == ("NotImplemented", 501)
-    assert _error(s3.put_bucket_notification_configuration, Bucket=bucket,
-                  NotificationConfiguration={"EventBridgeConfiguration": {}}) == (
+    assert error_code(s3.put_bucket_request_payment, Bucket=bucket,
+                      RequestPaymentConfiguration={"Payer": "Requester"}) == ("NotImplemented", 501)
+    assert error_code(s3.put_bucket_notification_configuration, Bucket=bucket,
+                      NotificationConfiguration={"EventBridgeConfiguration": {}}) == (
         "NotImplemented", 501)
     other = make_s3(server.new_account())
-    assert _error(other.put_bucket_notification_configuration, Bucket=bucket,
-                  NotificationConfiguration={}) == ("AccessDenied", 403)
-    assert _error(other.put_bucket_request_payment, Bucket=bucket,
-                  RequestPaymentConfiguration={"Payer": "BucketOwner"}) == ("AccessDenied", 403)
+    assert error_code(other.put_bucket_notification_configuration, Bucket=bucket,
+                      NotificationConfiguration={}) == ("AccessDenied", 403)
+    assert error_code(other.put_bucket_request_payment, Bucket=bucket,
+                      RequestPaymentConfiguration={"Payer": "BucketOwner"}) == ("AccessDenied", 403)
     missing = f"missing-{uuid.uuid4().hex[:12]}"
-    assert _error(s3.put_bucket_request_payment, Bucket=missing,
-                  RequestPaymentConfiguration={"Payer": "BucketOwner"}) == ("NoSuchBucket", 404)
+    assert error_code(s3.put_bucket_request_payment, Bucket=missing,
+                      RequestPaymentConfiguration={"Payer": "BucketOwner"}) == ("NoSuchBucket", 404)
 
 
 def test_a_payer_s3_does_not_know_is_malformed_xml(server: Server, account: Credentials,
