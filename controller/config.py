@@ -84,7 +84,7 @@ class Settings(TomlSettings):
     http_busy_poll_us: int = Field(default=250, ge=0, le=100_000)
     """After each request and response the API server's event loop polls for this many
     microseconds before it sleeps, so that a client's next request is answered without a CPU
-    wake-up (+15-25 % requests/s for one client; docs/s3-performance.md). It costs at most this
+    wake-up (+20-30 % requests/s for one client; docs/s3-performance.md). It costs at most this
     much CPU time after each burst of requests and nothing when idle; 0 turns it off."""
     website_domain: str = "s3-website.localhost"
     """S3 static websites answer at ``BUCKET.<website_domain>`` (and ``BUCKET.s3-website.<dns
